@@ -1,0 +1,289 @@
+/**
+ * The libc calls behind `sockopt.ts`, loaded once through `Deno.dlopen`.
+ * Private: nothing here checks its arguments beyond what C would.
+ *
+ * @module
+ */
+
+import { NotSupportedError } from "./errors.ts";
+
+/** The socket constants of one platform; Linux values unless macOS differs. */
+interface Platform {
+  path: string;
+  bsdSockaddr: boolean; // sockaddr starts with a length byte, then a one-byte family
+  SOL_SOCKET: number;
+  SO_TYPE: number;
+  SO_KEEPALIVE: number;
+  SO_LINGER: number; // macOS: SO_LINGER_SEC; its SO_LINGER counts clock ticks
+  SO_SNDBUF: number;
+  SO_RCVBUF: number;
+  SO_ACCEPTCONN: number;
+  IPPROTO_TCP: number;
+  TCP_NODELAY: number;
+  TCP_KEEPIDLE: number; // macOS: TCP_KEEPALIVE
+  TCP_KEEPINTVL: number;
+  TCP_KEEPCNT: number;
+  AF_INET: number;
+  AF_INET6: number;
+  SOCK_STREAM: number;
+  RLIMIT_NOFILE: number;
+  EBADF: number;
+  EINVAL: number;
+}
+
+const LINUX: Platform = {
+  path: "libc.so.6",
+  bsdSockaddr: false,
+  SOL_SOCKET: 1,
+  SO_TYPE: 3,
+  SO_KEEPALIVE: 9,
+  SO_LINGER: 13,
+  SO_SNDBUF: 7,
+  SO_RCVBUF: 8,
+  SO_ACCEPTCONN: 30,
+  IPPROTO_TCP: 6,
+  TCP_NODELAY: 1,
+  TCP_KEEPIDLE: 4,
+  TCP_KEEPINTVL: 5,
+  TCP_KEEPCNT: 6,
+  AF_INET: 2,
+  AF_INET6: 10,
+  SOCK_STREAM: 1,
+  RLIMIT_NOFILE: 7,
+  EBADF: 9,
+  EINVAL: 22,
+};
+
+const DARWIN: Platform = {
+  ...LINUX,
+  path: "/usr/lib/libSystem.B.dylib",
+  bsdSockaddr: true,
+  SOL_SOCKET: 0xffff,
+  SO_TYPE: 0x1008,
+  SO_KEEPALIVE: 0x0008,
+  SO_LINGER: 0x1080,
+  SO_SNDBUF: 0x1001,
+  SO_RCVBUF: 0x1002,
+  SO_ACCEPTCONN: 0x0002,
+  TCP_KEEPIDLE: 0x10,
+  TCP_KEEPINTVL: 0x101,
+  TCP_KEEPCNT: 0x102,
+  AF_INET6: 30,
+  RLIMIT_NOFILE: 8,
+};
+
+// nfds_t is unsigned long on Linux and unsigned int on macOS; passing a usize
+// is right for both on 64-bit ABIs. errno lives behind __errno_location
+// (glibc, musl) or __error (macOS): both are optional, one is there.
+const SYMBOLS = {
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  poll: { parameters: ["buffer", "usize", "i32"], result: "i32" },
+  getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  strerror: { parameters: ["i32"], result: "pointer" },
+  __errno_location: { parameters: [], result: "pointer", optional: true },
+  __error: { parameters: [], result: "pointer", optional: true },
+  sysctlbyname: {
+    parameters: ["buffer", "buffer", "buffer", "pointer", "usize"],
+    result: "i32",
+    optional: true,
+  },
+} as const;
+
+type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+/** The loaded library and the constants that go with it. */
+export interface Libc {
+  readonly c: Platform;
+  readonly sym: Symbols;
+}
+
+let loaded: Libc | undefined;
+
+/**
+ * Loads libc on first use and returns it. Throws NotSupportedError, naming
+ * what is missing, on a platform other than Linux or macOS or without the
+ * ffi permission; the permission is queried, so nothing prompts. A failure is
+ * not cached: a later call after `Deno.permissions.request` can succeed.
+ */
+export function libc(what: string): Libc {
+  if (loaded !== undefined) return loaded;
+  const os = Deno.build.os;
+  const c = os === "linux" ? LINUX : os === "darwin" ? DARWIN : undefined;
+  if (c === undefined) {
+    throw new NotSupportedError(
+      `${what} is not supported on "${os}": socket options through libc need linux or darwin`,
+      { op: "set" },
+    );
+  }
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    throw new NotSupportedError(
+      `${what} needs the ffi permission: run with --allow-ffi`,
+      { op: "set" },
+    );
+  }
+  try {
+    loaded = { c, sym: Deno.dlopen(c.path, SYMBOLS).symbols };
+  } catch (error) {
+    throw new NotSupportedError(`${what} cannot load "${c.path}": ${String(error)}`, {
+      op: "set",
+      cause: error,
+    });
+  }
+  return loaded;
+}
+
+/** True when {@linkcode libc} would load, without throwing. */
+export function libcAvailable(): boolean {
+  try {
+    libc("probe");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A failed libc call: the function, errno and the OS's text for it. */
+export class Errno extends Error {
+  /** The C `errno` value. */
+  readonly errno: number;
+
+  constructor(call: string, errno: number, text: string) {
+    super(`${call}: ${text}`);
+    this.name = "Errno";
+    this.errno = errno;
+  }
+}
+
+/** The errno of the last failed call, read right after it on this thread. */
+export function lastErrno({ sym }: Libc, call: string): Errno {
+  const errnoAt = sym.__errno_location ?? sym.__error;
+  const where = errnoAt === null ? null : errnoAt();
+  const errno = where === null ? 0 : new Deno.UnsafePointerView(where).getInt32();
+  const text = sym.strerror(errno);
+  return new Errno(
+    call,
+    errno,
+    text === null ? `errno ${errno}` : Deno.UnsafePointerView.getCString(text),
+  );
+}
+
+// Scratch buffers: FFI calls are synchronous, so one set serves every call.
+const intValue = new Int32Array(2); // an int option, or struct linger { onoff; linger }
+const optLen = new Uint32Array(1);
+const sockaddr = new Uint8Array(128); // room for sockaddr_storage
+const addrLen = new Uint32Array(1);
+
+/** Sets an int option; throws {@linkcode Errno} on failure. */
+export function setInt(lib: Libc, fd: number, level: number, name: number, value: number): void {
+  intValue[0] = value;
+  if (lib.sym.setsockopt(fd, level, name, intValue, 4) !== 0) throw lastErrno(lib, "setsockopt");
+}
+
+/** Reads an int option; throws {@linkcode Errno} on failure. */
+export function getInt(lib: Libc, fd: number, level: number, name: number): number {
+  intValue[0] = 0;
+  optLen[0] = 4;
+  if (lib.sym.getsockopt(fd, level, name, intValue, optLen) !== 0) {
+    throw lastErrno(lib, "getsockopt");
+  }
+  return intValue[0];
+}
+
+/** Sets SO_LINGER from `struct linger { int l_onoff; int l_linger; }`. */
+export function setLingerStruct(lib: Libc, fd: number, on: boolean, seconds: number): void {
+  intValue[0] = on ? 1 : 0;
+  intValue[1] = seconds;
+  const { SOL_SOCKET, SO_LINGER } = lib.c;
+  if (lib.sym.setsockopt(fd, SOL_SOCKET, SO_LINGER, intValue, 8) !== 0) {
+    throw lastErrno(lib, "setsockopt");
+  }
+}
+
+/** Reads SO_LINGER: its seconds when on, -1 when off. */
+export function getLingerStruct(lib: Libc, fd: number): number {
+  intValue.fill(0);
+  optLen[0] = 8;
+  const { SOL_SOCKET, SO_LINGER } = lib.c;
+  if (lib.sym.getsockopt(fd, SOL_SOCKET, SO_LINGER, intValue, optLen) !== 0) {
+    throw lastErrno(lib, "getsockopt");
+  }
+  return intValue[0] === 0 ? -1 : intValue[1]!;
+}
+
+/** An IP socket address: 16 bytes (IPv4 as v4-mapped IPv6) and a port. */
+export interface RawAddr {
+  ip: Uint8Array;
+  port: number;
+}
+
+/**
+ * Reads the local (`getsockname`) or peer (`getpeername`) address of fd.
+ * Returns the errno on failure, and `null` for a socket that is not IP.
+ */
+export function sockAddr(
+  lib: Libc,
+  fd: number,
+  which: "getsockname" | "getpeername",
+): RawAddr | null | number {
+  addrLen[0] = sockaddr.length;
+  if (lib.sym[which](fd, sockaddr, addrLen) !== 0) return lastErrno(lib, which).errno;
+  // Linux: u16 family; BSD: u8 length, u8 family. Then the port, big-endian.
+  const family = lib.c.bsdSockaddr ? sockaddr[1]! : sockaddr[0]! | (sockaddr[1]! << 8);
+  const port = (sockaddr[2]! << 8) | sockaddr[3]!;
+  const ip = new Uint8Array(16);
+  if (family === lib.c.AF_INET) {
+    ip[10] = ip[11] = 0xff;
+    ip.set(sockaddr.subarray(4, 8), 12);
+  } else if (family === lib.c.AF_INET6) {
+    ip.set(sockaddr.subarray(8, 24));
+  } else {
+    return null;
+  }
+  return { ip, port };
+}
+
+/** The soft RLIMIT_NOFILE: no fd of this process is at or above it. */
+export function fdLimit(lib: Libc): number {
+  const limit = new BigUint64Array(2);
+  if (lib.sym.getrlimit(lib.c.RLIMIT_NOFILE, limit) !== 0) return 1 << 20;
+  const soft = limit[0]!;
+  return soft > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(soft);
+}
+
+const POLLNVAL = 0x20; // the same on Linux and macOS
+const POLL_CHUNK = 4096;
+const pollFds = new Int32Array(2 * POLL_CHUNK); // struct pollfd { int fd; short events, revents; }
+const pollEvents = new Int16Array(pollFds.buffer);
+
+/**
+ * Which fds in `[from, from + count)` are open, one `poll` call for all of
+ * them: poll marks a closed fd POLLNVAL and never blocks with timeout 0.
+ * `count` is at most 4096.
+ */
+export function openFds(lib: Libc, from: number, count: number): number[] {
+  for (let i = 0; i < count; i++) {
+    pollFds[2 * i] = from + i;
+    pollFds[2 * i + 1] = 0; // events = 0, revents = 0
+  }
+  if (lib.sym.poll(pollFds, BigInt(count), 0) < 0) throw lastErrno(lib, "poll");
+  const open: number[] = [];
+  for (let i = 0; i < count; i++) {
+    if ((pollEvents[4 * i + 3]! & POLLNVAL) === 0) open.push(from + i);
+  }
+  return open;
+}
+
+export { POLL_CHUNK };
+
+/** A uint32 sysctl by name (macOS), or undefined where there is none. */
+export function sysctlUint32(lib: Libc, name: string): number | undefined {
+  if (lib.sym.sysctlbyname === null) return undefined;
+  const value = new Uint32Array(1);
+  const size = new BigUint64Array([4n]);
+  const cname = new TextEncoder().encode(`${name}\0`);
+  if (lib.sym.sysctlbyname(cname, value, size, null, 0n) !== 0) return undefined;
+  return value[0];
+}

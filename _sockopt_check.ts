@@ -1,0 +1,94 @@
+/**
+ * Argument checks and error mapping shared by the setters of `sockopt.ts`.
+ * Messages: sentence case, values quoted, no trailing period.
+ *
+ * @module
+ */
+
+import { ClosedError, NetError } from "./errors.ts";
+import { Errno, type Libc, setInt, sockAddr } from "./_libc.ts";
+import { formatAddr } from "./_sockopt_fd.ts";
+
+const INT_MAX = 2 ** 31 - 1;
+const SECOND = 1000;
+export function checkFd(fd: number): number {
+  if (typeof fd !== "number") {
+    throw new TypeError(`File descriptor must be a number: received "${String(fd)}"`);
+  }
+  if (!Number.isInteger(fd) || fd < 0 || fd > INT_MAX) {
+    throw new RangeError(`File descriptor must be an integer >= 0: received "${fd}"`);
+  }
+  return fd;
+}
+
+export function checkDuration(ms: number, what: string): void {
+  if (typeof ms !== "number") {
+    throw new TypeError(`${what} must be a number of milliseconds: received "${String(ms)}"`);
+  }
+  if (!Number.isFinite(ms)) {
+    throw new RangeError(`${what} must be a finite number of milliseconds: received "${ms}"`);
+  }
+}
+
+export function checkInteger(n: number, what: string, min: number): void {
+  if (typeof n !== "number") {
+    throw new TypeError(`${what} must be a number: received "${String(n)}"`);
+  }
+  if (!Number.isInteger(n) || n < min || n > INT_MAX) {
+    const range = min === 0 ? "from 0 to 2147483647" : "up to 2147483647";
+    throw new RangeError(`${what} must be an integer ${range}: received "${n}"`);
+  }
+}
+
+export function checkCount(count: number): void {
+  if (typeof count !== "number") {
+    throw new TypeError(`Keepalive count must be a number: received "${String(count)}"`);
+  }
+  if (!Number.isInteger(count) || count > INT_MAX) {
+    throw new RangeError(`Keepalive count must be an integer: received "${count}"`);
+  }
+}
+
+// Rounds a positive duration up to whole seconds, as Go's roundDurationUp.
+export function toSeconds(ms: number, what: string): number {
+  const seconds = Math.ceil(ms / SECOND);
+  if (seconds > INT_MAX) {
+    throw new RangeError(`${what} is too long: received "${ms}" ms`);
+  }
+  return seconds;
+}
+
+export function setOption(
+  lib: Libc,
+  fd: number,
+  level: number,
+  name: number,
+  value: number,
+  what: string,
+): void {
+  try {
+    setInt(lib, fd, level, name, value);
+  } catch (error) {
+    throw setError(lib, fd, what, error);
+  }
+}
+
+// The error for a failed setsockopt/getsockopt: EBADF means the fd is closed,
+// EINVAL on a value we let through means the OS's range is narrower.
+export function setError(lib: Libc, fd: number, what: string, error: unknown): Error {
+  if (!(error instanceof Errno)) return error as Error;
+  if (error.errno === lib.c.EBADF) return new ClosedError({ op: "set", cause: error });
+  if (error.errno === lib.c.EINVAL && / "/.test(what)) {
+    return new RangeError(`${what} is out of range for this OS: ${error.message}`, {
+      cause: error,
+    });
+  }
+  const source = sockAddr(lib, fd, "getsockname");
+  const peer = sockAddr(lib, fd, "getpeername");
+  return new NetError(`${what}: ${error.message}`, {
+    op: "set",
+    ...(typeof source === "object" && source !== null ? { source: formatAddr(source) } : {}),
+    ...(typeof peer === "object" && peer !== null ? { addr: formatAddr(peer) } : {}),
+    cause: error,
+  });
+}

@@ -1,0 +1,390 @@
+/**
+ * Finding the file descriptor behind a Deno conn or listener, which Deno does
+ * not expose. A TCP socket is named by its addresses: a connected one by its
+ * (local, remote) pair, unique among open sockets, a listening one by its
+ * local address. The index remembers where each name was last seen and
+ * guesses where a new socket landed, so that a lookup costs a few syscalls,
+ * not a scan of every open fd:
+ *
+ * 1. the fd this name was last found at, if it still holds the same socket;
+ * 2. fds that were freed (told by {@linkcode FdIndex.release}, or seen empty
+ *    by a scan), lowest first: the kernel hands out the lowest free fd;
+ * 3. the fds just above the highest one seen;
+ * 4. on a miss, one scan of every open fd, which re-indexes them all.
+ *
+ * Every answer is verified against the socket's addresses right before it is
+ * returned, so a stale entry (its socket closed, its fd reused) is never used.
+ *
+ * @module
+ */
+
+import { ClosedError } from "./errors.ts";
+import { fdLimit, type Libc, libc, openFds, POLL_CHUNK, type RawAddr, sockAddr } from "./_libc.ts";
+
+// Name of a socket: "<local> <remote>" when connected, "listen <local>" when
+// listening. Addresses are canonical: IPv4 and v4-mapped IPv6 as a.b.c.d,
+// other IPv6 as eight unpadded hex groups; zones are dropped.
+function formatIp(ip: Uint8Array): string {
+  const mapped = ip.subarray(0, 10).every((b) => b === 0) && ip[10] === 0xff &&
+    ip[11] === 0xff;
+  if (mapped) return ip.subarray(12).join(".");
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((ip[i]! << 8) | ip[i + 1]!).toString(16));
+  return `[${groups.join(":")}]`;
+}
+
+/** An address as `a.b.c.d:port` or `[hex groups]:port`. */
+export function formatAddr(addr: RawAddr): string {
+  return `${formatIp(addr.ip)}:${addr.port}`;
+}
+
+function parseIPv4(text: string): number[] | null {
+  const parts = text.split(".");
+  if (parts.length !== 4) return null;
+  const bytes = parts.map((p) => (/^\d{1,3}$/.test(p) ? Number(p) : 256));
+  return bytes.every((b) => b <= 255) ? bytes : null;
+}
+
+/** The 16-byte form of an IP literal (IPv4 as v4-mapped), or null. */
+export function parseIp(hostname: string): Uint8Array | null {
+  const ip = new Uint8Array(16);
+  const v4 = parseIPv4(hostname);
+  if (v4 !== null) {
+    ip[10] = ip[11] = 0xff;
+    ip.set(v4, 12);
+    return ip;
+  }
+  let text = hostname.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
+  const tail = text.lastIndexOf(":");
+  if (tail >= 0 && text.includes(".", tail)) { // embedded IPv4: ::ffff:1.2.3.4
+    const b = parseIPv4(text.slice(tail + 1));
+    if (b === null) return null;
+    text = `${text.slice(0, tail + 1)}${((b[0]! << 8) | b[1]!).toString(16)}:${
+      ((b[2]! << 8) | b[3]!).toString(16)
+    }`;
+  }
+  const halves = text.split("::");
+  if (halves.length > 2) return null;
+  const head = halves[0] === "" ? [] : halves[0]!.split(":");
+  const rest = halves.length === 2 && halves[1] !== "" ? halves[1]!.split(":") : [];
+  const zeros = 8 - head.length - rest.length;
+  if (halves.length === 2 ? zeros < 1 : zeros !== 0) return null;
+  const groups = [...head, ...Array<string>(zeros).fill("0"), ...rest];
+  for (const [i, g] of groups.entries()) {
+    if (!/^[0-9a-f]{1,4}$/i.test(g)) return null;
+    const n = parseInt(g, 16);
+    ip[2 * i] = n >> 8;
+    ip[2 * i + 1] = n & 0xff;
+  }
+  return ip;
+}
+
+function netAddrKey(addr: Deno.Addr, what: string): string {
+  if (addr.transport !== "tcp") {
+    throw new TypeError(
+      `Cannot find the fd of a "${addr.transport}" socket: only tcp is supported`,
+    );
+  }
+  const ip = parseIp(addr.hostname);
+  if (ip === null) throw new TypeError(`Invalid ${what} address: "${addr.hostname}"`);
+  return formatAddr({ ip, port: addr.port });
+}
+
+/** The name of a connected TCP socket with these addresses. */
+export function connKey(conn: { localAddr: Deno.Addr; remoteAddr: Deno.Addr }): string {
+  return `${netAddrKey(conn.localAddr, "local")} ${netAddrKey(conn.remoteAddr, "remote")}`;
+}
+
+/** The name of a listening TCP socket at this address. */
+export function listenerKey(listener: { addr: Deno.Addr }): string {
+  return `listen ${netAddrKey(listener.addr, "listener")}`;
+}
+
+const FREE = 0; // no fd there (EBADF)
+const OTHER = 1; // an fd that is not a TCP socket we can name
+
+/** What an fd holds: FREE, OTHER, or the name of its TCP socket. */
+export function socketAt(lib: Libc, fd: number): string | typeof FREE | typeof OTHER {
+  const local = sockAddr(lib, fd, "getsockname");
+  if (typeof local === "number") return local === lib.c.EBADF ? FREE : OTHER;
+  if (local === null) return OTHER;
+  const { SOL_SOCKET, SO_TYPE, SO_ACCEPTCONN, SOCK_STREAM } = lib.c;
+  if (intOption(lib, fd, SOL_SOCKET, SO_TYPE) !== SOCK_STREAM) return OTHER;
+  const peer = sockAddr(lib, fd, "getpeername");
+  if (peer !== null && typeof peer === "object") return `${formatAddr(local)} ${formatAddr(peer)}`;
+  if (intOption(lib, fd, SOL_SOCKET, SO_ACCEPTCONN) === 1) return `listen ${formatAddr(local)}`;
+  return OTHER; // bound, not connected, not listening (or reset by its peer)
+}
+
+const scratch = new Int32Array(1);
+const scratchLen = new Uint32Array(1);
+
+function intOption(lib: Libc, fd: number, level: number, name: number): number {
+  scratch[0] = -1;
+  scratchLen[0] = 4;
+  return lib.sym.getsockopt(fd, level, name, scratch, scratchLen) === 0 ? scratch[0] : -1;
+}
+
+/** Counters for tests and benchmarks: how much work lookups did. */
+export interface FdIndexStats {
+  /** Lookups answered. */
+  lookups: number;
+  /** Single fds examined outside full scans. */
+  probes: number;
+  /** Full scans of every open fd. */
+  scans: number;
+}
+
+/** How many fds above the highest seen to try before scanning. */
+const WINDOW = 16;
+/** How many of the lowest freed fds to try before scanning. */
+const FREE_TRIES = 16;
+/** Freed fds remembered at most; the kernel reuses the lowest first. */
+const FREE_CAP = 4096;
+/** A scan stops this far past the highest open fd it has met. */
+const SCAN_SLACK = 1 << 16;
+
+/** Where each TCP socket of this process was last seen. See the module doc. */
+export class FdIndex {
+  #fdOf = new Map<string, number>(); // socket name -> fd, as last seen
+  #nameAt = new Map<number, string>(); // fd -> socket name, as last seen
+  #free: number[] = []; // ascending fds believed free, at most FREE_CAP
+  #released = new Map<number, string>(); // freed fd -> name of the socket released there
+  #high = -1; // highest fd seen open
+  #stats: FdIndexStats = { lookups: 0, probes: 0, scans: 0 };
+
+  /** The work done so far. */
+  get stats(): FdIndexStats {
+    return { ...this.#stats };
+  }
+
+  /** The fd of the socket named `name`, or undefined if none is open. */
+  find(lib: Libc, name: string, limit: () => number): number | undefined {
+    this.#stats.lookups++;
+    const cached = this.#fdOf.get(name);
+    if (cached !== undefined && this.#probe(lib, cached) === name) return cached;
+    for (const fd of this.#candidates()) {
+      if (this.#probe(lib, fd) === name) return fd;
+    }
+    return this.#scan(lib, name, limit());
+  }
+
+  /** Says the socket named `name` was closed: its fd is likely reused next. */
+  release(name: string): void {
+    const fd = this.#fdOf.get(name);
+    if (fd === undefined) return;
+    this.#fdOf.delete(name);
+    this.#nameAt.delete(fd);
+    this.#released.set(fd, name);
+    this.#addFree(fd);
+  }
+
+  *#candidates(): Generator<number> {
+    for (const fd of this.#free.slice(0, FREE_TRIES)) yield fd;
+    const top = this.#high;
+    for (let fd = top + 1; fd <= top + WINDOW; fd++) yield fd;
+  }
+
+  // Examines one fd and records what it holds.
+  #probe(lib: Libc, fd: number): string | undefined {
+    this.#stats.probes++;
+    return this.#record(fd, socketAt(lib, fd));
+  }
+
+  #record(fd: number, found: string | typeof FREE | typeof OTHER): string | undefined {
+    const old = this.#nameAt.get(fd);
+    if (old !== undefined && old !== found) {
+      this.#nameAt.delete(fd);
+      if (this.#fdOf.get(old) === fd) this.#fdOf.delete(old);
+    }
+    if (found === FREE) {
+      this.#addFree(fd);
+      return undefined;
+    }
+    if (fd > this.#high) this.#high = fd;
+    // Still the released socket (Deno closes it a moment later): stay a candidate.
+    if (this.#released.get(fd) !== found) this.#removeFree(fd);
+    if (found === OTHER) return undefined;
+    this.#nameAt.set(fd, found);
+    this.#fdOf.set(found, fd);
+    return found;
+  }
+
+  #scan(lib: Libc, name: string, limit: number): number | undefined {
+    this.#stats.scans++;
+    this.#free = [];
+    this.#released.clear();
+    let match: number | undefined;
+    let highest = -1;
+    const known = this.#high;
+    for (
+      let from = 0;
+      from < limit && from <= Math.max(highest, known) + SCAN_SLACK;
+      from += POLL_CHUNK
+    ) {
+      const open = openFds(lib, from, Math.min(POLL_CHUNK, limit - from));
+      let expect = from;
+      for (const fd of open) {
+        for (; expect < fd; expect++) this.#record(expect, FREE);
+        expect = fd + 1;
+        highest = fd;
+        if (this.#record(fd, socketAt(lib, fd)) === name) match = fd;
+      }
+    }
+    this.#high = highest;
+    return match;
+  }
+
+  // Where fd is, or would go, in the ascending free list.
+  #freeSlot(fd: number): number {
+    const free = this.#free;
+    let lo = 0;
+    let hi = free.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (free[mid]! < fd) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  #addFree(fd: number): void {
+    const i = this.#freeSlot(fd);
+    if (this.#free[i] === fd || i >= FREE_CAP) return;
+    this.#free.splice(i, 0, fd);
+    if (this.#free.length > FREE_CAP) this.#free.pop();
+  }
+
+  #removeFree(fd: number): void {
+    const i = this.#freeSlot(fd);
+    if (this.#free[i] === fd) this.#free.splice(i, 1);
+    this.#released.delete(fd);
+  }
+}
+
+/** The one index of this process. */
+export const fdIndex: FdIndex = new FdIndex();
+
+/**
+ * connFd returns the file descriptor of a connected TCP socket, found by
+ * matching `getsockname`/`getpeername` against `conn.localAddr` and
+ * `conn.remoteAddr` (IPv4 and v4-mapped IPv6 addresses compare equal).
+ *
+ * A lookup costs a few syscalls however many conns are open: it tries the fd
+ * the conn was last found at, then fds that closed sockets freed (the kernel
+ * hands out the lowest free fd), then the fds just above the highest seen;
+ * only on a miss does it scan every open fd, once, indexing them all. Every
+ * answer is verified against both addresses first, so a stale fd whose
+ * socket closed and whose number was reused is never returned.
+ *
+ * The fd is the conn's for as long as the conn is open; use it at once
+ * (in the same synchronous turn), and look it up again next time.
+ *
+ * @param conn A TCP conn, such as a `Deno.TcpConn`; only its addresses are read.
+ * @returns The fd of the socket with conn's local and remote addresses.
+ * @throws {NotSupportedError} Without `--allow-ffi`, or on a platform other
+ * than Linux or macOS.
+ * @throws {ClosedError} When no open socket has conn's addresses: the conn
+ * was closed, or its peer reset it.
+ * @throws {TypeError} When conn is not TCP.
+ *
+ * @example Find the fd of a dialed conn
+ * ```ts
+ * import { connFd } from "@netconn/netconn/sockopt";
+ * import assert from "node:assert/strict";
+ *
+ * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: ln.addr.port });
+ * using peer = await ln.accept();
+ * const fd = connFd(conn);
+ * assert.ok(Number.isInteger(fd) && fd > 2);
+ * assert.notEqual(connFd(peer), fd);
+ * assert.equal(connFd(conn), fd);
+ * ```
+ */
+export function connFd(conn: { localAddr: Deno.Addr; remoteAddr: Deno.Addr }): number {
+  const lib = libc("connFd");
+  const name = connKey(conn);
+  const fd = fdIndex.find(lib, name, () => fdLimit(lib));
+  if (fd !== undefined) return fd;
+  throw new ClosedError({
+    op: "set",
+    source: formatNetAddr(conn.localAddr),
+    addr: formatNetAddr(conn.remoteAddr),
+    cause: new Error(`No open tcp socket has the addresses ${name}`),
+  });
+}
+
+/**
+ * listenerFd returns the file descriptor of a listening TCP socket, found by
+ * matching `getsockname` against `listener.addr` on a socket in the
+ * listening state (`SO_ACCEPTCONN`). It costs what {@linkcode connFd} costs.
+ * Two listeners bound to one address with `reusePort` cannot be told apart:
+ * either's fd may be returned.
+ *
+ * @param listener A TCP listener, such as a `Deno.TcpListener`; only its
+ * address is read.
+ * @returns The fd of the listening socket at `listener.addr`.
+ * @throws {NotSupportedError} Without `--allow-ffi`, or on a platform other
+ * than Linux or macOS.
+ * @throws {ClosedError} When no socket listens at that address.
+ * @throws {TypeError} When listener is not TCP.
+ *
+ * @example Read a listener's receive buffer size
+ * ```ts
+ * import { listenerFd, socketOptions } from "@netconn/netconn/sockopt";
+ * import assert from "node:assert/strict";
+ *
+ * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * assert.ok(socketOptions(listenerFd(ln)).readBuffer > 0);
+ * ```
+ */
+export function listenerFd(listener: { addr: Deno.Addr }): number {
+  const lib = libc("listenerFd");
+  const name = listenerKey(listener);
+  const fd = fdIndex.find(lib, name, () => fdLimit(lib));
+  if (fd !== undefined) return fd;
+  throw new ClosedError({
+    op: "set",
+    addr: formatNetAddr(listener.addr),
+    cause: new Error(`No tcp socket listens at ${name.slice("listen ".length)}`),
+  });
+}
+
+/**
+ * releaseFd tells the fd lookup that a conn or listener has been closed, so
+ * that its fd, which the kernel hands to the next new socket, is tried first
+ * by the next lookup. Call it right after `close()`. Never calling it costs
+ * a scan on some later lookup, never a wrong answer. It makes no syscall,
+ * needs no permission and never throws for a TCP conn or listener.
+ *
+ * @param socket The closed conn (its addresses) or listener (its `addr`).
+ * @throws {TypeError} When socket is not TCP.
+ *
+ * @example Close a conn and release its fd
+ * ```ts
+ * import { connFd, releaseFd } from "@netconn/netconn/sockopt";
+ * import assert from "node:assert/strict";
+ *
+ * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const conn = await Deno.connect({ port: ln.addr.port });
+ * using _peer = await ln.accept();
+ * const fd = connFd(conn);
+ * conn.close();
+ * releaseFd(conn);
+ * using next = await Deno.connect({ port: ln.addr.port });
+ * using _peer2 = await ln.accept();
+ * assert.equal(connFd(next), fd);
+ * ```
+ */
+export function releaseFd(
+  socket: { localAddr: Deno.Addr; remoteAddr: Deno.Addr } | { addr: Deno.Addr },
+): void {
+  fdIndex.release("addr" in socket ? listenerKey(socket) : connKey(socket));
+}
+
+function formatNetAddr(addr: Deno.Addr): string {
+  if (!("hostname" in addr)) return addr.transport;
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  return `${host}:${addr.port}`;
+}

@@ -1,0 +1,111 @@
+/**
+ * Listener limits: the backlog Go would pass to listen(2), and whether Deno
+ * may be asked for `reusePort`. Re-exported by `sockopt.ts`.
+ *
+ * @module
+ */
+
+import { NotSupportedError } from "./errors.ts";
+import { libc, libcAvailable, sysctlUint32 } from "./_libc.ts";
+
+const SOMAXCONN_PATH = "/proc/sys/net/core/somaxconn";
+/** Linux's somaxconn default since 5.4, used when the file cannot be read. */
+const LINUX_FALLBACK = 4096;
+/** Go's syscall.SOMAXCONN on macOS and the BSDs. */
+const BSD_FALLBACK = 128;
+const INT_MAX = 2 ** 31 - 1;
+
+/**
+ * maxListenerBacklog returns the listen backlog Go would use: the OS's
+ * maximum. On Linux it reads `/proc/sys/net/core/somaxconn`; on macOS the
+ * `kern.ipc.somaxconn` sysctl (capped at 65535, as Go does).
+ *
+ * Fallbacks, when the value cannot be read or is 0: on Linux 4096 (the
+ * kernel's default since 5.4; Go falls back to 128) when `--allow-read` does
+ * not cover the file (the permission is queried, so nothing prompts); on
+ * macOS 128 when `--allow-ffi` is missing; elsewhere Go's `SOMAXCONN` for the
+ * platform (Windows: 2147483647, others 128). A backlog above the OS's
+ * maximum is harmless: listen(2) silently lowers it to somaxconn.
+ *
+ * @returns The backlog, an integer from 1 to 2147483647.
+ *
+ * @example Listen with Go's backlog
+ * ```ts
+ * import { maxListenerBacklog } from "@netconn/netconn/sockopt";
+ * import assert from "node:assert/strict";
+ *
+ * const backlog = maxListenerBacklog();
+ * assert.ok(Number.isInteger(backlog) && backlog > 0);
+ * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0, tcpBacklog: backlog });
+ * assert.equal(ln.addr.transport, "tcp");
+ * ```
+ */
+export function maxListenerBacklog(): number {
+  switch (Deno.build.os) {
+    case "linux":
+      return linuxSomaxconn() ?? LINUX_FALLBACK;
+    case "darwin": {
+      const n = libcAvailable()
+        ? sysctlUint32(libc("maxListenerBacklog"), "kern.ipc.somaxconn")
+        : 0;
+      return n === undefined || n === 0 ? BSD_FALLBACK : Math.min(n, 0xffff);
+    }
+    case "windows":
+      return INT_MAX;
+    default:
+      return BSD_FALLBACK;
+  }
+}
+
+function linuxSomaxconn(): number | undefined {
+  const read = Deno.permissions.querySync({ name: "read", path: SOMAXCONN_PATH });
+  if (read.state !== "granted") return undefined;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(SOMAXCONN_PATH);
+  } catch {
+    return undefined;
+  }
+  const field = text.trim().split(/\s+/)[0] ?? "";
+  if (!/^\d+$/.test(field)) return undefined;
+  const n = Number(field);
+  return n === 0 ? undefined : Math.min(n, INT_MAX);
+}
+
+/**
+ * checkReusePort throws unless `Deno.listen({ reusePort: true })` is safe to
+ * call. Without the `--unstable-net` flag (or `"unstable": ["net"]` in
+ * deno.json) that call makes Deno exit the process with code 70, which no
+ * `catch` can stop. The flag is detected without calling it: the same flag
+ * exposes `Deno.listenDatagram`.
+ *
+ * `reusePort` sets `SO_REUSEPORT` on Linux (the kernel spreads connections
+ * over every listener on the port); on other platforms Deno shares one
+ * socket among the listeners of the process.
+ *
+ * @throws {NotSupportedError} When `--unstable-net` is not given; the
+ * message names the flag.
+ *
+ * @example Ask for reusePort only when Deno allows it
+ * ```ts
+ * import { checkReusePort } from "@netconn/netconn/sockopt";
+ * import assert from "node:assert/strict";
+ *
+ * let reusePort = true;
+ * try {
+ *   checkReusePort();
+ * } catch (error) {
+ *   assert.ok(String(error).includes("--unstable-net"));
+ *   reusePort = false;
+ * }
+ * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0, reusePort });
+ * assert.ok(ln.addr.port > 0);
+ * ```
+ */
+export function checkReusePort(): void {
+  if (typeof (Deno as { listenDatagram?: unknown }).listenDatagram === "function") return;
+  throw new NotSupportedError(
+    "reusePort needs the --unstable-net flag: without it Deno exits the process on listen",
+    { op: "listen" },
+  );
+}

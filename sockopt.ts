@@ -1,0 +1,402 @@
+/**
+ * Socket options Deno lacks, with Go's semantics: keep-alive period and
+ * config, linger, buffer sizes, read-back of what the kernel chose, the listen
+ * backlog Go would use, and a `reusePort` check that never kills the process.
+ *
+ * The options go through libc with `Deno.dlopen`: they need `--allow-ffi`
+ * and Linux or macOS, and throw {@linkcode NotSupportedError} naming what is
+ * missing otherwise. The API is fd-centric: find a socket's file descriptor
+ * with {@linkcode connFd} or {@linkcode listenerFd}, then pass it on in the
+ * same synchronous turn (an fd number outlives its socket; the lookup
+ * re-verifies it every time, so always look it up again).
+ *
+ * @example Set a conn's keep-alive and read it back
+ * ```ts
+ * import { connFd, setKeepAliveConfig, socketOptions } from "@netconn/netconn/sockopt";
+ * import assert from "node:assert/strict";
+ *
+ * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: ln.addr.port });
+ * using _peer = await ln.accept();
+ * setKeepAliveConfig(connFd(conn), { enable: true, idle: 30_000 });
+ * const options = socketOptions(connFd(conn));
+ * assert.equal(options.keepAlive, true);
+ * assert.equal(options.keepAliveIdle, 30_000);
+ * assert.equal(options.keepAliveInterval, 15_000);
+ * assert.equal(options.keepAliveCount, 9);
+ * ```
+ *
+ * @module
+ */
+
+import { getInt, getLingerStruct, libc, libcAvailable, setLingerStruct } from "./_libc.ts";
+import {
+  checkCount,
+  checkDuration,
+  checkFd,
+  checkInteger,
+  setError,
+  setOption,
+  toSeconds,
+} from "./_sockopt_check.ts";
+
+const SECOND = 1000;
+// Go's defaults for a zero KeepAliveConfig field (net.defaultTCPKeepAlive*).
+const DEFAULT_IDLE = 15 * SECOND;
+const DEFAULT_INTERVAL = 15 * SECOND;
+const DEFAULT_COUNT = 9;
+
+/**
+ * sockoptSupported reports whether the options of this module can be used
+ * here: the platform is Linux or macOS, `--allow-ffi` is granted and libc
+ * loads. It never prompts and never throws.
+ *
+ * @returns true when {@linkcode connFd} and the setters can work.
+ *
+ * @example Apply Go's keep-alive defaults only when FFI is allowed
+ * ```ts
+ * import { connFd, setKeepAliveConfig, sockoptSupported } from "@netconn/netconn/sockopt";
+ * import assert from "node:assert/strict";
+ *
+ * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: ln.addr.port });
+ * using _peer = await ln.accept();
+ * if (sockoptSupported()) setKeepAliveConfig(connFd(conn), { enable: true });
+ * else conn.setKeepAlive(true);
+ * assert.equal(typeof sockoptSupported(), "boolean");
+ * ```
+ */
+export function sockoptSupported(): boolean {
+  return libcAvailable();
+}
+
+/**
+ * setKeepAlivePeriod sets how long the connection must be idle before TCP
+ * starts sending keep-alive probes, and the time between probes
+ * (`TCP_KEEPIDLE` and `TCP_KEEPINTVL`; macOS: `TCP_KEEPALIVE`), as Go's
+ * `SetKeepAlivePeriod` did up to Go 1.22. The kernel counts whole seconds:
+ * the period is rounded up to the next second, as Go does. A period of 0
+ * means Go's default, 15 seconds. It does not turn keep-alive on: use
+ * `conn.setKeepAlive(true)` or {@linkcode setKeepAliveConfig}.
+ *
+ * @param fd The socket's fd, from {@linkcode connFd}.
+ * @param ms The period in milliseconds, finite and >= 0.
+ * @throws {TypeError} When ms is not a number.
+ * @throws {RangeError} When ms is NaN, infinite, negative, or beyond what
+ * the OS accepts (Linux: 32767 s).
+ * @throws {NotSupportedError} Without `--allow-ffi`, or on a platform other
+ * than Linux or macOS.
+ * @throws {NetError} When `setsockopt` fails; {@linkcode ClosedError} when fd
+ * is closed.
+ *
+ * @example Probe after 10 idle seconds, then every 10 seconds
+ * ```ts
+ * import { connFd, setKeepAlivePeriod, socketOptions } from "@netconn/netconn/sockopt";
+ * import assert from "node:assert/strict";
+ *
+ * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: ln.addr.port });
+ * using _peer = await ln.accept();
+ * conn.setKeepAlive(true);
+ * setKeepAlivePeriod(connFd(conn), 9_001); // rounds up to 10 s
+ * const { keepAliveIdle, keepAliveInterval } = socketOptions(connFd(conn));
+ * assert.deepEqual([keepAliveIdle, keepAliveInterval], [10_000, 10_000]);
+ * ```
+ */
+export function setKeepAlivePeriod(fd: number, ms: number): void {
+  checkDuration(ms, "Keepalive period");
+  if (ms < 0) {
+    throw new RangeError(`Keepalive period must be >= 0 milliseconds: received "${ms}"`);
+  }
+  const lib = libc("setKeepAlivePeriod");
+  const seconds = toSeconds(ms === 0 ? DEFAULT_IDLE : ms, "Keepalive period");
+  const { IPPROTO_TCP, TCP_KEEPIDLE, TCP_KEEPINTVL } = lib.c;
+  setOption(lib, checkFd(fd), IPPROTO_TCP, TCP_KEEPIDLE, seconds, `Keepalive period "${ms}" ms`);
+  setOption(lib, fd, IPPROTO_TCP, TCP_KEEPINTVL, seconds, `Keepalive period "${ms}" ms`);
+}
+
+/**
+ * KeepAliveConfig holds TCP keep-alive options, as Go 1.23's
+ * `net.KeepAliveConfig`. If `idle`, `interval` or `count` is zero (or left
+ * out), a default is used: 15 seconds, 15 seconds, 9. If one is negative,
+ * the corresponding socket option is left unchanged.
+ */
+export interface KeepAliveConfig {
+  /**
+   * If true, keep-alive probes are enabled; false (Go's zero value) turns
+   * them off.
+   *
+   * @default {false}
+   */
+  enable?: boolean;
+  /**
+   * The time, in milliseconds, that the connection must be idle before the
+   * first keep-alive probe is sent; rounded up to whole seconds.
+   *
+   * @default {0} (15 seconds)
+   */
+  idle?: number;
+  /**
+   * The time, in milliseconds, between keep-alive probes; rounded up to
+   * whole seconds.
+   *
+   * @default {0} (15 seconds)
+   */
+  interval?: number;
+  /**
+   * The maximum number of keep-alive probes that can go unanswered before
+   * dropping a connection; an integer.
+   *
+   * @default {0} (9 probes)
+   */
+  count?: number;
+}
+
+/**
+ * setKeepAliveConfig configures the keep-alive messages the OS sends on the
+ * connection, as Go 1.23's `TCPConn.SetKeepAliveConfig`: it sets
+ * `SO_KEEPALIVE` to `config.enable`, then `TCP_KEEPIDLE`, `TCP_KEEPINTVL` and
+ * `TCP_KEEPCNT` from the other fields (see {@linkcode KeepAliveConfig} for
+ * zero and negative values). `setKeepAliveConfig(fd, { enable: true })` is
+ * Go's dial and accept default: 15 s idle, 15 s interval, 9 probes.
+ *
+ * @param fd The socket's fd, from {@linkcode connFd}.
+ * @param config The options; fields left out are Go's zero values.
+ * @throws {TypeError} When a field has the wrong type.
+ * @throws {RangeError} When a duration is NaN or infinite, the count is not
+ * an integer, or a value is beyond what the OS accepts.
+ * @throws {NotSupportedError} Without `--allow-ffi`, or on a platform other
+ * than Linux or macOS.
+ * @throws {NetError} When `setsockopt` fails; {@linkcode ClosedError} when fd
+ * is closed.
+ *
+ * @example Go's defaults, then a shorter idle time and the OS's count
+ * ```ts
+ * import { connFd, setKeepAliveConfig, socketOptions } from "@netconn/netconn/sockopt";
+ * import assert from "node:assert/strict";
+ *
+ * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: ln.addr.port });
+ * using _peer = await ln.accept();
+ * setKeepAliveConfig(connFd(conn), { enable: true });
+ * setKeepAliveConfig(connFd(conn), { enable: true, idle: 5_000, count: -1 });
+ * const options = socketOptions(connFd(conn));
+ * assert.equal(options.keepAliveIdle, 5_000);
+ * assert.equal(options.keepAliveCount, 9); // left as it was
+ * ```
+ */
+export function setKeepAliveConfig(fd: number, config: KeepAliveConfig): void {
+  if (typeof config !== "object" || config === null) {
+    throw new TypeError(`Keepalive config must be an object: received "${String(config)}"`);
+  }
+  const { enable = false, idle = 0, interval = 0, count = 0 } = config;
+  if (typeof enable !== "boolean") {
+    throw new TypeError(`Keepalive enable must be a boolean: received "${String(enable)}"`);
+  }
+  checkDuration(idle, "Keepalive idle");
+  checkDuration(interval, "Keepalive interval");
+  checkCount(count);
+  const lib = libc("setKeepAliveConfig");
+  const { SOL_SOCKET, SO_KEEPALIVE, IPPROTO_TCP, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT } = lib.c;
+  setOption(lib, checkFd(fd), SOL_SOCKET, SO_KEEPALIVE, enable ? 1 : 0, "Keepalive");
+  if (idle >= 0) {
+    const s = toSeconds(idle === 0 ? DEFAULT_IDLE : idle, "Keepalive idle");
+    setOption(lib, fd, IPPROTO_TCP, TCP_KEEPIDLE, s, `Keepalive idle "${idle}" ms`);
+  }
+  if (interval >= 0) {
+    const s = toSeconds(interval === 0 ? DEFAULT_INTERVAL : interval, "Keepalive interval");
+    setOption(lib, fd, IPPROTO_TCP, TCP_KEEPINTVL, s, `Keepalive interval "${interval}" ms`);
+  }
+  if (count >= 0) {
+    const n = count === 0 ? DEFAULT_COUNT : count;
+    setOption(lib, fd, IPPROTO_TCP, TCP_KEEPCNT, n, `Keepalive count "${count}"`);
+  }
+}
+
+/**
+ * setLinger sets the behavior of close on a connection which still has data
+ * waiting to be sent or to be acknowledged, as Go's `SetLinger` (`SO_LINGER`;
+ * macOS: `SO_LINGER_SEC`).
+ *
+ * If sec < 0 (the default), the operating system finishes sending the data
+ * in the background. If sec == 0, the operating system discards any unsent
+ * or unacknowledged data, and close resets the connection (the peer's read
+ * fails with a reset error). If sec > 0, the data is sent in the background
+ * as with sec < 0; on some operating systems after sec seconds have elapsed
+ * any remaining unsent data may be discarded. On Linux a close with sec > 0
+ * and data still unsent can block Deno's runtime thread for up to sec seconds.
+ *
+ * @param fd The socket's fd, from {@linkcode connFd}.
+ * @param sec Whole seconds; any negative integer means the OS default.
+ * @throws {TypeError} When sec is not a number.
+ * @throws {RangeError} When sec is NaN, not an integer, or above 2147483647.
+ * @throws {NotSupportedError} Without `--allow-ffi`, or on a platform other
+ * than Linux or macOS.
+ * @throws {NetError} When `setsockopt` fails; {@linkcode ClosedError} when fd
+ * is closed.
+ *
+ * @example Reset the conn on close, then back to the default
+ * ```ts
+ * import { connFd, setLinger, socketOptions } from "@netconn/netconn/sockopt";
+ * import assert from "node:assert/strict";
+ *
+ * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: ln.addr.port });
+ * using _peer = await ln.accept();
+ * setLinger(connFd(conn), 0);
+ * assert.equal(socketOptions(connFd(conn)).linger, 0);
+ * setLinger(connFd(conn), -1);
+ * assert.equal(socketOptions(connFd(conn)).linger, -1);
+ * ```
+ */
+export function setLinger(fd: number, sec: number): void {
+  checkInteger(sec, "Linger", -Infinity);
+  const lib = libc("setLinger");
+  try {
+    setLingerStruct(lib, checkFd(fd), sec >= 0, Math.max(sec, 0));
+  } catch (error) {
+    throw setError(lib, fd, `Linger "${sec}" s`, error);
+  }
+}
+
+/**
+ * setReadBuffer sets the size of the operating system's receive buffer
+ * associated with the connection (`SO_RCVBUF`), as Go's `SetReadBuffer`.
+ * The kernel adjusts the size: Linux doubles it (for its bookkeeping),
+ * clamps it to `net.core.rmem_max` and a minimum, and stops auto-tuning it.
+ * {@linkcode socketOptions} reads back the size in effect. Set it on a
+ * listener's fd before accepting for the TCP window to be sized from it.
+ *
+ * @param fd The socket's fd, from {@linkcode connFd} or {@linkcode listenerFd}.
+ * @param bytes The size, an integer from 0 to 2147483647.
+ * @throws {TypeError} When bytes is not a number.
+ * @throws {RangeError} When bytes is NaN, negative, not an integer, or too big.
+ * @throws {NotSupportedError} Without `--allow-ffi`, or on a platform other
+ * than Linux or macOS.
+ * @throws {NetError} When `setsockopt` fails; {@linkcode ClosedError} when fd
+ * is closed.
+ *
+ * @example Ask for 64 KiB; Linux reports twice that
+ * ```ts
+ * import { connFd, setReadBuffer, socketOptions } from "@netconn/netconn/sockopt";
+ * import assert from "node:assert/strict";
+ *
+ * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: ln.addr.port });
+ * using _peer = await ln.accept();
+ * setReadBuffer(connFd(conn), 65_536);
+ * const { readBuffer } = socketOptions(connFd(conn));
+ * assert.equal(readBuffer, Deno.build.os === "linux" ? 131_072 : 65_536);
+ * ```
+ */
+export function setReadBuffer(fd: number, bytes: number): void {
+  checkInteger(bytes, "Read buffer size", 0);
+  const lib = libc("setReadBuffer");
+  const { SOL_SOCKET, SO_RCVBUF } = lib.c;
+  setOption(lib, checkFd(fd), SOL_SOCKET, SO_RCVBUF, bytes, `Read buffer size "${bytes}"`);
+}
+
+/**
+ * setWriteBuffer sets the size of the operating system's transmit buffer
+ * associated with the connection (`SO_SNDBUF`), as Go's `SetWriteBuffer`.
+ * The kernel adjusts the size: Linux doubles it, clamps it to
+ * `net.core.wmem_max` and a minimum, and stops auto-tuning it.
+ * {@linkcode socketOptions} reads back the size in effect. A smaller buffer
+ * makes writes wait sooner for a slow reader.
+ *
+ * @param fd The socket's fd, from {@linkcode connFd}.
+ * @param bytes The size, an integer from 0 to 2147483647.
+ * @throws {TypeError} When bytes is not a number.
+ * @throws {RangeError} When bytes is NaN, negative, not an integer, or too big.
+ * @throws {NotSupportedError} Without `--allow-ffi`, or on a platform other
+ * than Linux or macOS.
+ * @throws {NetError} When `setsockopt` fails; {@linkcode ClosedError} when fd
+ * is closed.
+ *
+ * @example Ask for 32 KiB
+ * ```ts
+ * import { connFd, setWriteBuffer, socketOptions } from "@netconn/netconn/sockopt";
+ * import assert from "node:assert/strict";
+ *
+ * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: ln.addr.port });
+ * using _peer = await ln.accept();
+ * setWriteBuffer(connFd(conn), 32_768);
+ * assert.ok(socketOptions(connFd(conn)).writeBuffer >= 32_768);
+ * ```
+ */
+export function setWriteBuffer(fd: number, bytes: number): void {
+  checkInteger(bytes, "Write buffer size", 0);
+  const lib = libc("setWriteBuffer");
+  const { SOL_SOCKET, SO_SNDBUF } = lib.c;
+  setOption(lib, checkFd(fd), SOL_SOCKET, SO_SNDBUF, bytes, `Write buffer size "${bytes}"`);
+}
+
+/** SocketOptions are the option values in effect on a socket, as the kernel reports them. */
+export interface SocketOptions {
+  /** `TCP_NODELAY`: true when Nagle's algorithm is off (Go's default). */
+  noDelay: boolean;
+  /** `SO_KEEPALIVE`: true when keep-alive probes are sent. */
+  keepAlive: boolean;
+  /** `TCP_KEEPIDLE` in milliseconds (whole seconds): idle time before the first probe. */
+  keepAliveIdle: number;
+  /** `TCP_KEEPINTVL` in milliseconds (whole seconds): time between probes. */
+  keepAliveInterval: number;
+  /** `TCP_KEEPCNT`: unanswered probes before the connection is dropped. */
+  keepAliveCount: number;
+  /** `SO_LINGER` in seconds; -1 when off (the OS default). */
+  linger: number;
+  /** `SO_RCVBUF` in bytes, as reported (Linux: twice the size asked for). */
+  readBuffer: number;
+  /** `SO_SNDBUF` in bytes, as reported (Linux: twice the size asked for). */
+  writeBuffer: number;
+}
+
+/**
+ * socketOptions reads back the options in effect on a TCP socket with
+ * `getsockopt`: what the kernel chose, which may differ from what was set
+ * (Linux doubles buffer sizes; durations are whole seconds).
+ *
+ * @param fd The socket's fd, from {@linkcode connFd} or {@linkcode listenerFd}.
+ * @returns The values in effect now.
+ * @throws {NotSupportedError} Without `--allow-ffi`, or on a platform other
+ * than Linux or macOS.
+ * @throws {NetError} When `getsockopt` fails; {@linkcode ClosedError} when fd
+ * is closed.
+ *
+ * @example A fresh Deno conn: no delay, keep-alive off, linger off
+ * ```ts
+ * import { connFd, socketOptions } from "@netconn/netconn/sockopt";
+ * import assert from "node:assert/strict";
+ *
+ * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: ln.addr.port });
+ * using _peer = await ln.accept();
+ * const options = socketOptions(connFd(conn));
+ * assert.equal(options.keepAlive, false);
+ * assert.equal(options.linger, -1);
+ * assert.ok(options.writeBuffer > 0 && options.readBuffer > 0);
+ * ```
+ */
+export function socketOptions(fd: number): SocketOptions {
+  const lib = libc("socketOptions");
+  checkFd(fd);
+  const c = lib.c;
+  try {
+    return {
+      noDelay: getInt(lib, fd, c.IPPROTO_TCP, c.TCP_NODELAY) !== 0,
+      keepAlive: getInt(lib, fd, c.SOL_SOCKET, c.SO_KEEPALIVE) !== 0,
+      keepAliveIdle: getInt(lib, fd, c.IPPROTO_TCP, c.TCP_KEEPIDLE) * SECOND,
+      keepAliveInterval: getInt(lib, fd, c.IPPROTO_TCP, c.TCP_KEEPINTVL) * SECOND,
+      keepAliveCount: getInt(lib, fd, c.IPPROTO_TCP, c.TCP_KEEPCNT),
+      linger: getLingerStruct(lib, fd),
+      readBuffer: getInt(lib, fd, c.SOL_SOCKET, c.SO_RCVBUF),
+      writeBuffer: getInt(lib, fd, c.SOL_SOCKET, c.SO_SNDBUF),
+    };
+  } catch (error) {
+    throw setError(lib, fd, "Reading socket options", error);
+  }
+}
+
+export { checkReusePort, maxListenerBacklog } from "./_sockopt_listen.ts";
+export { connFd, listenerFd, releaseFd } from "./_sockopt_fd.ts";
