@@ -1,0 +1,101 @@
+// Internal machinery shared by the frame and line readers and writers: the
+// BufReader they read through, limit checks, and a writer that puts each
+// message on the wire with one write call, in call order, with sticky errors.
+
+import { _Lock, _locked, _writeAll } from "./_util.ts";
+import { type _StreamAdapter, _toWriter } from "./_stream.ts";
+import { BufReader } from "./buf_reader.ts";
+import type { Reader, Writer } from "./io.ts";
+
+/** Largest scratch buffer a message writer keeps between messages (64 KiB). */
+const MAX_KEPT_SCRATCH = 64 * 1024;
+
+/** Uses `source` when it is a BufReader already, else buffers it. */
+export function _bufReaderFor(
+  source: Reader | ReadableStream<Uint8Array> | BufReader,
+  bufferSize: number | undefined,
+): BufReader {
+  return source instanceof BufReader ? source : new BufReader(source, bufferSize);
+}
+
+/** Checks a message size limit: an integer from 0 to `max`. */
+export function _checkLimit(limit: number, name: string, max: number): number {
+  if (!Number.isInteger(limit) || limit < 0 || limit > max) {
+    throw new RangeError(`${name} must be an integer from 0 to ${max}: got ${String(limit)}`);
+  }
+  return limit;
+}
+
+/**
+ * A failure that ends a message reader or writer for good: once one is
+ * recorded, every later call fails with it.
+ */
+export class _Sticky {
+  #failed = false;
+  #err: unknown = undefined;
+
+  /** Throws the recorded error, if any. */
+  check(): void {
+    if (this.#failed) throw this.#err;
+  }
+
+  /** Records `err` and returns it, for the caller to throw. */
+  record(err: unknown): unknown {
+    this.#failed = true;
+    this.#err = err;
+    return err;
+  }
+}
+
+/**
+ * Sends whole messages: each is built in a scratch buffer and handed to the
+ * destination in one `write` call (more only if the destination accepts part
+ * of it), one message at a time, in call order.
+ */
+export class _MessageWriter {
+  #wr: Writer;
+  #adapter: _StreamAdapter | undefined;
+  #scratch: Uint8Array | undefined = undefined;
+  #lock = new _Lock();
+  #sticky = new _Sticky();
+
+  constructor(wr: Writer | WritableStream<Uint8Array>) {
+    const { writer, adapter } = _toWriter(wr);
+    this.#wr = writer;
+    this.#adapter = adapter;
+  }
+
+  /**
+   * Builds a message of at most `size` bytes with `build`, which returns its
+   * length, and writes it. A failed write is sticky.
+   */
+  send(size: number, build: (buf: Uint8Array) => number): Promise<void> {
+    return _locked(this.#lock, async () => {
+      this.#sticky.check();
+      const buf = this.#scratchFor(size);
+      const n = build(buf);
+      try {
+        await _writeAll(this.#wr, buf.subarray(0, n));
+      } catch (err) {
+        throw this.#sticky.record(err);
+      }
+    });
+  }
+
+  /** Unlocks a WritableStream destination. */
+  release(): void {
+    this.#adapter?.release();
+    this.#adapter = undefined;
+  }
+
+  #scratchFor(size: number): Uint8Array {
+    const kept = this.#scratch;
+    if (kept !== undefined && kept.length >= size) return kept;
+    if (size > MAX_KEPT_SCRATCH) return new Uint8Array(size);
+    const grown = new Uint8Array(
+      Math.min(MAX_KEPT_SCRATCH, Math.max(size, 2 * (kept?.length ?? 512))),
+    );
+    this.#scratch = grown;
+    return grown;
+  }
+}

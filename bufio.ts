@@ -1,0 +1,48 @@
+/**
+ * Buffered I/O and message framing for netconn, as Go's `bufio`, over any
+ * {@linkcode Reader} or {@linkcode Writer} (netconn's `Conn`, a raw
+ * `Deno.Conn`, a `Deno.FsFile`) and over web streams.
+ *
+ * - {@linkcode BufReader}: `read`, `readByte`, `unreadByte`, `peek`,
+ *   `readSlice`, `readLine`, `readString`, `readFull`, `readExact`,
+ *   `discard`, with bounded memory and Go's errors.
+ * - {@linkcode BufWriter}: `write`, `writeByte`, `writeString`, `flush`,
+ *   `readFrom`, and the synchronous fast path {@linkcode BufWriter.tryWrite}.
+ * - {@linkcode FrameReader} / {@linkcode FrameWriter}: length-prefixed
+ *   frames (big-endian u32 header, 16 MiB limit by default).
+ * - {@linkcode LineReader} / {@linkcode LineWriter}: newline-delimited text
+ *   (64 KiB limit by default).
+ *
+ * Each frame or line a writer sends is one `write` call, so over netconn's
+ * `Conn`, whose writes never interleave, concurrent senders' messages arrive
+ * whole.
+ *
+ * @example Send and receive frames over a socket
+ * ```ts
+ * import { FrameReader, FrameWriter } from "@netconn/netconn/bufio";
+ * import assert from "node:assert/strict";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * using server = await listener.accept();
+ *
+ * const out = new FrameWriter(client);
+ * await Promise.all([1, 2, 3].map((n) => out.writeFrame(new Uint8Array(n).fill(n))));
+ * client.closeWrite();
+ *
+ * const sizes: number[] = [];
+ * for await (const frame of new FrameReader(server)) {
+ *   assert.ok(frame.every((b) => b === frame.length));
+ *   sizes.push(frame.length);
+ * }
+ * assert.deepEqual(sizes, [1, 2, 3]);
+ * ```
+ *
+ * @module
+ */
+
+export * from "./io.ts";
+export * from "./buf_reader.ts";
+export * from "./buf_writer.ts";
+export * from "./frame.ts";
+export * from "./line.ts";

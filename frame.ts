@@ -1,0 +1,306 @@
+/**
+ * Length-prefixed frames: each message is a big-endian u32 length followed by
+ * that many bytes. {@linkcode FrameWriter} puts each frame on the wire with
+ * one write, {@linkcode FrameReader} gives whole frames back, and both refuse
+ * frames over a limit with {@linkcode MessageTooLargeError}.
+ *
+ * @module
+ */
+
+import { _bufReaderFor, _checkLimit, _MessageWriter, _Sticky } from "./_message.ts";
+import { _Lock, _locked } from "./_util.ts";
+import { type BufReader, UnexpectedEofError } from "./buf_reader.ts";
+import type { Reader, Writer } from "./io.ts";
+
+/** Bytes in a frame header. */
+const HEADER = 4;
+/** The largest length a u32 header can carry. */
+const MAX_U32 = 0xffff_ffff;
+/** Default {@linkcode FrameReaderOptions.maxFrameSize} (16 MiB). */
+const DEFAULT_MAX_FRAME = 16 * 1024 * 1024;
+
+/**
+ * MessageTooLargeError says a frame or line is over its reader's or writer's
+ * limit: a frame header claimed more than `maxFrameSize` bytes, or a line ran
+ * past `maxLineLength` without ending. A reader stops at the limit, so hostile
+ * input costs bounded memory; after this error the reader keeps failing with
+ * it, since its place in the stream is lost. A writer refuses the message
+ * before writing any of it.
+ *
+ * @example A header that claims 4 GiB
+ * ```ts
+ * import { FrameReader, MessageTooLargeError } from "@netconn/netconn/bufio";
+ * import assert from "node:assert/strict";
+ *
+ * const frames = new FrameReader(ReadableStream.from([new Uint8Array([255, 255, 255, 255])]));
+ * const err = await frames.readFrame().catch((e) => e);
+ * assert.ok(err instanceof MessageTooLargeError);
+ * assert.equal(err.size, 2 ** 32 - 1);
+ * assert.equal(err.limit, 16 * 1024 * 1024);
+ * ```
+ */
+export class MessageTooLargeError extends Error {
+  /** The size claimed, or for a line the bytes seen so far. */
+  readonly size: number;
+  /** The limit it exceeds. */
+  readonly limit: number;
+
+  /**
+   * Builds the error.
+   *
+   * @param message What was too large.
+   * @param options The size and the limit.
+   */
+  constructor(message: string, options: { size: number; limit: number }) {
+    super(message);
+    this.name = "MessageTooLargeError";
+    this.size = options.size;
+    this.limit = options.limit;
+  }
+}
+
+/** Options for {@linkcode FrameReader}. */
+export interface FrameReaderOptions {
+  /**
+   * The largest payload accepted, in bytes, at most `2 ** 32 - 1`. A header
+   * claiming more fails with {@linkcode MessageTooLargeError} before anything
+   * is allocated.
+   *
+   * @default {16777216}
+   */
+  maxFrameSize?: number;
+  /**
+   * The buffer size of the BufReader the FrameReader makes (not used when the
+   * source is a BufReader). Frames up to this size are returned without a copy.
+   *
+   * @default {4096}
+   */
+  bufferSize?: number;
+}
+
+/**
+ * FrameReader reads length-prefixed frames: a big-endian u32 payload length,
+ * then the payload.
+ *
+ * - {@linkcode readFrame} resolves with one whole payload, or `null` when the
+ *   stream ends cleanly between frames. A stream that ends inside a frame
+ *   fails with {@linkcode UnexpectedEofError}.
+ * - A payload that fits in the buffer is returned as a view of it, valid
+ *   until the next read (no copy, no allocation); a larger one is a new array.
+ *   Copy a view with `slice()` to keep it — also when iterating.
+ * - Memory is bounded by `maxFrameSize`: a larger header fails at once with
+ *   {@linkcode MessageTooLargeError}.
+ * - Any failure is sticky: the reader's place in the stream is lost, so every
+ *   later call fails with the same error.
+ * - Concurrent calls are served one after the other, in call order.
+ *
+ * @example Read frames in a loop
+ * ```ts
+ * import { FrameReader } from "@netconn/netconn/bufio";
+ * import assert from "node:assert/strict";
+ *
+ * const wire = new Uint8Array([0, 0, 0, 2, 104, 105, 0, 0, 0, 0]);
+ * const frames = new FrameReader(ReadableStream.from([wire]));
+ * const got: string[] = [];
+ * for await (const frame of frames) got.push(new TextDecoder().decode(frame));
+ * assert.deepEqual(got, ["hi", ""]);
+ * ```
+ */
+export class FrameReader implements AsyncIterable<Uint8Array> {
+  #br: BufReader;
+  #max: number;
+  #header = new Uint8Array(HEADER);
+  #lock = new _Lock();
+  #sticky = new _Sticky();
+
+  /**
+   * Creates a FrameReader.
+   *
+   * @param rd The source: a {@linkcode Reader}, a
+   *   `ReadableStream<Uint8Array>`, or a {@linkcode BufReader} to read
+   *   through directly.
+   * @param options The frame limit and buffer size.
+   * @throws {RangeError} When an option is out of range.
+   */
+  constructor(rd: Reader | ReadableStream<Uint8Array> | BufReader, options?: FrameReaderOptions) {
+    this.#max = _checkLimit(
+      options?.maxFrameSize ?? DEFAULT_MAX_FRAME,
+      "Maximum frame size",
+      MAX_U32,
+    );
+    this.#br = _bufReaderFor(rd, options?.bufferSize);
+  }
+
+  /** The largest payload accepted, in bytes. */
+  get maxFrameSize(): number {
+    return this.#max;
+  }
+
+  /**
+   * Reads the next frame.
+   *
+   * @returns The payload — a view valid until the next read when it fits in
+   *   the buffer, else a new array — or `null` at a clean end of stream.
+   * @throws {MessageTooLargeError} When the header claims more than
+   *   `maxFrameSize` bytes.
+   * @throws {UnexpectedEofError} When the stream ends inside a frame.
+   * @throws Whatever the source threw; every error is sticky.
+   *
+   * @example
+   * ```ts
+   * import { FrameReader } from "@netconn/netconn/bufio";
+   * import assert from "node:assert/strict";
+   *
+   * const frames = new FrameReader(ReadableStream.from([new Uint8Array([0, 0, 0, 1, 42])]));
+   * assert.deepEqual(await frames.readFrame(), new Uint8Array([42]));
+   * assert.equal(await frames.readFrame(), null);
+   * ```
+   */
+  readFrame(): Promise<Uint8Array | null> {
+    return _locked(this.#lock, () => this.#readFrame());
+  }
+
+  /**
+   * Iterates over the frames until a clean end of stream. Each frame is valid
+   * until the next one is read, as with {@linkcode readFrame}.
+   *
+   * @returns An iterator of payloads.
+   */
+  async *[Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    for (;;) {
+      const frame = await this.readFrame();
+      if (frame === null) return;
+      yield frame;
+    }
+  }
+
+  async #readFrame(): Promise<Uint8Array | null> {
+    this.#sticky.check();
+    const br = this.#br;
+    try {
+      const header = await br.readFull(this.#header);
+      if (header === null) return null;
+      const size = ((header[0]! << 24) | (header[1]! << 16) | (header[2]! << 8) | header[3]!) >>> 0;
+      if (size > this.#max) {
+        throw new MessageTooLargeError(
+          `Frame of ${size} bytes exceeds the maximum frame size of ${this.#max} bytes`,
+          { size, limit: this.#max },
+        );
+      }
+      if (size > br.size) {
+        const payload = await br.readExact(size);
+        if (payload === null) throw new UnexpectedEofError(new Uint8Array(0), size);
+        return payload;
+      }
+      const payload = await br.peek(size);
+      if (payload.length < size) throw new UnexpectedEofError(payload.slice(), size);
+      await br.discard(size);
+      return payload;
+    } catch (err) {
+      throw this.#sticky.record(err);
+    }
+  }
+}
+
+/** Options for {@linkcode FrameWriter}. */
+export interface FrameWriterOptions {
+  /**
+   * The largest payload the writer sends, in bytes, at most `2 ** 32 - 1`.
+   *
+   * @default {16777216}
+   */
+  maxFrameSize?: number;
+}
+
+/**
+ * FrameWriter writes length-prefixed frames: a big-endian u32 payload length,
+ * then the payload, as ONE `write` call per frame. Over netconn's `Conn`,
+ * whose writes are contiguous, frames from any number of concurrent senders
+ * therefore arrive whole. Calls on one FrameWriter also run one at a time, in
+ * call order, so frames stay whole even over a writer that accepts part of a
+ * buffer (a raw `Deno.Conn`) as long as they all go through it.
+ *
+ * The frame is built in a reused buffer (up to 64 KiB), and the payload is not
+ * read after the promise settles. A failed write is sticky: every later call
+ * fails with the same error, since the stream may now end inside a frame.
+ *
+ * @example Frames round-trip through a stream
+ * ```ts
+ * import { FrameReader, FrameWriter } from "@netconn/netconn/bufio";
+ * import assert from "node:assert/strict";
+ *
+ * const pipe = new TransformStream<Uint8Array, Uint8Array>();
+ * const writer = new FrameWriter(pipe.writable);
+ * const reader = new FrameReader(pipe.readable);
+ * const sent = writer.writeFrame(new TextEncoder().encode("hello"));
+ * const frame = await reader.readFrame();
+ * await sent;
+ * assert.equal(new TextDecoder().decode(frame!), "hello");
+ * ```
+ */
+export class FrameWriter {
+  #out: _MessageWriter;
+  #max: number;
+
+  /**
+   * Creates a FrameWriter.
+   *
+   * @param wr The destination: a {@linkcode Writer} (netconn's `Conn`, a
+   *   BufWriter, a raw `Deno.Conn`) or a `WritableStream<Uint8Array>`, which
+   *   stays locked.
+   * @param options The frame limit.
+   * @throws {RangeError} When `maxFrameSize` is out of range.
+   */
+  constructor(wr: Writer | WritableStream<Uint8Array>, options?: FrameWriterOptions) {
+    this.#max = _checkLimit(
+      options?.maxFrameSize ?? DEFAULT_MAX_FRAME,
+      "Maximum frame size",
+      MAX_U32,
+    );
+    this.#out = new _MessageWriter(wr);
+  }
+
+  /** The largest payload the writer sends, in bytes. */
+  get maxFrameSize(): number {
+    return this.#max;
+  }
+
+  /**
+   * Writes `payload` as one frame, with one `write` call.
+   *
+   * @param payload The frame's payload.
+   * @throws {MessageTooLargeError} When `payload` is over `maxFrameSize`;
+   *   nothing is written and the writer stays usable.
+   * @throws The destination's error, now or from an earlier failure.
+   *
+   * @example
+   * ```ts
+   * import { FrameWriter } from "@netconn/netconn/bufio";
+   * import assert from "node:assert/strict";
+   *
+   * const writes: Uint8Array[] = [];
+   * const frames = new FrameWriter({ write: (p) => Promise.resolve(writes.push(p.slice()) && p.length) });
+   * await frames.writeFrame(new Uint8Array([42]));
+   * assert.deepEqual(writes, [new Uint8Array([0, 0, 0, 1, 42])]);
+   * ```
+   */
+  writeFrame(payload: Uint8Array): Promise<void> {
+    const size = payload.length;
+    if (size > this.#max) {
+      return Promise.reject(
+        new MessageTooLargeError(
+          `Frame of ${size} bytes exceeds the maximum frame size of ${this.#max} bytes`,
+          { size, limit: this.#max },
+        ),
+      );
+    }
+    return this.#out.send(HEADER + size, (buf) => {
+      buf[0] = size >>> 24;
+      buf[1] = size >>> 16;
+      buf[2] = size >>> 8;
+      buf[3] = size;
+      buf.set(payload, HEADER);
+      return HEADER + size;
+    });
+  }
+}

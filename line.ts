@@ -1,0 +1,273 @@
+/**
+ * Newline-delimited text messages with a length limit:
+ * {@linkcode LineWriter} puts each line on the wire with one write,
+ * {@linkcode LineReader} gives whole lines back as strings.
+ *
+ * @module
+ */
+
+import { _bufReaderFor, _checkLimit, _MessageWriter, _Sticky } from "./_message.ts";
+import { _Lock, _locked, MAX_BUFFER_SIZE } from "./_util.ts";
+import type { BufReader } from "./buf_reader.ts";
+import { MessageTooLargeError } from "./frame.ts";
+import type { Reader, Writer } from "./io.ts";
+
+const LF = 0x0a;
+const CR = 0x0d;
+/** Default maximum line length (64 KiB), as Go's `bufio.MaxScanTokenSize`. */
+const DEFAULT_MAX_LINE = 64 * 1024;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Options for {@linkcode LineReader}. */
+export interface LineReaderOptions {
+  /**
+   * The longest line accepted, in bytes without its `"\n"` or `"\r\n"`. A
+   * longer one fails with {@linkcode MessageTooLargeError} once this many
+   * bytes (plus at most one buffer) have been read, however long it goes on.
+   *
+   * @default {65536}
+   */
+  maxLineLength?: number;
+  /**
+   * The buffer size of the BufReader the LineReader makes (not used when the
+   * source is a BufReader).
+   *
+   * @default {4096}
+   */
+  bufferSize?: number;
+}
+
+/**
+ * LineReader reads lines of UTF-8 text ending in `"\n"` or `"\r\n"`, as Go's
+ * `bufio.Scanner` with `ScanLines`.
+ *
+ * - {@linkcode readLine} resolves with the line without its ending, or `null`
+ *   at end of stream. A last line without `"\n"` is returned as it is.
+ * - Invalid UTF-8 becomes U+FFFD.
+ * - Memory is bounded by `maxLineLength`: a line that runs past it fails with
+ *   {@linkcode MessageTooLargeError}, however long it goes on.
+ * - Any failure is sticky: every later call fails with the same error.
+ * - Concurrent calls are served one after the other, in call order.
+ *
+ * @example Iterate over lines
+ * ```ts
+ * import { LineReader } from "@netconn/netconn/bufio";
+ * import assert from "node:assert/strict";
+ *
+ * const text = new TextEncoder().encode("one\r\ntwo\n\nthree");
+ * const lines = await Array.fromAsync(new LineReader(ReadableStream.from([text])));
+ * assert.deepEqual(lines, ["one", "two", "", "three"]);
+ * ```
+ */
+export class LineReader implements AsyncIterable<string> {
+  #br: BufReader;
+  #max: number;
+  #lock = new _Lock();
+  #sticky = new _Sticky();
+
+  /**
+   * Creates a LineReader.
+   *
+   * @param rd The source: a {@linkcode Reader}, a
+   *   `ReadableStream<Uint8Array>`, or a {@linkcode BufReader} to read
+   *   through directly.
+   * @param options The line limit and buffer size.
+   * @throws {RangeError} When an option is out of range.
+   */
+  constructor(rd: Reader | ReadableStream<Uint8Array> | BufReader, options?: LineReaderOptions) {
+    this.#max = _checkLimit(
+      options?.maxLineLength ?? DEFAULT_MAX_LINE,
+      "Maximum line length",
+      MAX_BUFFER_SIZE,
+    );
+    this.#br = _bufReaderFor(rd, options?.bufferSize);
+  }
+
+  /** The longest line accepted, in bytes. */
+  get maxLineLength(): number {
+    return this.#max;
+  }
+
+  /**
+   * Reads the next line.
+   *
+   * @returns The line without `"\n"` or `"\r\n"`, or `null` at end of stream.
+   * @throws {MessageTooLargeError} When the line is longer than
+   *   `maxLineLength` bytes.
+   * @throws Whatever the source threw; every error is sticky.
+   *
+   * @example
+   * ```ts
+   * import { LineReader } from "@netconn/netconn/bufio";
+   * import assert from "node:assert/strict";
+   *
+   * const lines = new LineReader(ReadableStream.from([new TextEncoder().encode("hi\n")]));
+   * assert.equal(await lines.readLine(), "hi");
+   * assert.equal(await lines.readLine(), null);
+   * ```
+   */
+  readLine(): Promise<string | null> {
+    return _locked(this.#lock, () => this.#readLine());
+  }
+
+  /**
+   * Iterates over the lines until end of stream.
+   *
+   * @returns An iterator of lines.
+   */
+  async *[Symbol.asyncIterator](): AsyncIterableIterator<string> {
+    for (;;) {
+      const line = await this.readLine();
+      if (line === null) return;
+      yield line;
+    }
+  }
+
+  async #readLine(): Promise<string | null> {
+    this.#sticky.check();
+    try {
+      const first = await this.#br.readLine();
+      if (first === null) return null;
+      if (!first.more) {
+        this.#checkLength(first.line.length);
+        return decoder.decode(first.line);
+      }
+      // A line longer than the buffer: collect copies of its pieces.
+      const parts: Uint8Array[] = [first.line.slice()];
+      let total = first.line.length;
+      for (;;) {
+        this.#checkLength(total);
+        const next = await this.#br.readLine();
+        if (next === null) break;
+        total += next.line.length;
+        parts.push(next.more ? next.line.slice() : next.line);
+        if (!next.more) break;
+      }
+      this.#checkLength(total);
+      const all = new Uint8Array(total);
+      let off = 0;
+      for (const part of parts) {
+        all.set(part, off);
+        off += part.length;
+      }
+      return decoder.decode(all);
+    } catch (err) {
+      throw this.#sticky.record(err);
+    }
+  }
+
+  #checkLength(length: number): void {
+    if (length > this.#max) {
+      throw new MessageTooLargeError(
+        `Line exceeds the maximum line length of ${this.#max} bytes`,
+        { size: length, limit: this.#max },
+      );
+    }
+  }
+}
+
+/** Options for {@linkcode LineWriter}. */
+export interface LineWriterOptions {
+  /**
+   * The longest line the writer sends, in bytes without its `"\n"`.
+   *
+   * @default {65536}
+   */
+  maxLineLength?: number;
+}
+
+/**
+ * LineWriter writes lines: the line's UTF-8 bytes and `"\n"`, as ONE `write`
+ * call per line. Over netconn's `Conn`, whose writes are contiguous, lines
+ * from any number of concurrent senders therefore arrive whole. Calls on one
+ * LineWriter also run one at a time, in call order.
+ *
+ * A line must not contain `"\n"` nor end in `"\r"` (it would not read back as
+ * the same line). A failed write is sticky: every later call fails with the
+ * same error.
+ *
+ * @example Lines round-trip through a stream
+ * ```ts
+ * import { LineReader, LineWriter } from "@netconn/netconn/bufio";
+ * import assert from "node:assert/strict";
+ *
+ * const pipe = new TransformStream<Uint8Array, Uint8Array>();
+ * const writer = new LineWriter(pipe.writable);
+ * const reader = new LineReader(pipe.readable);
+ * const sent = writer.writeLine("héllo");
+ * assert.equal(await reader.readLine(), "héllo");
+ * await sent;
+ * ```
+ */
+export class LineWriter {
+  #out: _MessageWriter;
+  #max: number;
+
+  /**
+   * Creates a LineWriter.
+   *
+   * @param wr The destination: a {@linkcode Writer} (netconn's `Conn`, a
+   *   BufWriter, a raw `Deno.Conn`) or a `WritableStream<Uint8Array>`, which
+   *   stays locked.
+   * @param options The line limit.
+   * @throws {RangeError} When `maxLineLength` is out of range.
+   */
+  constructor(wr: Writer | WritableStream<Uint8Array>, options?: LineWriterOptions) {
+    this.#max = _checkLimit(
+      options?.maxLineLength ?? DEFAULT_MAX_LINE,
+      "Maximum line length",
+      MAX_BUFFER_SIZE,
+    );
+    this.#out = new _MessageWriter(wr);
+  }
+
+  /** The longest line the writer sends, in bytes. */
+  get maxLineLength(): number {
+    return this.#max;
+  }
+
+  /**
+   * Writes `line` and `"\n"` with one `write` call.
+   *
+   * @param line The line, as text (encoded as UTF-8) or bytes.
+   * @throws {MessageTooLargeError} When `line` is over `maxLineLength` bytes;
+   *   nothing is written and the writer stays usable.
+   * @throws {TypeError} When `line` contains `"\n"` or ends in `"\r"`.
+   * @throws The destination's error, now or from an earlier failure.
+   *
+   * @example
+   * ```ts
+   * import { LineWriter } from "@netconn/netconn/bufio";
+   * import assert from "node:assert/strict";
+   *
+   * const writes: string[] = [];
+   * const sink = { write: (p: Uint8Array) => (writes.push(new TextDecoder().decode(p)), Promise.resolve(p.length)) };
+   * await new LineWriter(sink).writeLine("PING");
+   * assert.deepEqual(writes, ["PING\n"]);
+   * ```
+   */
+  writeLine(line: string | Uint8Array): Promise<void> {
+    const bytes = typeof line === "string" ? encoder.encode(line) : line;
+    const size = bytes.length;
+    if (bytes.indexOf(LF) >= 0) {
+      return Promise.reject(new TypeError("Line must not contain a line feed"));
+    }
+    if (size > 0 && bytes[size - 1] === CR) {
+      return Promise.reject(new TypeError("Line must not end in a carriage return"));
+    }
+    if (size > this.#max) {
+      return Promise.reject(
+        new MessageTooLargeError(
+          `Line of ${size} bytes exceeds the maximum line length of ${this.#max} bytes`,
+          { size, limit: this.#max },
+        ),
+      );
+    }
+    return this.#out.send(size + 1, (buf) => {
+      buf.set(bytes);
+      buf[size] = LF;
+      return size + 1;
+    });
+  }
+}
