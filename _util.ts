@@ -69,7 +69,8 @@ export async function _writeAll(
   let off = 0;
   let empty = 0;
   while (off < p.length) {
-    const n = _checkResult(await wr.write(p.subarray(off)), p.length - off, "Writer");
+    const rest = off === 0 ? p : p.subarray(off);
+    const n = _checkResult(await wr.write(rest), rest.length, "Writer");
     off += n;
     if (progress !== undefined) progress.written = off;
     if (n > 0) {
