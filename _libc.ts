@@ -85,6 +85,9 @@ const SYMBOLS = {
   strerror: { parameters: ["i32"], result: "pointer" },
   __errno_location: { parameters: [], result: "pointer", optional: true },
   __error: { parameters: [], result: "pointer", optional: true },
+  fopen: { parameters: ["buffer", "buffer"], result: "pointer" },
+  fgets: { parameters: ["buffer", "i32", "pointer"], result: "pointer" },
+  fclose: { parameters: ["pointer"], result: "i32" },
   sysctlbyname: {
     parameters: ["buffer", "buffer", "buffer", "pointer", "usize"],
     result: "i32",
@@ -158,11 +161,9 @@ export class Errno extends Error {
 }
 
 /** The errno of the last failed call, read right after it on this thread. */
-export function lastErrno({ sym }: Libc, call: string): Errno {
-  const errnoAt = sym.__errno_location ?? sym.__error;
-  const where = errnoAt === null ? null : errnoAt();
-  const errno = where === null ? 0 : new Deno.UnsafePointerView(where).getInt32();
-  const text = sym.strerror(errno);
+export function lastErrno(lib: Libc, call: string): Errno {
+  const errno = errnoValue(lib);
+  const text = lib.sym.strerror(errno);
   return new Errno(
     call,
     errno,
@@ -213,36 +214,51 @@ export function getLingerStruct(lib: Libc, fd: number): number {
   return intValue[0] === 0 ? -1 : intValue[1]!;
 }
 
-/** An IP socket address: 16 bytes (IPv4 as v4-mapped IPv6) and a port. */
-export interface RawAddr {
-  ip: Uint8Array;
-  port: number;
+/** The errno of the last failed call, without its text. */
+function errnoValue({ sym }: Libc): number {
+  const errnoAt = sym.__errno_location ?? sym.__error;
+  const where = errnoAt === null ? null : errnoAt();
+  return where === null ? 0 : new Deno.UnsafePointerView(where).getInt32();
 }
 
 /**
- * Reads the local (`getsockname`) or peer (`getpeername`) address of fd.
- * Returns the errno on failure, and `null` for a socket that is not IP.
+ * The canonical text of the 16-byte IPv6 address at `b[at]`: a v4-mapped
+ * address as `a.b.c.d`, any other as `[` eight unpadded hex groups `]`.
+ * Both sides of every address comparison are written by this function.
  */
-export function sockAddr(
+export function ip16Text(b: Uint8Array, at: number): string {
+  let mapped = b[at + 10] === 0xff && b[at + 11] === 0xff;
+  for (let i = 0; mapped && i < 10; i++) mapped = b[at + i] === 0;
+  if (mapped) return `${b[at + 12]}.${b[at + 13]}.${b[at + 14]}.${b[at + 15]}`;
+  let text = "[";
+  for (let i = 0; i < 16; i += 2) {
+    text += ((b[at + i]! << 8) | b[at + i + 1]!).toString(16) + (i < 14 ? ":" : "]");
+  }
+  return text;
+}
+
+/** Not an IP socket (for example a Unix socket). */
+export const NOT_IP = -1;
+
+/**
+ * The local (`getsockname`) or peer (`getpeername`) address of fd as
+ * canonical `host:port` text, {@linkcode NOT_IP}, or the errno of the
+ * failure (EBADF: no such fd; ENOTSOCK; ENOTCONN: not connected).
+ */
+export function sockAddrText(
   lib: Libc,
   fd: number,
   which: "getsockname" | "getpeername",
-): RawAddr | null | number {
-  addrLen[0] = sockaddr.length;
-  if (lib.sym[which](fd, sockaddr, addrLen) !== 0) return lastErrno(lib, which).errno;
+): string | number {
+  const sa = sockaddr;
+  addrLen[0] = sa.length;
+  if (lib.sym[which](fd, sa, addrLen) !== 0) return errnoValue(lib);
   // Linux: u16 family; BSD: u8 length, u8 family. Then the port, big-endian.
-  const family = lib.c.bsdSockaddr ? sockaddr[1]! : sockaddr[0]! | (sockaddr[1]! << 8);
-  const port = (sockaddr[2]! << 8) | sockaddr[3]!;
-  const ip = new Uint8Array(16);
-  if (family === lib.c.AF_INET) {
-    ip[10] = ip[11] = 0xff;
-    ip.set(sockaddr.subarray(4, 8), 12);
-  } else if (family === lib.c.AF_INET6) {
-    ip.set(sockaddr.subarray(8, 24));
-  } else {
-    return null;
-  }
-  return { ip, port };
+  const family = lib.c.bsdSockaddr ? sa[1]! : sa[0]! | (sa[1]! << 8);
+  const port = (sa[2]! << 8) | sa[3]!;
+  if (family === lib.c.AF_INET) return `${sa[4]}.${sa[5]}.${sa[6]}.${sa[7]}:${port}`;
+  if (family === lib.c.AF_INET6) return `${ip16Text(sa, 8)}:${port}`;
+  return NOT_IP;
 }
 
 /** The soft RLIMIT_NOFILE: no fd of this process is at or above it. */
@@ -277,6 +293,25 @@ export function openFds(lib: Libc, from: number, count: number): number[] {
 }
 
 export { POLL_CHUNK };
+
+/**
+ * The first line of a file, read through libc: Deno 2.9 refuses to read
+ * `/proc/sys` without `--allow-all`, while FFI is not checked per path.
+ * Returns undefined when the file cannot be opened or is empty.
+ */
+export function readFirstLine(lib: Libc, path: string): string | undefined {
+  const encoder = new TextEncoder();
+  const file = lib.sym.fopen(encoder.encode(`${path}\0`), encoder.encode("r\0"));
+  if (file === null) return undefined;
+  try {
+    const line = new Uint8Array(256);
+    if (lib.sym.fgets(line, line.length, file) === null) return undefined;
+    const end = line.indexOf(0);
+    return new TextDecoder().decode(line.subarray(0, end < 0 ? line.length : end));
+  } finally {
+    lib.sym.fclose(file);
+  }
+}
 
 /** A uint32 sysctl by name (macOS), or undefined where there is none. */
 export function sysctlUint32(lib: Libc, name: string): number | undefined {

@@ -6,8 +6,7 @@
  */
 
 import { ClosedError, NetError } from "./errors.ts";
-import { Errno, type Libc, setInt, sockAddr } from "./_libc.ts";
-import { formatAddr } from "./_sockopt_fd.ts";
+import { Errno, type Libc, setInt, sockAddrText } from "./_libc.ts";
 
 const INT_MAX = 2 ** 31 - 1;
 const SECOND = 1000;
@@ -83,12 +82,12 @@ export function setError(lib: Libc, fd: number, what: string, error: unknown): E
       cause: error,
     });
   }
-  const source = sockAddr(lib, fd, "getsockname");
-  const peer = sockAddr(lib, fd, "getpeername");
+  const source = sockAddrText(lib, fd, "getsockname");
+  const peer = sockAddrText(lib, fd, "getpeername");
   return new NetError(`${what}: ${error.message}`, {
     op: "set",
-    ...(typeof source === "object" && source !== null ? { source: formatAddr(source) } : {}),
-    ...(typeof peer === "object" && peer !== null ? { addr: formatAddr(peer) } : {}),
+    ...(typeof source === "string" ? { source } : {}),
+    ...(typeof peer === "string" ? { addr: peer } : {}),
     cause: error,
   });
 }

@@ -6,7 +6,7 @@
  */
 
 import { NotSupportedError } from "./errors.ts";
-import { libc, libcAvailable, sysctlUint32 } from "./_libc.ts";
+import { libc, libcAvailable, readFirstLine, sysctlUint32 } from "./_libc.ts";
 
 const SOMAXCONN_PATH = "/proc/sys/net/core/somaxconn";
 /** Linux's somaxconn default since 5.4, used when the file cannot be read. */
@@ -20,12 +20,15 @@ const INT_MAX = 2 ** 31 - 1;
  * maximum. On Linux it reads `/proc/sys/net/core/somaxconn`; on macOS the
  * `kern.ipc.somaxconn` sysctl (capped at 65535, as Go does).
  *
- * Fallbacks, when the value cannot be read or is 0: on Linux 4096 (the
- * kernel's default since 5.4; Go falls back to 128) when `--allow-read` does
- * not cover the file (the permission is queried, so nothing prompts); on
- * macOS 128 when `--allow-ffi` is missing; elsewhere Go's `SOMAXCONN` for the
- * platform (Windows: 2147483647, others 128). A backlog above the OS's
- * maximum is harmless: listen(2) silently lowers it to somaxconn.
+ * Like Go, it reads the value once per process.
+ *
+ * Reading it needs `--allow-ffi` (the file is read through libc, because
+ * Deno 2.9 reads `/proc/sys` only under `--allow-all`) or `--allow-all`;
+ * permissions are queried, so nothing prompts. Fallbacks, when the value
+ * cannot be read or is 0: on Linux 4096, the kernel's default since 5.4 (Go
+ * falls back to 128, but a backlog above the OS's maximum is harmless:
+ * listen(2) silently lowers it to somaxconn); on macOS 128; elsewhere Go's
+ * `SOMAXCONN` for the platform (Windows 2147483647, others 128).
  *
  * @returns The backlog, an integer from 1 to 2147483647.
  *
@@ -57,19 +60,29 @@ export function maxListenerBacklog(): number {
   }
 }
 
+// Go reads somaxconn once per process; so does this.
+let somaxconn: number | undefined;
+
 function linuxSomaxconn(): number | undefined {
+  if (somaxconn !== undefined) return somaxconn;
+  const line = readSomaxconn();
+  const field = line?.trim().split(/\s+/)[0] ?? "";
+  if (!/^\d+$/.test(field) || Number(field) === 0) return undefined;
+  somaxconn = Math.min(Number(field), INT_MAX);
+  return somaxconn;
+}
+
+// Through libc when FFI is allowed (Deno 2.9 reads /proc/sys only with
+// --allow-all), else through Deno when reading is allowed; nothing prompts.
+function readSomaxconn(): string | undefined {
+  if (libcAvailable()) return readFirstLine(libc("maxListenerBacklog"), SOMAXCONN_PATH);
   const read = Deno.permissions.querySync({ name: "read", path: SOMAXCONN_PATH });
   if (read.state !== "granted") return undefined;
-  let text: string;
   try {
-    text = Deno.readTextFileSync(SOMAXCONN_PATH);
+    return Deno.readTextFileSync(SOMAXCONN_PATH);
   } catch {
-    return undefined;
+    return undefined; // NotCapable without --allow-all
   }
-  const field = text.trim().split(/\s+/)[0] ?? "";
-  if (!/^\d+$/.test(field)) return undefined;
-  const n = Number(field);
-  return n === 0 ? undefined : Math.min(n, INT_MAX);
 }
 
 /**
