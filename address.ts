@@ -1,0 +1,104 @@
+/**
+ * Go's TCP address syntax: `"host:port"`, `"[::1]:80"`, `":8001"`.
+ *
+ * @module
+ */
+
+import { NetError } from "./errors.ts";
+
+/**
+ * An address as {@linkcode dial} and {@linkcode listen} take it: a string in
+ * Go's syntax, or an object like `Deno.NetAddr` (whose `hostname` may be left
+ * out for the local host).
+ */
+export type Address = string | { hostname?: string; port: number };
+
+/** A parsed address: a hostname (empty for "unspecified") and a port. */
+export interface HostPort {
+  /** The host name or IP literal, without brackets; "" when the address left it out. */
+  hostname: string;
+  /** The port, 0 to 65535. */
+  port: number;
+}
+
+/**
+ * Splits and checks an address as Go's `net.SplitHostPort` does, plus the
+ * port range. IPv6 literals must be bracketed; the port must be a decimal
+ * number from 0 to 65535 (an empty port is 0, as in Go).
+ *
+ * @throws {NetError} of kind `"invalid-address"` when the address is malformed.
+ */
+export function parseAddress(address: Address, op: "dial" | "listen"): HostPort {
+  if (typeof address === "object" && address !== null) {
+    const hostname = address.hostname ?? "";
+    if (typeof hostname !== "string") {
+      throw invalid(op, String(hostname), "hostname is not a string");
+    }
+    checkPort(address.port, op, `${hostname}:${address.port}`);
+    return { hostname: unbracket(hostname), port: address.port };
+  }
+  if (typeof address !== "string") {
+    throw invalid(op, String(address), "expected a string or { hostname, port }");
+  }
+  const colon = address.lastIndexOf(":");
+  if (colon < 0) throw invalid(op, address, "missing port in address");
+  let host: string;
+  if (address.startsWith("[")) {
+    const close = address.indexOf("]");
+    if (close < 0) throw invalid(op, address, "missing ']' in address");
+    if (close + 1 !== colon) throw invalid(op, address, "unexpected text after ']' in address");
+    host = address.slice(1, close);
+    if (host.includes("[") || host.includes("]")) {
+      throw invalid(op, address, "unexpected '[' or ']' in address");
+    }
+  } else {
+    host = address.slice(0, colon);
+    if (host.includes(":")) throw invalid(op, address, "too many colons in address");
+    if (host.includes("[") || host.includes("]")) {
+      throw invalid(op, address, "unexpected '[' or ']' in address");
+    }
+  }
+  const portText = address.slice(colon + 1);
+  if (portText !== "" && !/^[0-9]{1,5}$/.test(portText)) {
+    throw invalid(op, address, `invalid port "${portText}"`);
+  }
+  const port = portText === "" ? 0 : Number(portText);
+  checkPort(port, op, address);
+  return { hostname: host, port };
+}
+
+/**
+ * Joins a host and port as Go's `net.JoinHostPort`: IPv6 literals in brackets.
+ */
+export function joinHostPort(hostname: string, port: number): string {
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+}
+
+/**
+ * A `Deno.NetAddr` with an IPv4-mapped IPv6 host (`::ffff:1.2.3.4`, as a
+ * dual-stack listener reports IPv4 peers) shown as plain IPv4, as Go does.
+ */
+export function normalizeAddr(addr: Deno.NetAddr): Deno.NetAddr {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr.hostname);
+  if (mapped === null) return addr;
+  return { transport: addr.transport, hostname: mapped[1]!, port: addr.port };
+}
+
+/** `host:port` of a `Deno.NetAddr`, for error messages. */
+export function formatAddr(addr: Deno.NetAddr): string {
+  return joinHostPort(addr.hostname, addr.port);
+}
+
+function checkPort(port: unknown, op: "dial" | "listen", address: string): void {
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw invalid(op, address, `invalid port "${String(port)}": want an integer from 0 to 65535`);
+  }
+}
+
+function unbracket(hostname: string): string {
+  return hostname.startsWith("[") && hostname.endsWith("]") ? hostname.slice(1, -1) : hostname;
+}
+
+function invalid(op: "dial" | "listen", address: string, detail: string): NetError {
+  return new NetError(`address "${address}": ${detail}`, { op, kind: "invalid-address" });
+}

@@ -1,0 +1,427 @@
+/**
+ * Conn: one TCP connection with Go's `net.Conn` contract. The whole life of a
+ * connection is here: reads, writes, deadlines, half and full close, options,
+ * streams and stats.
+ *
+ * @module
+ */
+
+import { formatAddr, normalizeAddr } from "./address.ts";
+import { Deadline, type DeadlineTime } from "./deadline.ts";
+import {
+  ClosedError,
+  fromAbortReason,
+  fromRuntimeError,
+  type NetError,
+  type NetOp,
+  TimeoutError,
+} from "./errors.ts";
+import { WriteQueue } from "./write_queue.ts";
+import { dueInterrupt, Fifo, type Interrupt, isInterrupt, waitFor } from "./_wait.ts";
+
+/** Options for one {@linkcode Conn.read} or {@linkcode Conn.write}. */
+export interface IoOptions {
+  /** Ends this operation early, as a passed deadline would; the conn stays usable. */
+  signal?: AbortSignal;
+}
+
+/** Counters of a {@linkcode Conn}, from {@linkcode Conn.stats}. */
+export interface ConnStats {
+  /** Bytes returned by `read`. */
+  bytesRead: number;
+  /** Bytes the OS accepted from `write`. */
+  bytesWritten: number;
+  /** Calls to `read` that returned data. */
+  reads: number;
+  /** Calls to `write` that completed in full. */
+  writes: number;
+  /** Writes waiting or in progress right now, including one stranded by a deadline. */
+  writeQueueDepth: number;
+  /** Milliseconds writes spent waiting for the socket to take more bytes (the peer was slow). */
+  writeBlockedMs: number;
+}
+
+/** Read sizes: the runtime reads at least MIN_READ bytes and at most MAX_READ. */
+const MIN_READ = 2048;
+const MAX_READ = 1 << 20;
+
+/**
+ * Conn is a TCP connection with Go's `net.Conn` contract, made by
+ * {@linkcode dial} or {@linkcode Listener.accept} (or by wrapping a
+ * `Deno.TcpConn`).
+ *
+ * **Reads.** `read(p)` waits for data and returns how many bytes it put in
+ * `p`: what has arrived, at most `p.length`. It returns `null` at EOF, after
+ * the peer closed and every byte it sent has been read. Concurrent reads are
+ * served one at a time, in order.
+ *
+ * **Writes.** `write(p)` resolves with `p.length` once the OS has accepted
+ * every byte, however many runtime writes that takes. Concurrent writes are
+ * served first come, first served, and each one's bytes are contiguous on the
+ * wire. A failed write rejects with a {@linkcode NetError} whose
+ * `bytesWritten` is the count of its own bytes the OS accepted.
+ *
+ * **Deadlines.** `setReadDeadline`, `setWriteDeadline` and `setDeadline`
+ * (both) take an absolute time: a `Date` or epoch milliseconds; `null` or `0`
+ * means none. A deadline applies to operations already waiting and to later
+ * ones, and can be moved at any time, into the past too, taking effect at
+ * once. When it passes, waiting and new operations fail with a
+ * {@linkcode TimeoutError} (`timeout === true`, "i/o timeout") until it is
+ * moved; the conn stays usable. A per-call `{ signal }` ends one operation
+ * the same way. Nothing is lost: bytes that arrive after a read timed out go
+ * to the next read, and a caller's buffer is never written, or read, after
+ * its call has returned. A write that times out reports the bytes of its
+ * buffer the OS accepted; when a runtime write was still in flight (Deno
+ * cannot cancel one), `settled` gives the final count and no later write
+ * starts before it is known.
+ *
+ * **Close.** After `close()`, every pending and later operation fails with
+ * {@linkcode ClosedError} ("use of closed network connection"). `close()` is
+ * idempotent. `closeWrite()` sends FIN after the writes queued before it;
+ * the peer reads EOF and can still send.
+ *
+ * @example Echo one message
+ * ```ts
+ * import { dial, listen } from "@netconn/netconn";
+ * import assert from "node:assert/strict";
+ *
+ * await using ln = listen("127.0.0.1:0");
+ * await using client = await dial(ln.addr);
+ * await using server = await ln.accept();
+ *
+ * await client.write(new TextEncoder().encode("hello"));
+ * const buf = new Uint8Array(16);
+ * const n = await server.read(buf);
+ * assert.equal(new TextDecoder().decode(buf.subarray(0, n!)), "hello");
+ *
+ * client.close();
+ * assert.equal(await server.read(buf), null); // EOF
+ * ```
+ */
+export class Conn implements AsyncDisposable {
+  #conn: Deno.TcpConn;
+  #localAddr: Deno.NetAddr;
+  #remoteAddr: Deno.NetAddr;
+  #source: string;
+  #addr: string;
+  #readDeadline = new Deadline();
+  #writeDeadline = new Deadline();
+  #writes: WriteQueue;
+  #reads = new Fifo();
+  #closed = false;
+  // Read buffer: #buf[#r..#w] holds bytes read from the runtime and not yet
+  // returned; 0 <= #r <= #w <= #buf.length. The runtime only reads into #buf
+  // when it is empty, so a read stranded by a deadline keeps its bytes for
+  // the next read and never touches a caller's buffer.
+  #buf: Uint8Array = new Uint8Array(0);
+  #r = 0;
+  #w = 0;
+  #pendingRead: Promise<number | null> | null = null; // a runtime read into #buf, still running
+  #eof = false;
+  #bytesRead = 0;
+  #readCount = 0;
+  #readable: ReadableStream<Uint8Array> | null = null;
+  #writable: WritableStream<Uint8Array> | null = null;
+
+  /**
+   * Wraps a Deno TCP connection. The Conn owns it from now on: use only the
+   * Conn.
+   *
+   * @param conn The connection, from `Deno.connect` or `Deno.TcpListener.accept`.
+   */
+  constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+    this.#localAddr = normalizeAddr(conn.localAddr);
+    this.#remoteAddr = normalizeAddr(conn.remoteAddr);
+    this.#source = formatAddr(this.#localAddr);
+    this.#addr = formatAddr(this.#remoteAddr);
+    this.#writes = new WriteQueue((chunk) => this.#conn.write(chunk), {
+      deadline: this.#writeDeadline,
+      site: { op: "write", source: this.#source, addr: this.#addr },
+    });
+  }
+
+  /** The local address. An IPv4 peer of a dual-stack socket shows as IPv4, as in Go. */
+  get localAddr(): Deno.NetAddr {
+    return this.#localAddr;
+  }
+
+  /** The remote address. An IPv4 peer of a dual-stack socket shows as IPv4, as in Go. */
+  get remoteAddr(): Deno.NetAddr {
+    return this.#remoteAddr;
+  }
+
+  /**
+   * Reads up to `p.length` bytes into `p`.
+   *
+   * @param p Where to put the bytes; never written after the returned promise settles.
+   * @param options A signal that ends this read early.
+   * @returns The number of bytes read (at least 1 when `p` is not empty), or
+   *   `null` at EOF. An empty `p` returns 0 at once.
+   * @throws {TimeoutError} The read deadline passed (or `signal` fired with a timeout reason).
+   * @throws {ClosedError} The conn was closed by this side.
+   * @throws {NetError} The peer reset the connection, or `signal` fired (`kind: "aborted"`).
+   */
+  async read(p: Uint8Array, options: IoOptions = {}): Promise<number | null> {
+    const { signal } = options;
+    if (this.#closed) throw this.#closedError("read");
+    const due = dueInterrupt(this.#readDeadline, signal);
+    if (due !== undefined) throw this.#interruptError("read", due);
+    if (p.length === 0) return 0;
+    if (!this.#reads.tryAcquire()) {
+      try {
+        await this.#reads.acquire(this.#readDeadline, signal);
+      } catch (e) {
+        throw this.#readError(e);
+      }
+    }
+    try {
+      return await this.#readInTurn(p, signal);
+    } catch (e) {
+      throw this.#readError(e);
+    } finally {
+      this.#reads.release();
+    }
+  }
+
+  /**
+   * Writes all of `p` as one contiguous run of bytes, after the writes before it.
+   *
+   * @param p The bytes; never read after the returned promise settles.
+   * @param options A signal that ends this write early.
+   * @returns `p.length`, once the OS has accepted every byte.
+   * @throws {TimeoutError} The write deadline passed; see `bytesWritten` and `settled`.
+   * @throws {ClosedError} The conn was closed by this side.
+   * @throws {NetError} The peer reset the connection (`"reset"`), the stream
+   *   was shut (`"broken-pipe"`), or `signal` fired (`"aborted"`).
+   */
+  write(p: Uint8Array, options: IoOptions = {}): Promise<number> {
+    return this.#writes.write(p, options.signal);
+  }
+
+  /**
+   * Sets the read and write deadlines; see {@linkcode Conn} for the contract.
+   *
+   * @param t A `Date` or epoch milliseconds; `null` or `0` for none.
+   * @throws {RangeError} If `t` is NaN, infinite or an invalid `Date`.
+   * @throws {ClosedError} If the conn is closed.
+   */
+  setDeadline(t: DeadlineTime): void {
+    this.setReadDeadline(t);
+    this.setWriteDeadline(t);
+  }
+
+  /**
+   * Sets the deadline for pending and future reads; see {@linkcode Conn}.
+   *
+   * @param t A `Date` or epoch milliseconds; `null` or `0` for none.
+   * @throws {RangeError} If `t` is NaN, infinite or an invalid `Date`.
+   * @throws {ClosedError} If the conn is closed.
+   */
+  setReadDeadline(t: DeadlineTime): void {
+    if (this.#closed) throw this.#closedError("set");
+    this.#readDeadline.set(t);
+  }
+
+  /**
+   * Sets the deadline for pending and future writes; see {@linkcode Conn}.
+   *
+   * @param t A `Date` or epoch milliseconds; `null` or `0` for none.
+   * @throws {RangeError} If `t` is NaN, infinite or an invalid `Date`.
+   * @throws {ClosedError} If the conn is closed.
+   */
+  setWriteDeadline(t: DeadlineTime): void {
+    if (this.#closed) throw this.#closedError("set");
+    this.#writeDeadline.set(t);
+  }
+
+  /**
+   * Shuts down the sending side (TCP FIN) after the writes queued before this
+   * call; the peer reads EOF and may go on sending. Later writes fail with a
+   * `"broken-pipe"` NetError. Waiting for earlier writes is bounded by the
+   * write deadline.
+   *
+   * @throws {ClosedError} If the conn is closed.
+   * @throws {TimeoutError} If the write deadline passed while earlier writes were pending.
+   */
+  async closeWrite(): Promise<void> {
+    if (this.#closed) throw this.#closedError("close");
+    try {
+      await this.#writes.inTurn(() => this.#conn.closeWrite());
+    } catch (e) {
+      throw isInterrupt(e) ? this.#interruptError("close", e) : this.#runtimeError("close", e);
+    }
+  }
+
+  /**
+   * Closes the conn. Pending and later operations fail with
+   * {@linkcode ClosedError}. Calling it again does nothing.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#writes.close();
+    this.#reads.close();
+    this.#readDeadline.dispose();
+    this.#writeDeadline.dispose();
+    this.#buf = new Uint8Array(0);
+    this.#r = this.#w = 0;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the runtime (e.g. a stream's autoClose): nothing to undo.
+    }
+  }
+
+  /**
+   * Closes the conn and waits until the runtime has ended every operation it
+   * had in flight, so the conn's port and resources are free when it returns.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await Promise.allSettled([this.#pendingRead, this.#writes.idle()]);
+  }
+
+  /**
+   * Turns Nagle's algorithm off (`true`, Go's default and netconn's) or on.
+   *
+   * @param on True to send small writes at once.
+   * @throws {ClosedError} If the conn is closed.
+   */
+  setNoDelay(on: boolean): void {
+    if (this.#closed) throw this.#closedError("set");
+    this.#conn.setNoDelay(on);
+  }
+
+  /**
+   * Turns TCP keepalive on or off (on by default, as in Go).
+   *
+   * @param on True to send keepalive probes on an idle conn.
+   * @throws {ClosedError} If the conn is closed.
+   */
+  setKeepAlive(on: boolean): void {
+    if (this.#closed) throw this.#closedError("set");
+    this.#conn.setKeepAlive(on);
+  }
+
+  /**
+   * Counters: bytes and operations each way, the write queue's depth and the
+   * time writes spent blocked on a full socket.
+   *
+   * @returns A fresh snapshot.
+   */
+  stats(): ConnStats {
+    return {
+      bytesRead: this.#bytesRead,
+      bytesWritten: this.#writes.bytes,
+      reads: this.#readCount,
+      writes: this.#writes.ops,
+      writeQueueDepth: this.#writes.depth,
+      writeBlockedMs: this.#writes.blockedMs,
+    };
+  }
+
+  /**
+   * The conn as a byte stream, with {@linkcode Conn.read}'s guarantees; BYOB
+   * readers read straight into their buffers. Cancelling the stream stops
+   * reading but leaves the conn open; close the conn with `close()`.
+   */
+  get readable(): ReadableStream<Uint8Array> {
+    return this.#readable ??= new ReadableStream({
+      type: "bytes",
+      pull: (controller) => this.#pull(controller),
+    });
+  }
+
+  /**
+   * The conn as a writable stream: each chunk is one {@linkcode Conn.write}.
+   * Closing the stream is {@linkcode Conn.closeWrite}; aborting it closes the conn.
+   */
+  get writable(): WritableStream<Uint8Array> {
+    return this.#writable ??= new WritableStream({
+      write: async (chunk) => {
+        await this.write(chunk);
+      },
+      close: () => this.closeWrite(),
+      abort: () => this.close(),
+    });
+  }
+
+  async #pull(controller: ReadableByteStreamController): Promise<void> {
+    const request = controller.byobRequest;
+    if (request?.view) {
+      const view = request.view;
+      const n = await this.read(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+      if (n === null) {
+        controller.close();
+        request.respond(0);
+      } else {
+        request.respond(n);
+      }
+      return;
+    }
+    const chunk = new Uint8Array(Math.max(this.#w - this.#r, MIN_READ * 8));
+    const n = await this.read(chunk);
+    if (n === null) controller.close();
+    else controller.enqueue(n === chunk.length ? chunk : chunk.slice(0, n));
+  }
+
+  /** Holds the read turn: serves from the buffer, or reads from the runtime. */
+  async #readInTurn(p: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
+    if (this.#r === this.#w) {
+      if (this.#eof) return null;
+      const op = this.#pendingRead ?? (this.#pendingRead = this.#conn.read(this.#bufferFor(p)));
+      // An interrupt leaves op running in #pendingRead; the next read takes it over.
+      const n = await waitFor(op, this.#readDeadline, signal);
+      this.#pendingRead = null;
+      if (n === null) {
+        this.#eof = true;
+        return null;
+      }
+      this.#r = 0;
+      this.#w = n;
+    }
+    const n = Math.min(p.length, this.#w - this.#r);
+    p.set(this.#buf.subarray(this.#r, this.#r + n));
+    this.#r += n;
+    this.#bytesRead += n;
+    this.#readCount++;
+    return n;
+  }
+
+  /** The read buffer, sized for a read into `p`. Called only when it is empty. */
+  #bufferFor(p: Uint8Array): Uint8Array {
+    const want = Math.min(Math.max(p.length, MIN_READ), MAX_READ);
+    if (this.#buf.length < want || this.#buf.length > want * 8) this.#buf = new Uint8Array(want);
+    return this.#buf;
+  }
+
+  #readError(e: unknown): NetError {
+    if (isInterrupt(e)) return this.#interruptError("read", e);
+    this.#pendingRead = null;
+    if (this.#closed) return this.#closedError("read", e);
+    return this.#runtimeError("read", e);
+  }
+
+  #interruptError(op: NetOp, why: Interrupt): NetError {
+    const site = { op, source: this.#source, addr: this.#addr, bytesRead: 0 };
+    switch (why.kind) {
+      case "deadline":
+        return new TimeoutError(site);
+      case "abort":
+        return fromAbortReason(why.reason, site);
+      case "closed":
+        return this.#closedError(op);
+    }
+  }
+
+  #closedError(op: NetOp, cause?: unknown): ClosedError {
+    const site = { op, source: this.#source, addr: this.#addr };
+    return new ClosedError(cause === undefined ? site : { ...site, cause });
+  }
+
+  #runtimeError(op: NetOp, e: unknown): NetError {
+    if (this.#closed) return this.#closedError(op, e);
+    return fromRuntimeError(e, { op, source: this.#source, addr: this.#addr });
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * Deadline: Go's `SetDeadline` as a value. An absolute, movable point in time
+ * that fails the operations waiting on it when it passes.
+ *
+ * @module
+ */
+
+/** A time as {@linkcode Deadline.set} takes it: a `Date`, epoch milliseconds, or `null` for none. */
+export type DeadlineTime = Date | number | null;
+
+/** The clock a {@linkcode Deadline} reads and arms its timer with; tests inject a fake one. */
+export interface Clock {
+  /** The current time in epoch milliseconds. */
+  now(): number;
+  /** Calls `fn` after `ms` milliseconds; returns a handle for {@linkcode Clock.clearTimeout}. */
+  setTimeout(fn: () => void, ms: number): unknown;
+  /** Cancels a timer made by {@linkcode Clock.setTimeout}. */
+  clearTimeout(handle: unknown): void;
+}
+
+/** Options for {@linkcode Deadline}. */
+export interface DeadlineOptions {
+  /** The clock to read and arm timers with. @default {the system clock, with timers unref'd} */
+  clock?: Clock;
+}
+
+const systemClock: Clock = {
+  now: Date.now,
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = setTimeout(fn, ms);
+    Deno.unrefTimer(id);
+    return id;
+  },
+  clearTimeout(handle: unknown): void {
+    clearTimeout(handle as ReturnType<typeof setTimeout>);
+  },
+};
+
+/** setTimeout's limit: longer delays fire at once, so a far deadline re-arms in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Converts a {@linkcode DeadlineTime} to epoch milliseconds, 0 meaning none.
+ *
+ * @param t The time: a `Date`, epoch milliseconds, or `null`/`0` for none.
+ * @returns Epoch milliseconds, or 0 for no deadline.
+ * @throws {TypeError} If `t` is not a `Date`, number or `null`.
+ * @throws {RangeError} If `t` is NaN, infinite or an invalid `Date`.
+ *
+ * @example
+ * ```ts
+ * import { toDeadlineMs } from "@netconn/netconn";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(toDeadlineMs(null), 0);
+ * assert.equal(toDeadlineMs(new Date(5000)), 5000);
+ * assert.throws(() => toDeadlineMs(NaN), RangeError);
+ * ```
+ */
+export function toDeadlineMs(t: DeadlineTime): number {
+  if (t === null) return 0;
+  let ms: number;
+  if (t instanceof Date) ms = t.getTime();
+  else if (typeof t === "number") ms = t;
+  else throw new TypeError(`Invalid deadline: expected a Date, a number or null, got ${typeof t}`);
+  if (!Number.isFinite(ms)) throw new RangeError(`Invalid deadline: "${String(t)}"`);
+  // Epoch 0 is Go's zero time: no deadline. Any other past time has passed.
+  return ms === 0 ? 0 : ms;
+}
+
+/**
+ * Deadline is an absolute, movable time limit shared by the operations that
+ * wait on it, as Go's `SetReadDeadline` / `SetWriteDeadline`:
+ *
+ * - {@linkcode Deadline.set} takes an absolute time; `null` or `0` means none.
+ * - It applies to operations already waiting and to later ones. Moving it
+ *   (later, earlier, or into the past) takes effect on waiting operations at
+ *   once; a time already passed fails them synchronously.
+ * - After it passes, every new operation fails until it is moved; moving it
+ *   into the future makes the conn usable again.
+ * - "No deadline" (0) and "deadline now" are never the same value.
+ *
+ * It costs no timer while nothing waits. While something waits it holds at
+ * most one timer, which it keeps when the deadline moves later (it re-arms
+ * when it fires early), so moving the deadline on every operation, as Go
+ * servers do, costs a field store. {@linkcode Deadline.dispose} releases the
+ * timer; a conn does that on close.
+ *
+ * @example A signal that aborts when the deadline passes
+ * ```ts
+ * import { Deadline } from "@netconn/netconn";
+ * import assert from "node:assert/strict";
+ *
+ * using deadline = new Deadline();
+ * deadline.set(Date.now() + 20);
+ * const signal = deadline.signal;
+ * assert.equal(signal.aborted, false);
+ * await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+ * assert.equal(deadline.expired, true);
+ * deadline.set(null);
+ * assert.equal(deadline.expired, false);
+ * ```
+ */
+export class Deadline implements Disposable {
+  #clock: Clock;
+  #at = 0; // epoch ms; 0 = none
+  #waiters = new Set<() => void>();
+  #controller: AbortController | null = null;
+  #timer: unknown = null;
+  #timerAt = 0; // when #timer fires, epoch ms; meaningful only while #timer !== null
+
+  /**
+   * Makes a deadline that is not set.
+   *
+   * @param options The clock to use.
+   */
+  constructor(options: DeadlineOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** The deadline in epoch milliseconds, or 0 when none is set. */
+  get time(): number {
+    return this.#at;
+  }
+
+  /** True when a deadline is set and has passed. */
+  get expired(): boolean {
+    return this.#at !== 0 && this.#clock.now() >= this.#at;
+  }
+
+  /**
+   * An AbortSignal that aborts, with a `"TimeoutError"` DOMException, when the
+   * deadline passes. After it has aborted, moving the deadline hands out a new
+   * signal; clearing the deadline leaves a pending signal unaborted.
+   */
+  get signal(): AbortSignal {
+    if (this.#controller === null || (this.#controller.signal.aborted && !this.expired)) {
+      this.#controller = new AbortController();
+    }
+    if (this.expired) this.#abortSignal();
+    else if (this.#at !== 0) this.#arm();
+    return this.#controller.signal;
+  }
+
+  /**
+   * Sets, moves or clears the deadline. Operations already waiting see the new
+   * value at once: a time that has passed fails them before `set` returns.
+   *
+   * @param t The time: a `Date`, epoch milliseconds, or `null`/`0` for none.
+   * @throws {TypeError} If `t` is not a `Date`, number or `null`.
+   * @throws {RangeError} If `t` is NaN, infinite or an invalid `Date`.
+   */
+  set(t: DeadlineTime): void {
+    this.#at = toDeadlineMs(t);
+    if (this.#at === 0) return; // a stale timer finds nothing to do when it fires
+    if (this.#clock.now() >= this.#at) this.#fire();
+    else if (this.#waiters.size > 0 || this.#controller !== null) this.#arm();
+  }
+
+  /**
+   * Calls `onExpire` once when the deadline passes, unless
+   * {@linkcode Deadline.unwatch} is called first. If it has already passed,
+   * `onExpire` is called before `watch` returns.
+   *
+   * @param onExpire What to call when the deadline passes.
+   */
+  watch(onExpire: () => void): void {
+    if (this.expired) {
+      onExpire();
+      return;
+    }
+    this.#waiters.add(onExpire);
+    if (this.#at !== 0) this.#arm();
+  }
+
+  /**
+   * Stops watching; `onExpire` will not be called.
+   *
+   * @param onExpire A function given to {@linkcode Deadline.watch}.
+   */
+  unwatch(onExpire: () => void): void {
+    this.#waiters.delete(onExpire);
+  }
+
+  /** Releases the timer, if one is armed. The deadline itself stays as set. */
+  dispose(): void {
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  /** Same as {@linkcode Deadline.dispose}, for `using`. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** Makes sure a timer fires no later than the deadline. */
+  #arm(): void {
+    if (this.#timer !== null && this.#timerAt <= this.#at) return;
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
+    const delay = Math.min(Math.max(this.#at - this.#clock.now(), 0), MAX_TIMER_MS);
+    this.#timerAt = this.#clock.now() + delay;
+    this.#timer = this.#clock.setTimeout(() => this.#onTimer(), delay);
+  }
+
+  #onTimer(): void {
+    this.#timer = null;
+    if (this.#at === 0) return;
+    if (this.#clock.now() >= this.#at) this.#fire();
+    else if (this.#waiters.size > 0 || this.#controller !== null) this.#arm();
+  }
+
+  #fire(): void {
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const onExpire of waiters) onExpire();
+    this.#abortSignal();
+  }
+
+  #abortSignal(): void {
+    const controller = this.#controller;
+    if (controller === null || controller.signal.aborted) return;
+    controller.abort(new DOMException("Deadline exceeded", "TimeoutError"));
+  }
+}
