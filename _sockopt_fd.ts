@@ -235,6 +235,7 @@ export class FdIndex {
     this.#released.clear();
     let match: number | undefined;
     let highest = -1;
+    let expect = 0; // the next fd not yet recorded
     const known = this.#high;
     for (
       let from = 0;
@@ -242,7 +243,6 @@ export class FdIndex {
       from += POLL_CHUNK
     ) {
       const open = openFds(lib, from, Math.min(POLL_CHUNK, limit - from));
-      let expect = from;
       for (const fd of open) {
         for (; expect < fd; expect++) this.#record(expect, FREE);
         expect = fd + 1;

@@ -22,7 +22,8 @@ import {
   sockoptSupported,
 } from "../sockopt.ts";
 import { getInt, libc, sockAddrText } from "../_libc.ts";
-import { fdIndex } from "../_sockopt_fd.ts";
+import { connKey, fdIndex, parseIp } from "../_sockopt_fd.ts";
+import { ip16Text } from "../_libc.ts";
 
 const LINUX = Deno.build.os === "linux";
 const HOSTS = ["127.0.0.1", ...(ipv6Available() ? ["::1"] : [])];
@@ -440,6 +441,40 @@ Deno.test("sockopt: fd lookup is amortised O(1): new and churned conns need no s
   } finally {
     for (const p of pairs) p[Symbol.dispose]();
   }
+});
+
+Deno.test("sockopt: addresses compare in one canonical form", () => {
+  const cases: [string, string | null][] = [
+    ["127.0.0.1", "127.0.0.1"],
+    ["::ffff:127.0.0.1", "127.0.0.1"],
+    ["::ffff:7f00:1", "127.0.0.1"],
+    ["::FFFF:127.0.0.1", "127.0.0.1"],
+    ["::1", "[0:0:0:0:0:0:0:1]"],
+    ["0:0:0:0:0:0:0:1", "[0:0:0:0:0:0:0:1]"],
+    ["[::1]", "[0:0:0:0:0:0:0:1]"],
+    ["::", "[0:0:0:0:0:0:0:0]"],
+    ["fe80::1%eth0", "[fe80:0:0:0:0:0:0:1]"],
+    ["2001:db8::8:800:200c:417a", "[2001:db8:0:0:8:800:200c:417a]"],
+    ["1.2.3.256", null],
+    [":::", null],
+    ["1::2::3", null],
+    ["12345::", null],
+    ["1:2:3:4:5:6:7:8:9", null],
+    ["localhost", null],
+  ];
+  for (const [text, canonical] of cases) {
+    const ip = parseIp(text);
+    assert.equal(ip === null ? null : ip16Text(ip, 0), canonical, text);
+  }
+  const tcp = (hostname: string, port: number) => ({ transport: "tcp" as const, hostname, port });
+  assert.equal(
+    connKey({ localAddr: tcp("::ffff:127.0.0.1", 1), remoteAddr: tcp("::1", 2) }),
+    "127.0.0.1:1 [0:0:0:0:0:0:0:1]:2",
+  );
+  assert.throws(
+    () => connKey({ localAddr: tcp("nowhere", 1), remoteAddr: tcp("::1", 2) }),
+    TypeError,
+  );
 });
 
 Deno.test("sockopt: a cached fd whose socket closed is never used for another", async () => {
