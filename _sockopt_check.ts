@@ -10,6 +10,7 @@ import { Errno, type Libc, setInt, sockAddrText } from "./_libc.ts";
 
 const INT_MAX = 2 ** 31 - 1;
 const SECOND = 1000;
+/** fd as a number, or a TypeError/RangeError. */
 export function checkFd(fd: number): number {
   if (typeof fd !== "number") {
     throw new TypeError(`File descriptor must be a number: received "${String(fd)}"`);
@@ -20,6 +21,7 @@ export function checkFd(fd: number): number {
   return fd;
 }
 
+/** A finite number of milliseconds, any sign. */
 export function checkDuration(ms: number, what: string): void {
   if (typeof ms !== "number") {
     throw new TypeError(`${what} must be a number of milliseconds: received "${String(ms)}"`);
@@ -29,6 +31,7 @@ export function checkDuration(ms: number, what: string): void {
   }
 }
 
+/** An integer from min to INT_MAX. */
 export function checkInteger(n: number, what: string, min: number): void {
   if (typeof n !== "number") {
     throw new TypeError(`${what} must be a number: received "${String(n)}"`);
@@ -39,6 +42,7 @@ export function checkInteger(n: number, what: string, min: number): void {
   }
 }
 
+/** An integer up to INT_MAX, any sign. */
 export function checkCount(count: number): void {
   if (typeof count !== "number") {
     throw new TypeError(`Keepalive count must be a number: received "${String(count)}"`);
@@ -57,6 +61,7 @@ export function toSeconds(ms: number, what: string): number {
   return seconds;
 }
 
+/** setInt, with failures mapped by setError. */
 export function setOption(
   lib: Libc,
   fd: number,

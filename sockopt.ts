@@ -158,7 +158,9 @@ export interface KeepAliveConfig {
  * `SO_KEEPALIVE` to `config.enable`, then `TCP_KEEPIDLE`, `TCP_KEEPINTVL` and
  * `TCP_KEEPCNT` from the other fields (see {@linkcode KeepAliveConfig} for
  * zero and negative values). `setKeepAliveConfig(fd, { enable: true })` is
- * Go's dial and accept default: 15 s idle, 15 s interval, 9 probes.
+ * Go's dial and accept default: 15 s idle, 15 s interval, 9 probes. The
+ * values are checked before any is set; as in Go, the options are then set
+ * one by one, so when the OS rejects one the earlier ones stay set.
  *
  * @param fd The socket's fd, from {@linkcode connFd}.
  * @param config The options; fields left out are Go's zero values.
