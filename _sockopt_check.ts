@@ -7,13 +7,24 @@
 
 import { ClosedError, NetError } from "./errors.ts";
 import { Errno, type Libc, setInt, sockAddrText } from "./_libc.ts";
+import { findConnFd, findListenerFd, type SocketRef } from "./_sockopt_fd.ts";
 
 const INT_MAX = 2 ** 31 - 1;
 const SECOND = 1000;
+/** The fd of a socket: looked up for a conn or listener, checked for a number. */
+export function resolveFd(lib: Libc, socket: SocketRef): number {
+  if (typeof socket === "object" && socket !== null) {
+    return "addr" in socket ? findListenerFd(lib, socket) : findConnFd(lib, socket);
+  }
+  return checkFd(socket);
+}
+
 /** fd as a number, or a TypeError/RangeError. */
 export function checkFd(fd: number): number {
   if (typeof fd !== "number") {
-    throw new TypeError(`File descriptor must be a number: received "${String(fd)}"`);
+    throw new TypeError(
+      `Socket must be a conn, a listener or a file descriptor: received "${String(fd)}"`,
+    );
   }
   if (!Number.isInteger(fd) || fd < 0 || fd > INT_MAX) {
     throw new RangeError(`File descriptor must be an integer >= 0: received "${fd}"`);

@@ -100,7 +100,7 @@ function netAddrKey(addr: Deno.Addr, what: string): string {
 const names = new WeakMap<object, string>();
 
 /** The name of a connected TCP socket with these addresses. */
-export function connKey(conn: { localAddr: Deno.Addr; remoteAddr: Deno.Addr }): string {
+export function connKey(conn: ConnAddrs): string {
   let name = names.get(conn);
   if (name === undefined) {
     name = `${netAddrKey(conn.localAddr, "local")} ${netAddrKey(conn.remoteAddr, "remote")}`;
@@ -110,7 +110,7 @@ export function connKey(conn: { localAddr: Deno.Addr; remoteAddr: Deno.Addr }): 
 }
 
 /** The name of a listening TCP socket at this address. */
-export function listenerKey(listener: { addr: Deno.Addr }): string {
+export function listenerKey(listener: ListenerAddr): string {
   let name = names.get(listener);
   if (name === undefined) {
     name = `listen ${netAddrKey(listener.addr, "listener")}`;
@@ -284,6 +284,27 @@ export class FdIndex {
 /** The one index of this process. */
 export const fdIndex: FdIndex = new FdIndex();
 
+/** ConnAddrs is what the fd lookup reads of a TCP conn: its two addresses. */
+export interface ConnAddrs {
+  /** The local address, as `Deno.Conn.localAddr`. */
+  readonly localAddr: Deno.Addr;
+  /** The remote address, as `Deno.Conn.remoteAddr`. */
+  readonly remoteAddr: Deno.Addr;
+}
+
+/** ListenerAddr is what the fd lookup reads of a TCP listener: its address. */
+export interface ListenerAddr {
+  /** The address it listens at, as `Deno.Listener.addr`. */
+  readonly addr: Deno.Addr;
+}
+
+/**
+ * SocketRef names the socket an option is for: a TCP conn (looked up with
+ * {@linkcode connFd} on every call), a TCP listener (with
+ * {@linkcode listenerFd}), or a file descriptor the caller found itself.
+ */
+export type SocketRef = number | ConnAddrs | ListenerAddr;
+
 /**
  * connFd returns the file descriptor of a connected TCP socket, found by
  * matching `getsockname`/`getpeername` against `conn.localAddr` and
@@ -321,8 +342,12 @@ export const fdIndex: FdIndex = new FdIndex();
  * assert.equal(connFd(conn), fd);
  * ```
  */
-export function connFd(conn: { localAddr: Deno.Addr; remoteAddr: Deno.Addr }): number {
-  const lib = libc("connFd");
+export function connFd(conn: ConnAddrs): number {
+  return findConnFd(libc("connFd"), conn);
+}
+
+/** connFd with libc already loaded. */
+export function findConnFd(lib: Libc, conn: ConnAddrs): number {
   const name = connKey(conn);
   const fd = fdIndex.find(lib, name, () => fdLimit(lib));
   if (fd !== undefined) return fd;
@@ -358,8 +383,12 @@ export function connFd(conn: { localAddr: Deno.Addr; remoteAddr: Deno.Addr }): n
  * assert.ok(socketOptions(listenerFd(ln)).readBuffer > 0);
  * ```
  */
-export function listenerFd(listener: { addr: Deno.Addr }): number {
-  const lib = libc("listenerFd");
+export function listenerFd(listener: ListenerAddr): number {
+  return findListenerFd(libc("listenerFd"), listener);
+}
+
+/** listenerFd with libc already loaded. */
+export function findListenerFd(lib: Libc, listener: ListenerAddr): number {
   const name = listenerKey(listener);
   const fd = fdIndex.find(lib, name, () => fdLimit(lib));
   if (fd !== undefined) return fd;
@@ -396,9 +425,7 @@ export function listenerFd(listener: { addr: Deno.Addr }): number {
  * assert.ok(connFd(next) <= fd); // the kernel hands out the lowest free fd
  * ```
  */
-export function releaseFd(
-  socket: { localAddr: Deno.Addr; remoteAddr: Deno.Addr } | { addr: Deno.Addr },
-): void {
+export function releaseFd(socket: ConnAddrs | ListenerAddr): void {
   fdIndex.release("addr" in socket ? listenerKey(socket) : connKey(socket));
 }
 

@@ -5,21 +5,22 @@
  *
  * The options go through libc with `Deno.dlopen`: they need `--allow-ffi`
  * and Linux or macOS, and throw {@linkcode NotSupportedError} naming what is
- * missing otherwise. The API is fd-centric: find a socket's file descriptor
- * with {@linkcode connFd} or {@linkcode listenerFd}, then pass it on in the
- * same synchronous turn (an fd number outlives its socket; the lookup
- * re-verifies it every time, so always look it up again).
+ * missing otherwise. Each option takes the socket as a {@linkcode SocketRef}:
+ * a conn or listener, whose file descriptor is looked up (and verified
+ * against its addresses) on every call, or an fd number from
+ * {@linkcode connFd} / {@linkcode listenerFd}, to be used in the same
+ * synchronous turn: an fd number outlives its socket and may be reused.
  *
  * @example Set a conn's keep-alive and read it back
  * ```ts
- * import { connFd, setKeepAliveConfig, socketOptions } from "@netconn/netconn/sockopt";
+ * import { setKeepAliveConfig, socketOptions } from "@netconn/netconn/sockopt";
  * import assert from "node:assert/strict";
  *
  * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
  * using conn = await Deno.connect({ port: ln.addr.port });
  * using _peer = await ln.accept();
- * setKeepAliveConfig(connFd(conn), { enable: true, idle: 30_000 });
- * const options = socketOptions(connFd(conn));
+ * setKeepAliveConfig(conn, { enable: true, idle: 30_000 });
+ * const options = socketOptions(conn);
  * assert.equal(options.keepAlive, true);
  * assert.equal(options.keepAliveIdle, 30_000);
  * assert.equal(options.keepAliveInterval, 15_000);
@@ -33,12 +34,13 @@ import { getInt, getLingerStruct, libc, libcAvailable, setLingerStruct } from ".
 import {
   checkCount,
   checkDuration,
-  checkFd,
   checkInteger,
+  resolveFd,
   setError,
   setOption,
   toSeconds,
 } from "./_sockopt_check.ts";
+import type { SocketRef } from "./_sockopt_fd.ts";
 
 const SECOND = 1000;
 // Go's defaults for a zero KeepAliveConfig field (net.defaultTCPKeepAlive*).
@@ -79,15 +81,17 @@ export function sockoptSupported(): boolean {
  * means Go's default, 15 seconds. It does not turn keep-alive on: use
  * `conn.setKeepAlive(true)` or {@linkcode setKeepAliveConfig}.
  *
- * @param fd The socket's fd, from {@linkcode connFd}.
+ * @param socket The conn, listener or fd: a conn or listener is looked up
+ * (see {@linkcode connFd}) on each call.
  * @param ms The period in milliseconds, finite and >= 0.
  * @throws {TypeError} When ms is not a number.
  * @throws {RangeError} When ms is NaN, infinite, negative, or beyond what
  * the OS accepts (Linux: 32767 s).
  * @throws {NotSupportedError} Without `--allow-ffi`, or on a platform other
  * than Linux or macOS.
- * @throws {NetError} When `setsockopt` fails; {@linkcode ClosedError} when fd
- * is closed.
+ * @throws {ClosedError} When the conn or listener is closed (no open socket
+ * has its addresses), or the fd is.
+ * @throws {NetError} When `setsockopt` fails otherwise.
  *
  * @example Probe after 10 idle seconds, then every 10 seconds
  * ```ts
@@ -103,7 +107,7 @@ export function sockoptSupported(): boolean {
  * assert.deepEqual([keepAliveIdle, keepAliveInterval], [10_000, 10_000]);
  * ```
  */
-export function setKeepAlivePeriod(fd: number, ms: number): void {
+export function setKeepAlivePeriod(socket: SocketRef, ms: number): void {
   checkDuration(ms, "Keepalive period");
   if (ms < 0) {
     throw new RangeError(`Keepalive period must be >= 0 milliseconds: received "${ms}"`);
@@ -111,7 +115,8 @@ export function setKeepAlivePeriod(fd: number, ms: number): void {
   const lib = libc("setKeepAlivePeriod");
   const seconds = toSeconds(ms === 0 ? DEFAULT_IDLE : ms, "Keepalive period");
   const { IPPROTO_TCP, TCP_KEEPIDLE, TCP_KEEPINTVL } = lib.c;
-  setOption(lib, checkFd(fd), IPPROTO_TCP, TCP_KEEPIDLE, seconds, `Keepalive period "${ms}" ms`);
+  const fd = resolveFd(lib, socket);
+  setOption(lib, fd, IPPROTO_TCP, TCP_KEEPIDLE, seconds, `Keepalive period "${ms}" ms`);
   setOption(lib, fd, IPPROTO_TCP, TCP_KEEPINTVL, seconds, `Keepalive period "${ms}" ms`);
 }
 
@@ -162,15 +167,17 @@ export interface KeepAliveConfig {
  * values are checked before any is set; as in Go, the options are then set
  * one by one, so when the OS rejects one the earlier ones stay set.
  *
- * @param fd The socket's fd, from {@linkcode connFd}.
+ * @param socket The conn, listener or fd: a conn or listener is looked up
+ * (see {@linkcode connFd}) on each call.
  * @param config The options; fields left out are Go's zero values.
  * @throws {TypeError} When a field has the wrong type.
  * @throws {RangeError} When a duration is NaN or infinite, the count is not
  * an integer, or a value is beyond what the OS accepts.
  * @throws {NotSupportedError} Without `--allow-ffi`, or on a platform other
  * than Linux or macOS.
- * @throws {NetError} When `setsockopt` fails; {@linkcode ClosedError} when fd
- * is closed.
+ * @throws {ClosedError} When the conn or listener is closed (no open socket
+ * has its addresses), or the fd is.
+ * @throws {NetError} When `setsockopt` fails otherwise.
  *
  * @example Go's defaults, then a shorter idle time and the OS's count
  * ```ts
@@ -187,7 +194,7 @@ export interface KeepAliveConfig {
  * assert.equal(options.keepAliveCount, 9); // left as it was
  * ```
  */
-export function setKeepAliveConfig(fd: number, config: KeepAliveConfig): void {
+export function setKeepAliveConfig(socket: SocketRef, config: KeepAliveConfig): void {
   if (typeof config !== "object" || config === null) {
     throw new TypeError(`Keepalive config must be an object: received "${String(config)}"`);
   }
@@ -200,7 +207,8 @@ export function setKeepAliveConfig(fd: number, config: KeepAliveConfig): void {
   checkCount(count);
   const lib = libc("setKeepAliveConfig");
   const { SOL_SOCKET, SO_KEEPALIVE, IPPROTO_TCP, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT } = lib.c;
-  setOption(lib, checkFd(fd), SOL_SOCKET, SO_KEEPALIVE, enable ? 1 : 0, "Keepalive");
+  const fd = resolveFd(lib, socket);
+  setOption(lib, fd, SOL_SOCKET, SO_KEEPALIVE, enable ? 1 : 0, "Keepalive");
   if (idle >= 0) {
     const s = toSeconds(idle === 0 ? DEFAULT_IDLE : idle, "Keepalive idle");
     setOption(lib, fd, IPPROTO_TCP, TCP_KEEPIDLE, s, `Keepalive idle "${idle}" ms`);
@@ -228,34 +236,37 @@ export function setKeepAliveConfig(fd: number, config: KeepAliveConfig): void {
  * any remaining unsent data may be discarded. On Linux a close with sec > 0
  * and data still unsent can block Deno's runtime thread for up to sec seconds.
  *
- * @param fd The socket's fd, from {@linkcode connFd}.
+ * @param socket The conn, listener or fd: a conn or listener is looked up
+ * (see {@linkcode connFd}) on each call.
  * @param sec Whole seconds; any negative integer means the OS default.
  * @throws {TypeError} When sec is not a number.
  * @throws {RangeError} When sec is NaN, not an integer, or above 2147483647.
  * @throws {NotSupportedError} Without `--allow-ffi`, or on a platform other
  * than Linux or macOS.
- * @throws {NetError} When `setsockopt` fails; {@linkcode ClosedError} when fd
- * is closed.
+ * @throws {ClosedError} When the conn or listener is closed (no open socket
+ * has its addresses), or the fd is.
+ * @throws {NetError} When `setsockopt` fails otherwise.
  *
  * @example Reset the conn on close, then back to the default
  * ```ts
- * import { connFd, setLinger, socketOptions } from "@netconn/netconn/sockopt";
+ * import { setLinger, socketOptions } from "@netconn/netconn/sockopt";
  * import assert from "node:assert/strict";
  *
  * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
  * using conn = await Deno.connect({ port: ln.addr.port });
  * using _peer = await ln.accept();
- * setLinger(connFd(conn), 0);
- * assert.equal(socketOptions(connFd(conn)).linger, 0);
- * setLinger(connFd(conn), -1);
- * assert.equal(socketOptions(connFd(conn)).linger, -1);
+ * setLinger(conn, 0);
+ * assert.equal(socketOptions(conn).linger, 0);
+ * setLinger(conn, -1);
+ * assert.equal(socketOptions(conn).linger, -1);
  * ```
  */
-export function setLinger(fd: number, sec: number): void {
+export function setLinger(socket: SocketRef, sec: number): void {
   checkInteger(sec, "Linger", -Infinity);
   const lib = libc("setLinger");
+  const fd = resolveFd(lib, socket);
   try {
-    setLingerStruct(lib, checkFd(fd), sec >= 0, Math.max(sec, 0));
+    setLingerStruct(lib, fd, sec >= 0, Math.max(sec, 0));
   } catch (error) {
     throw setError(lib, fd, `Linger "${sec}" s`, error);
   }
@@ -269,14 +280,16 @@ export function setLinger(fd: number, sec: number): void {
  * {@linkcode socketOptions} reads back the size in effect. Set it on a
  * listener's fd before accepting for the TCP window to be sized from it.
  *
- * @param fd The socket's fd, from {@linkcode connFd} or {@linkcode listenerFd}.
+ * @param socket The conn, listener or fd: a conn or listener is looked up
+ * (see {@linkcode connFd}) on each call.
  * @param bytes The size, an integer from 0 to 2147483647.
  * @throws {TypeError} When bytes is not a number.
  * @throws {RangeError} When bytes is NaN, negative, not an integer, or too big.
  * @throws {NotSupportedError} Without `--allow-ffi`, or on a platform other
  * than Linux or macOS.
- * @throws {NetError} When `setsockopt` fails; {@linkcode ClosedError} when fd
- * is closed.
+ * @throws {ClosedError} When the conn or listener is closed (no open socket
+ * has its addresses), or the fd is.
+ * @throws {NetError} When `setsockopt` fails otherwise.
  *
  * @example Ask for 64 KiB; Linux reports twice that
  * ```ts
@@ -291,11 +304,18 @@ export function setLinger(fd: number, sec: number): void {
  * assert.equal(readBuffer, Deno.build.os === "linux" ? 131_072 : 65_536);
  * ```
  */
-export function setReadBuffer(fd: number, bytes: number): void {
+export function setReadBuffer(socket: SocketRef, bytes: number): void {
   checkInteger(bytes, "Read buffer size", 0);
   const lib = libc("setReadBuffer");
   const { SOL_SOCKET, SO_RCVBUF } = lib.c;
-  setOption(lib, checkFd(fd), SOL_SOCKET, SO_RCVBUF, bytes, `Read buffer size "${bytes}"`);
+  setOption(
+    lib,
+    resolveFd(lib, socket),
+    SOL_SOCKET,
+    SO_RCVBUF,
+    bytes,
+    `Read buffer size "${bytes}"`,
+  );
 }
 
 /**
@@ -306,14 +326,16 @@ export function setReadBuffer(fd: number, bytes: number): void {
  * {@linkcode socketOptions} reads back the size in effect. A smaller buffer
  * makes writes wait sooner for a slow reader.
  *
- * @param fd The socket's fd, from {@linkcode connFd}.
+ * @param socket The conn, listener or fd: a conn or listener is looked up
+ * (see {@linkcode connFd}) on each call.
  * @param bytes The size, an integer from 0 to 2147483647.
  * @throws {TypeError} When bytes is not a number.
  * @throws {RangeError} When bytes is NaN, negative, not an integer, or too big.
  * @throws {NotSupportedError} Without `--allow-ffi`, or on a platform other
  * than Linux or macOS.
- * @throws {NetError} When `setsockopt` fails; {@linkcode ClosedError} when fd
- * is closed.
+ * @throws {ClosedError} When the conn or listener is closed (no open socket
+ * has its addresses), or the fd is.
+ * @throws {NetError} When `setsockopt` fails otherwise.
  *
  * @example Ask for 32 KiB
  * ```ts
@@ -327,11 +349,18 @@ export function setReadBuffer(fd: number, bytes: number): void {
  * assert.ok(socketOptions(connFd(conn)).writeBuffer >= 32_768);
  * ```
  */
-export function setWriteBuffer(fd: number, bytes: number): void {
+export function setWriteBuffer(socket: SocketRef, bytes: number): void {
   checkInteger(bytes, "Write buffer size", 0);
   const lib = libc("setWriteBuffer");
   const { SOL_SOCKET, SO_SNDBUF } = lib.c;
-  setOption(lib, checkFd(fd), SOL_SOCKET, SO_SNDBUF, bytes, `Write buffer size "${bytes}"`);
+  setOption(
+    lib,
+    resolveFd(lib, socket),
+    SOL_SOCKET,
+    SO_SNDBUF,
+    bytes,
+    `Write buffer size "${bytes}"`,
+  );
 }
 
 /** SocketOptions are the option values in effect on a socket, as the kernel reports them. */
@@ -359,12 +388,14 @@ export interface SocketOptions {
  * `getsockopt`: what the kernel chose, which may differ from what was set
  * (Linux doubles buffer sizes; durations are whole seconds).
  *
- * @param fd The socket's fd, from {@linkcode connFd} or {@linkcode listenerFd}.
+ * @param socket The conn, listener or fd: a conn or listener is looked up
+ * (see {@linkcode connFd}) on each call.
  * @returns The values in effect now.
  * @throws {NotSupportedError} Without `--allow-ffi`, or on a platform other
  * than Linux or macOS.
- * @throws {NetError} When `getsockopt` fails; {@linkcode ClosedError} when fd
- * is closed.
+ * @throws {ClosedError} When the conn or listener is closed (no open socket
+ * has its addresses), or the fd is.
+ * @throws {NetError} When `getsockopt` fails otherwise.
  *
  * @example A fresh Deno conn: no delay, keep-alive off, linger off
  * ```ts
@@ -380,9 +411,9 @@ export interface SocketOptions {
  * assert.ok(options.writeBuffer > 0 && options.readBuffer > 0);
  * ```
  */
-export function socketOptions(fd: number): SocketOptions {
+export function socketOptions(socket: SocketRef): SocketOptions {
   const lib = libc("socketOptions");
-  checkFd(fd);
+  const fd = resolveFd(lib, socket);
   const c = lib.c;
   try {
     return {
@@ -402,3 +433,4 @@ export function socketOptions(fd: number): SocketOptions {
 
 export { checkReusePort, maxListenerBacklog } from "./_sockopt_listen.ts";
 export { connFd, listenerFd, releaseFd } from "./_sockopt_fd.ts";
+export type { ConnAddrs, ListenerAddr, SocketRef } from "./_sockopt_fd.ts";

@@ -360,6 +360,20 @@ Deno.test("sockopt: bad values get clear errors", async () => {
   assert.equal(options.keepAlive, false);
 });
 
+Deno.test("sockopt: options take a conn, a listener or an fd", async () => {
+  using pair = await Pair.open("127.0.0.1");
+  setLinger(pair.client, 4);
+  assert.equal(socketOptions(connFd(pair.client)).linger, 4);
+  assert.equal(socketOptions(pair.client).linger, 4);
+  setKeepAliveConfig(pair.server, { enable: true, idle: 9_000 });
+  assert.equal(socketOptions(connFd(pair.server)).keepAliveIdle, 9_000);
+  setReadBuffer(pair.ln, 8_192);
+  assert.equal(socketOptions(listenerFd(pair.ln)).readBuffer, 8_192 * (LINUX ? 2 : 1));
+  pair.client.close();
+  assert.throws(() => setLinger(pair.client, 0), ClosedError);
+  assert.throws(() => socketOptions(pair.client), ClosedError);
+});
+
 Deno.test("sockopt: a closed conn or fd gives ClosedError", async () => {
   using pair = await Pair.open("127.0.0.1");
   const fd = connFd(pair.client);
@@ -526,12 +540,12 @@ Deno.test("sockopt: without --allow-ffi every option throws NotSupportedError", 
     const calls = {
       connFd: () => so.connFd(conn),
       listenerFd: () => so.listenerFd(ln),
-      setKeepAlivePeriod: () => so.setKeepAlivePeriod(3, 1000),
-      setKeepAliveConfig: () => so.setKeepAliveConfig(3, { enable: true }),
-      setLinger: () => so.setLinger(3, 0),
-      setReadBuffer: () => so.setReadBuffer(3, 4096),
+      setKeepAlivePeriod: () => so.setKeepAlivePeriod(conn, 1000),
+      setKeepAliveConfig: () => so.setKeepAliveConfig(peer, { enable: true }),
+      setLinger: () => so.setLinger(conn, 0),
+      setReadBuffer: () => so.setReadBuffer(ln, 4096),
       setWriteBuffer: () => so.setWriteBuffer(3, 4096),
-      socketOptions: () => so.socketOptions(3),
+      socketOptions: () => so.socketOptions(conn),
     };
     for (const [name, call] of Object.entries(calls)) {
       try { call(); errors[name] = "no error"; }
