@@ -19,105 +19,10 @@
  */
 
 import { ClosedError } from "./errors.ts";
-import {
-  fdLimit,
-  ip16Text,
-  type Libc,
-  libc,
-  NOT_IP,
-  openFds,
-  POLL_CHUNK,
-  sockAddrText,
-} from "./_libc.ts";
+import { fdLimit, type Libc, libc, NOT_IP, openFds, POLL_CHUNK, sockAddrText } from "./_libc.ts";
+import { type ConnAddrs, connKey, type ListenerAddr, listenerKey } from "./_sockopt_name.ts";
 
-// Name of a socket: "<local> <remote>" when connected, "listen <local>" when
-// listening, each address as ip16Text writes it (zones dropped).
-
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-const HEX_GROUP = /^[0-9a-f]{1,4}$/i;
-
-function parseIPv4(text: string): number[] | null {
-  const m = IPV4.exec(text);
-  if (m === null) return null;
-  const bytes = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
-  return bytes.every((b) => b <= 255) ? bytes : null;
-}
-
-/** The 16-byte form of an IP literal (IPv4 as v4-mapped), or null. */
-export function parseIp(hostname: string): Uint8Array | null {
-  const ip = new Uint8Array(16);
-  const v4 = parseIPv4(hostname);
-  if (v4 !== null) {
-    ip[10] = ip[11] = 0xff;
-    ip.set(v4, 12);
-    return ip;
-  }
-  let text = hostname.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
-  const tail = text.lastIndexOf(":");
-  if (tail >= 0 && text.includes(".", tail)) { // embedded IPv4: ::ffff:1.2.3.4
-    const b = parseIPv4(text.slice(tail + 1));
-    if (b === null) return null;
-    const high = ((b[0]! << 8) | b[1]!).toString(16);
-    text = `${text.slice(0, tail + 1)}${high}:${((b[2]! << 8) | b[3]!).toString(16)}`;
-  }
-  const halves = text.split("::");
-  if (halves.length > 2) return null;
-  const head = halves[0] === "" ? [] : halves[0]!.split(":");
-  const rest = halves.length === 2 && halves[1] !== "" ? halves[1]!.split(":") : [];
-  const zeros = 8 - head.length - rest.length;
-  if (halves.length === 2 ? zeros < 1 : zeros !== 0) return null;
-  const groups = [...head, ...Array<string>(zeros).fill("0"), ...rest];
-  for (const [i, g] of groups.entries()) {
-    if (!HEX_GROUP.test(g)) return null;
-    const n = parseInt(g, 16);
-    ip[2 * i] = n >> 8;
-    ip[2 * i + 1] = n & 0xff;
-  }
-  return ip;
-}
-
-// The canonical text of an address; dotted IPv4 (Deno's usual form) is
-// written straight back without building the 16 bytes.
-function ipText(hostname: string): string | null {
-  const v4 = parseIPv4(hostname);
-  if (v4 !== null) return v4.join(".");
-  const ip = parseIp(hostname);
-  return ip === null ? null : ip16Text(ip, 0);
-}
-
-function netAddrKey(addr: Deno.Addr, what: string): string {
-  if (addr.transport !== "tcp") {
-    throw new TypeError(
-      `Cannot find the fd of a "${addr.transport}" socket: only tcp is supported`,
-    );
-  }
-  const text = ipText(addr.hostname);
-  if (text === null) throw new TypeError(`Invalid ${what} address: "${addr.hostname}"`);
-  return `${text}:${addr.port}`;
-}
-
-// A conn's or listener's addresses never change: its name is worked out once.
-const names = new WeakMap<object, string>();
-
-/** The name of a connected TCP socket with these addresses. */
-export function connKey(conn: ConnAddrs): string {
-  let name = names.get(conn);
-  if (name === undefined) {
-    name = `${netAddrKey(conn.localAddr, "local")} ${netAddrKey(conn.remoteAddr, "remote")}`;
-    names.set(conn, name);
-  }
-  return name;
-}
-
-/** The name of a listening TCP socket at this address. */
-export function listenerKey(listener: ListenerAddr): string {
-  let name = names.get(listener);
-  if (name === undefined) {
-    name = `listen ${netAddrKey(listener.addr, "listener")}`;
-    names.set(listener, name);
-  }
-  return name;
-}
+export type { ConnAddrs, ListenerAddr };
 
 const FREE = 0; // no fd there (EBADF)
 const OTHER = 1; // an fd that is not a TCP socket we can name
@@ -283,20 +188,6 @@ export class FdIndex {
 
 /** The one index of this process. */
 export const fdIndex: FdIndex = new FdIndex();
-
-/** ConnAddrs is what the fd lookup reads of a TCP conn: its two addresses. */
-export interface ConnAddrs {
-  /** The local address, as `Deno.Conn.localAddr`. */
-  readonly localAddr: Deno.Addr;
-  /** The remote address, as `Deno.Conn.remoteAddr`. */
-  readonly remoteAddr: Deno.Addr;
-}
-
-/** ListenerAddr is what the fd lookup reads of a TCP listener: its address. */
-export interface ListenerAddr {
-  /** The address it listens at, as `Deno.Listener.addr`. */
-  readonly addr: Deno.Addr;
-}
 
 /**
  * SocketRef names the socket an option is for: a TCP conn (looked up with

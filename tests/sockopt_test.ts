@@ -22,7 +22,8 @@ import {
   sockoptSupported,
 } from "../sockopt.ts";
 import { getInt, libc, sockAddrText } from "../_libc.ts";
-import { connKey, fdIndex, parseIp } from "../_sockopt_fd.ts";
+import { fdIndex } from "../_sockopt_fd.ts";
+import { connKey, parseIp } from "../_sockopt_name.ts";
 import { ip16Text } from "../_libc.ts";
 
 const LINUX = Deno.build.os === "linux";
