@@ -5,10 +5,12 @@
 import { _Lock, _locked, _writeAll } from "./_util.ts";
 import { type _StreamAdapter, _toWriter } from "./_stream.ts";
 import { BufReader } from "./buf_reader.ts";
+import { BufWriter } from "./buf_writer.ts";
 import type { Reader, Writer } from "./io.ts";
 
 /** Largest scratch buffer a message writer keeps between messages (64 KiB). */
 const MAX_KEPT_SCRATCH = 64 * 1024;
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** Uses `source` when it is a BufReader already, else buffers it. */
 export function _bufReaderFor(
@@ -34,6 +36,11 @@ export class _Sticky {
   #failed = false;
   #err: unknown = undefined;
 
+  /** True once an error is recorded. */
+  get failed(): boolean {
+    return this.#failed;
+  }
+
   /** Throws the recorded error, if any. */
   check(): void {
     if (this.#failed) throw this.#err;
@@ -54,6 +61,7 @@ export class _Sticky {
  */
 export class _MessageWriter {
   #wr: Writer;
+  #bw: BufWriter | undefined; // #wr when it is a BufWriter: messages that fit skip the await
   #adapter: _StreamAdapter | undefined;
   #scratch: Uint8Array | undefined = undefined;
   #lock = new _Lock();
@@ -62,6 +70,7 @@ export class _MessageWriter {
   constructor(wr: Writer | WritableStream<Uint8Array>) {
     const { writer, adapter } = _toWriter(wr);
     this.#wr = writer;
+    this.#bw = writer instanceof BufWriter ? writer : undefined;
     this.#adapter = adapter;
   }
 
@@ -70,6 +79,14 @@ export class _MessageWriter {
    * length, and writes it. A failed write is sticky.
    */
   send(size: number, build: (buf: Uint8Array) => number): Promise<void> {
+    const bw = this.#bw;
+    if (bw !== undefined && !this.#lock.locked && !this.#sticky.failed && size <= bw.available()) {
+      // Into a BufWriter with room, synchronously: no send is pending, so the
+      // scratch buffer is free; if the BufWriter is busy, the slow path below
+      // builds the message again.
+      const buf = this.#scratchFor(size);
+      if (bw.tryWrite(buf.subarray(0, build(buf)))) return RESOLVED;
+    }
     return _locked(this.#lock, async () => {
       this.#sticky.check();
       const buf = this.#scratchFor(size);

@@ -130,6 +130,24 @@ export interface ReadStringOptions {
 }
 
 /**
+ * Package-internal synchronous access to a BufReader's buffer, for the fast
+ * paths of the frame and line readers; not exported from `bufio.ts`.
+ */
+export interface _BufReaderInternal {
+  /** The whole buffer. */
+  buffer(br: BufReader): Uint8Array;
+  /** Start of the buffered bytes, or -1 while a read is pending. */
+  start(br: BufReader): number;
+  /** End of the buffered bytes. */
+  end(br: BufReader): number;
+  /** Consumes `n` buffered bytes. */
+  consume(br: BufReader, n: number): void;
+}
+
+/** See {@linkcode _BufReaderInternal}; filled in by BufReader's static block. */
+export const _bufReaderInternal = {} as _BufReaderInternal;
+
+/**
  * BufReader adds a buffer to a {@linkcode Reader} or a
  * `ReadableStream<Uint8Array>` (read through a BYOB reader when it is a byte
  * stream), as Go's `bufio.Reader`: few large reads from the source, many small
@@ -173,6 +191,16 @@ export class BufReader implements Reader {
   #err: unknown = undefined;
   #full = false; // set by #slice when the buffer filled without the delimiter
   #lock = new _Lock();
+
+  static {
+    _bufReaderInternal.buffer = (br) => br.#buf;
+    _bufReaderInternal.start = (br) => br.#lock.locked ? -1 : br.#r;
+    _bufReaderInternal.end = (br) => br.#w;
+    _bufReaderInternal.consume = (br, n) => {
+      br.#r += n;
+      br.#lastByte = -1;
+    };
+  }
 
   /**
    * Creates a BufReader.

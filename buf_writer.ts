@@ -67,6 +67,10 @@ export class BufWriter implements Writer {
   #failed = false; // a write to the destination threw #err; sticky
   #err: unknown = undefined;
   #lock = new _Lock();
+  // Where the synchronous fast paths may write up to: #buf.length while no
+  // operation is queued or pending and no error is sticky, else -1, so one
+  // comparison decides whether a fast path may run.
+  #end: number;
 
   /**
    * Creates a BufWriter.
@@ -84,6 +88,7 @@ export class BufWriter implements Writer {
    */
   constructor(wr: Writer | WritableStream<Uint8Array>, size: number = 4096) {
     this.#buf = new Uint8Array(_bufferSize(size));
+    this.#end = this.#buf.length;
     const { writer, adapter } = _toWriter(wr);
     this.#wr = writer;
     this.#adapter = adapter;
@@ -133,6 +138,7 @@ export class BufWriter implements Writer {
     this.#n = 0;
     this.#failed = false;
     this.#err = undefined;
+    this.#end = this.#buf.length;
   }
 
   /**
@@ -168,9 +174,9 @@ export class BufWriter implements Writer {
   tryWrite(p: Uint8Array): boolean {
     const n = this.#n;
     const len = p.length;
-    if (len > this.#buf.length - n || this.#lock.locked || this.#failed) return false;
+    if (n + len > this.#end) return false;
     const buf = this.#buf;
-    if (len <= 16) {
+    if (len < 16) {
       for (let i = 0; i < len; i++) buf[n + i] = p[i]!;
     } else {
       buf.set(p, n);
@@ -227,7 +233,7 @@ export class BufWriter implements Writer {
    */
   writeByte(c: number): Promise<void> {
     const n = this.#n;
-    if (n < this.#buf.length && !this.#lock.locked && !this.#failed && (c & 0xff) === c) {
+    if (n < this.#end && (c & 0xff) === c) {
       this.#buf[n] = c;
       this.#n = n + 1;
       return RESOLVED;
@@ -259,7 +265,7 @@ export class BufWriter implements Writer {
   writeString(s: string): Promise<number> {
     const n = this.#n;
     // Each UTF-16 unit encodes to at most 3 bytes.
-    if (s.length * 3 <= this.#buf.length - n && !this.#lock.locked && !this.#failed) {
+    if (n + s.length * 3 <= this.#end) {
       const { written } = encoder.encodeInto(s, this.#buf.subarray(n));
       this.#n = n + written;
       return Promise.resolve(written);
@@ -286,7 +292,7 @@ export class BufWriter implements Writer {
    * ```
    */
   flush(): Promise<void> {
-    if (this.#n === 0 && !this.#lock.locked && !this.#failed) return RESOLVED;
+    if (this.#n === 0 && this.#end >= 0) return RESOLVED;
     return this.#run(() => this.#flush());
   }
 
@@ -333,8 +339,15 @@ export class BufWriter implements Writer {
   }
 
   // Runs a slow operation once every earlier one has finished.
-  #run<T>(op: () => Promise<T>): Promise<T> {
-    return _locked(this.#lock, op);
+  // The fast paths stay closed from the call until the last queued operation
+  // has finished.
+  async #run<T>(op: () => Promise<T>): Promise<T> {
+    this.#end = -1;
+    try {
+      return await _locked(this.#lock, op);
+    } finally {
+      if (!this.#lock.locked) this.#end = this.#failed ? -1 : this.#buf.length;
+    }
   }
 
   #checkFailed(): void {

@@ -42,7 +42,13 @@
  */
 
 export * from "./io.ts";
-export * from "./buf_reader.ts";
+export {
+  BufferFullError,
+  BufReader,
+  type ReadLineResult,
+  type ReadStringOptions,
+  UnexpectedEofError,
+} from "./buf_reader.ts";
 export * from "./buf_writer.ts";
 export * from "./frame.ts";
 export * from "./line.ts";

@@ -8,7 +8,7 @@
 
 import { _bufReaderFor, _checkLimit, _MessageWriter, _Sticky } from "./_message.ts";
 import { _Lock, _locked, MAX_BUFFER_SIZE } from "./_util.ts";
-import type { BufReader } from "./buf_reader.ts";
+import { _bufReaderInternal as internal, type BufReader } from "./buf_reader.ts";
 import { MessageTooLargeError } from "./frame.ts";
 import type { Reader, Writer } from "./io.ts";
 
@@ -108,6 +108,8 @@ export class LineReader implements AsyncIterable<string> {
    * ```
    */
   readLine(): Promise<string | null> {
+    const line = this.#buffered();
+    if (line !== undefined) return Promise.resolve(line);
     return _locked(this.#lock, () => this.#readLine());
   }
 
@@ -116,12 +118,34 @@ export class LineReader implements AsyncIterable<string> {
    *
    * @returns An iterator of lines.
    */
-  async *[Symbol.asyncIterator](): AsyncIterableIterator<string> {
-    for (;;) {
-      const line = await this.readLine();
-      if (line === null) return;
-      yield line;
-    }
+  [Symbol.asyncIterator](): AsyncIterableIterator<string> {
+    const next = (): Promise<IteratorResult<string>> => {
+      const line = this.#buffered();
+      if (line !== undefined) return Promise.resolve({ value: line, done: false });
+      return this.readLine().then(iteratorResult);
+    };
+    return {
+      next,
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+
+  // The fast path: the next line when it is already whole in the buffer and
+  // nothing is pending or failed, without awaiting; else undefined.
+  #buffered(): string | undefined {
+    if (this.#lock.locked || this.#sticky.failed) return undefined;
+    const br = this.#br;
+    const r = internal.start(br);
+    if (r < 0) return undefined;
+    const buf = internal.buffer(br);
+    const i = buf.indexOf(LF, r);
+    if (i < 0 || i >= internal.end(br)) return undefined;
+    const end = i > r && buf[i - 1] === CR ? i - 1 : i;
+    if (end - r > this.#max) return undefined; // the slow path reports it
+    internal.consume(br, i + 1 - r);
+    return decoder.decode(buf.subarray(r, end));
   }
 
   async #readLine(): Promise<string | null> {
@@ -165,6 +189,10 @@ export class LineReader implements AsyncIterable<string> {
       );
     }
   }
+}
+
+function iteratorResult(line: string | null): IteratorResult<string> {
+  return line === null ? { value: undefined, done: true } : { value: line, done: false };
 }
 
 /** Options for {@linkcode LineWriter}. */
