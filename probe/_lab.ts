@@ -1,0 +1,138 @@
+/**
+ * The probe's experiment shape and its Lab: the loopback conns an experiment
+ * opens, owned so that every one is closed when the experiment ends or runs
+ * out of time. Internal to the probe.
+ *
+ * @module
+ */
+
+import {
+  type Conn,
+  dial,
+  type DialOptions,
+  listen,
+  type Listener,
+  type ListenOptions,
+} from "../mod.ts";
+
+/** What one experiment measured. */
+export interface Outcome {
+  /** What happened here, in a few words with the numbers. */
+  netconn: string;
+  /** The same experiment on a raw `Deno.Conn`, when it was measured. */
+  raw?: string;
+  /** The measured numbers, by name (bytes, ms, counts). */
+  numbers: Record<string, number>;
+  /** True when netconn behaved as Go's contract says. */
+  ok: boolean;
+}
+
+/** One of the article's experiments: a row of the probe's table. */
+export interface Experiment {
+  /** The case, e.g. `"write blocking"`. */
+  name: string;
+  /** What Go does, in a few words. */
+  go: string;
+  /** The experiment's time limit in milliseconds. @default {5000} */
+  limitMs?: number;
+  /** Runs the experiment; everything it opens through `lab` is closed afterwards. */
+  run(lab: Lab): Promise<Outcome>;
+}
+
+/** The loopback host every experiment uses. */
+export const LOOPBACK = "127.0.0.1";
+
+/**
+ * Lab owns what one experiment opens, and its time limit. When the limit
+ * passes (or the experiment ends) it closes everything, which ends every
+ * pending operation on those resources; later opens fail.
+ */
+export class Lab {
+  #closers: (() => void)[] = [];
+  #controller = new AbortController();
+
+  /** Aborts when the experiment's time is up or it has ended. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Listens on a free loopback port. */
+  listen(options: ListenOptions = {}): Listener {
+    this.#checkOpen();
+    const ln = listen(`${LOOPBACK}:0`, options);
+    return this.track(ln, () => ln.close());
+  }
+
+  /** Dials `ln` (or any address) with `options`; the dial also ends with the lab. */
+  async dial(address: Deno.NetAddr | string, options: DialOptions = {}): Promise<Conn> {
+    this.#checkOpen();
+    const signal = options.signal === undefined
+      ? this.signal
+      : AbortSignal.any([options.signal, this.signal]);
+    const conn = await dial(address, { ...options, signal });
+    return this.track(conn, () => conn.close());
+  }
+
+  /** A connected pair on a fresh listener: `client` dialled, `server` accepted. */
+  async pair(options: { dial?: DialOptions; listen?: ListenOptions } = {}): Promise<ConnPair> {
+    const listener = this.listen(options.listen);
+    const [client, server] = await Promise.all([
+      this.dial(listener.addr, options.dial),
+      listener.accept({ signal: this.signal }).then((c) => this.track(c, () => c.close())),
+    ]);
+    return { client, server, listener };
+  }
+
+  /** A connected pair of raw `Deno.TcpConn`s, for the raw-Deno contrast. */
+  async rawPair(): Promise<RawPair> {
+    this.#checkOpen();
+    const ln = Deno.listen({ hostname: LOOPBACK, port: 0, transport: "tcp" });
+    this.track(ln, () => ln.close());
+    const [client, server] = await Promise.all([
+      Deno.connect({ hostname: LOOPBACK, port: ln.addr.port, transport: "tcp" }),
+      ln.accept(),
+    ]);
+    this.track(client, () => client.close());
+    this.track(server, () => server.close());
+    return { client, server };
+  }
+
+  /** Closes `resource` with `close` when the lab ends; returns it. */
+  track<T>(resource: T, close: () => void): T {
+    if (this.signal.aborted) {
+      close();
+      this.#checkOpen();
+    }
+    this.#closers.push(close);
+    return resource;
+  }
+
+  /** Closes everything, newest first; later opens fail. Idempotent. */
+  close(reason = "the experiment ended"): void {
+    if (!this.signal.aborted) this.#controller.abort(new Error(reason));
+    for (const close of this.#closers.splice(0).reverse()) {
+      try {
+        close();
+      } catch {
+        // Closed already (a raw Deno resource throws on a second close).
+      }
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.signal.aborted) throw this.signal.reason;
+  }
+}
+
+/** A dialled and an accepted {@linkcode Conn}, and their listener. */
+export interface ConnPair {
+  client: Conn;
+  server: Conn;
+  listener: Listener;
+}
+
+/** A connected pair of raw Deno conns. */
+export interface RawPair {
+  client: Deno.TcpConn;
+  server: Deno.TcpConn;
+}

@@ -1,0 +1,107 @@
+/**
+ * The article's close cases: reading and writing after this side closed,
+ * closing twice, and reading and writing after the peer closed.
+ *
+ * @module
+ */
+
+import { ClosedError, NetError } from "../mod.ts";
+import type { Experiment, Lab, Outcome } from "./_lab.ts";
+import { describe, failure, sleep } from "./_io.ts";
+
+const CLOSED_TEXT = "use of closed network connection";
+
+function isClosed(e: unknown): boolean {
+  return e instanceof ClosedError && e.message.includes(CLOSED_TEXT);
+}
+
+/** Read and write after our own close, and a read that was pending at close. */
+export const ownClose: Experiment = {
+  name: "close: own side",
+  go: `Read and Write fail: "${CLOSED_TEXT}"`,
+  async run(lab: Lab): Promise<Outcome> {
+    const { client } = await lab.pair();
+    const pending = failure(client.read(new Uint8Array(32)));
+    client.close();
+    const pendingError = await pending;
+    const readError = await failure(client.read(new Uint8Array(32)));
+    const writeError = await failure(client.write(new Uint8Array(32)));
+
+    const raw = await lab.rawPair();
+    raw.client.close();
+    const rawError = await failure(raw.client.read(new Uint8Array(32)));
+    const all = [pendingError, readError, writeError];
+    return {
+      netconn: `pending read, read, write → ${describe(readError)} "${CLOSED_TEXT}"`,
+      raw: `read → ${describe(rawError)}`,
+      numbers: { closedErrors: all.filter(isClosed).length, ops: all.length },
+      ok: all.every(isClosed),
+    };
+  },
+};
+
+/** close() twice: the second does nothing. */
+export const closeTwice: Experiment = {
+  name: "close: twice",
+  go: "second Close returns an error; nothing breaks",
+  async run(lab: Lab): Promise<Outcome> {
+    const { client } = await lab.pair();
+    client.close();
+    let error: unknown;
+    try {
+      client.close();
+    } catch (e) {
+      error = e;
+    }
+    const raw = await lab.rawPair();
+    raw.client.close();
+    let rawError: unknown;
+    try {
+      raw.client.close();
+    } catch (e) {
+      rawError = e;
+    }
+    return {
+      netconn: error === undefined ? "second close() returns quietly" : `throws ${describe(error)}`,
+      raw: rawError === undefined ? "second close() returns" : `throws ${describe(rawError)}`,
+      numbers: { threw: error === undefined ? 0 : 1, rawThrew: rawError === undefined ? 0 : 1 },
+      ok: error === undefined,
+    };
+  },
+};
+
+/**
+ * The peer closes: reads give EOF; the first write still succeeds (it only
+ * reaches our socket buffer), the peer answers it with RST and a later write
+ * fails with a broken pipe or reset.
+ */
+export const peerClose: Experiment = {
+  name: "close: peer side",
+  go: "Read: EOF; first Write succeeds; later ones: broken pipe",
+  async run(lab: Lab): Promise<Outcome> {
+    const { client, server } = await lab.pair();
+    server.close();
+    const eof = await client.read(new Uint8Array(32));
+    const p = new Uint8Array(10);
+    let ok = 0;
+    let error: unknown;
+    for (let i = 0; i < 100 && error === undefined; i++) {
+      try {
+        await client.write(p);
+        ok++;
+      } catch (e) {
+        error = e;
+      }
+      await sleep(5); // let the peer's RST arrive
+    }
+    const kind = error instanceof NetError ? error.kind : "none";
+    return {
+      netconn: `read → ${eof}; ${ok} write(s) of 10 bytes succeeded, then ${describe(error)}`,
+      numbers: { writesBeforeError: ok, eof: eof === null ? 1 : 0 },
+      ok: eof === null && ok >= 1 && (kind === "broken-pipe" || kind === "reset"),
+    };
+  },
+};
+
+/** The close rows, in the article's order. */
+export const closeExperiments: Experiment[] = [ownClose, closeTwice, peerClose];

@@ -1,0 +1,65 @@
+/**
+ * The article's dial cases (its first half): nobody listening, and a listener
+ * whose backlog is full because nobody accepts.
+ *
+ * @module
+ */
+
+import { type Conn, NetError, TimeoutError } from "../mod.ts";
+import { type Experiment, type Lab, LOOPBACK, type Outcome } from "./_lab.ts";
+import { describe, failure, since } from "./_io.ts";
+
+/** Dial a port that was just closed: refused at once. */
+export const dialRefused: Experiment = {
+  name: "dial: nobody listening",
+  go: "Dial fails at once: connection refused",
+  async run(lab: Lab): Promise<Outcome> {
+    const ln = lab.listen();
+    const port = ln.addr.port;
+    await ln[Symbol.asyncDispose]();
+    const start = performance.now();
+    const error = await failure(lab.dial(`${LOOPBACK}:${port}`));
+    const ms = since(start);
+    const kind = error instanceof NetError ? error.kind : "none";
+    return {
+      netconn: `${describe(error)} in ${ms} ms`,
+      numbers: { ms },
+      ok: kind === "refused" && ms < 1000,
+    };
+  },
+};
+
+/**
+ * Listen with backlog 0 and never accept; dial with a timeout until one dial
+ * hangs: it must end with a TimeoutError when the timeout runs out.
+ */
+export const dialFullBacklog: Experiment = {
+  name: "dial: backlog full",
+  go: "Dial hangs; DialTimeout fails with i/o timeout at the limit",
+  limitMs: 10_000,
+  async run(lab: Lab): Promise<Outcome> {
+    const ln = lab.listen({ backlog: 0 });
+    const timeout = 300;
+    const conns: Conn[] = [];
+    let error: unknown;
+    let ms = 0;
+    while (conns.length < 64 && error === undefined) {
+      const start = performance.now();
+      try {
+        conns.push(await lab.dial(ln.addr, { timeout }));
+      } catch (e) {
+        error = e;
+        ms = since(start);
+      }
+    }
+    return {
+      netconn: `backlog 0: ${conns.length} dial(s) connected, the next → ` +
+        `${describe(error)} after ${ms} ms (timeout ${timeout} ms)`,
+      numbers: { backlog: 0, connected: conns.length, timeoutMs: timeout, ms },
+      ok: error instanceof TimeoutError && ms >= timeout - 2 && ms < timeout + 200,
+    };
+  },
+};
+
+/** The dial rows. */
+export const dialExperiments: Experiment[] = [dialRefused, dialFullBacklog];

@@ -1,0 +1,94 @@
+// The probe, run as a user runs it: a subprocess with only --allow-net.
+
+import assert from "node:assert/strict";
+import { experiments } from "../probe/cases.ts";
+
+const PROBE = new URL("../probe.ts", import.meta.url).pathname;
+
+interface Row {
+  case: string;
+  go: string;
+  netconn: string;
+  raw: string;
+  numbers: Record<string, unknown>;
+  ok: boolean;
+  ms: number;
+}
+
+/** Runs the probe with `args`, killing it after a minute. */
+async function runProbe(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 60_000);
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", PROBE, ...args],
+      stdout: "piped",
+      stderr: "piped",
+      signal: controller.signal,
+    }).output();
+    const text = new TextDecoder();
+    return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("probe --json: every case has a row that behaves as in Go, with numbers", async () => {
+  const start = performance.now();
+  const { code, stdout, stderr } = await runProbe("--json");
+  const seconds = (performance.now() - start) / 1000;
+  const rows = JSON.parse(stdout) as Row[];
+  assert.ok(Array.isArray(rows), "stdout is a JSON array");
+  assert.deepEqual(rows.map((r) => r.case), experiments.map((e) => e.name));
+  for (const row of rows) {
+    assert.equal(row.ok, true, `row "${row.case}" is not ok: ${row.netconn}\n${stderr}`);
+    assert.ok(row.go.length > 0, `row "${row.case}" says what Go does`);
+    assert.ok(row.netconn.length > 0, `row "${row.case}" says what happened`);
+    const numbers = Object.entries(row.numbers);
+    assert.ok(numbers.length > 0, `row "${row.case}" carries numbers`);
+    for (const [name, value] of numbers) {
+      assert.ok(Number.isFinite(value), `row "${row.case}": ${name} is a number, got ${value}`);
+    }
+  }
+  assert.equal(code, 0, stderr);
+  assert.ok(seconds < 60, `the probe took ${seconds.toFixed(1)} s`);
+  // Progress went to stderr, one line per case when it is not a terminal.
+  for (const [i, e] of experiments.entries()) {
+    assert.ok(stderr.includes(`running ${i + 1}/${experiments.length}: ${e.name}`), stderr);
+  }
+});
+
+Deno.test("probe: the numbers are the article's, measured", async () => {
+  const { stdout } = await runProbe("--json", "--only=write");
+  const rows = new Map((JSON.parse(stdout) as Row[]).map((r) => [r.case, r]));
+  const num = (c: string, n: string): number => rows.get(c)!.numbers[n] as number;
+  // A write blocks once the socket buffers are full: some but not unbounded bytes.
+  assert.ok(num("write blocking", "accepted") > 64 * 1024);
+  assert.ok(num("write blocking", "accepted") < 512 * 1024 * 1024);
+  assert.ok(num("write blocking", "timedOutBytesWritten") < 64 * 1024);
+  // The peer died part-way: the count is partial and true.
+  const written = num("partial write, peer dies", "bytesWritten");
+  assert.ok(written > 0 && written < num("partial write, peer dies", "requested"));
+  // A timed-out write: the peer got the full writes plus the settled count, no more, no less.
+  assert.equal(
+    num("write timeout", "received"),
+    num("write timeout", "total") + num("write timeout", "settled"),
+  );
+  assert.equal(num("write success", "returned"), num("write success", "requested"));
+});
+
+Deno.test("probe: a table by default, --only filters, bad flags exit 2", async () => {
+  const table = await runProbe("--only=dial");
+  assert.equal(table.code, 0, table.stderr);
+  const lines = table.stdout.trim().split("\n");
+  assert.match(lines[0]!, /^\| case +\| Go +\| netconn \(measured here\)/);
+  assert.equal(lines.length, 2 + experiments.filter((e) => e.name.includes("dial")).length);
+  assert.ok(lines.slice(2).every((l) => l.includes("dial") && l.endsWith("| yes |")));
+  assert.match(table.stderr, /of \d+ rows behave as in Go/);
+
+  const bad = await runProbe("--frobnicate");
+  assert.equal(bad.code, 2);
+  assert.match(bad.stdout, /Usage/);
+});
