@@ -103,7 +103,25 @@ export class UnexpectedEofError extends Error {
   }
 }
 
-/** A line from {@linkcode BufReader.readLine}. */
+/**
+ * ReadLineResult is one line, or one piece of a long line, from
+ * {@linkcode BufReader.readLine}.
+ *
+ * @example Join the pieces of a line longer than the buffer
+ * ```ts
+ * import { BufReader, type ReadLineResult } from "@netconn/netconn/bufio";
+ * import assert from "node:assert/strict";
+ *
+ * const br = new BufReader(ReadableStream.from([new TextEncoder().encode("a".repeat(20) + "\n")]), 16);
+ * let line = "";
+ * let piece: ReadLineResult | null;
+ * do {
+ *   piece = await br.readLine();
+ *   line += new TextDecoder().decode(piece!.line);
+ * } while (piece!.more);
+ * assert.equal(line, "a".repeat(20));
+ * ```
+ */
 export interface ReadLineResult {
   /**
    * The line without its `"\n"` or `"\r\n"`: a view of the reader's buffer,
@@ -117,7 +135,19 @@ export interface ReadLineResult {
   more: boolean;
 }
 
-/** Options for {@linkcode BufReader.readString}. */
+/**
+ * ReadStringOptions are the options of {@linkcode BufReader.readString}.
+ *
+ * @example Refuse strings over 8 bytes
+ * ```ts
+ * import { BufferFullError, BufReader, type ReadStringOptions } from "@netconn/netconn/bufio";
+ * import assert from "node:assert/strict";
+ *
+ * const options: ReadStringOptions = { maxLength: 8 };
+ * const br = new BufReader(ReadableStream.from([new TextEncoder().encode("far too long\n")]));
+ * await assert.rejects(br.readString(0x0a, options), BufferFullError);
+ * ```
+ */
 export interface ReadStringOptions {
   /**
    * The longest string, in bytes with its delimiter, to collect; a longer
@@ -270,7 +300,7 @@ export class BufReader implements Reader {
    * @returns The number of bytes read, or `null` at end of stream.
    * @throws Whatever the source threw, once the buffered bytes are read.
    *
-   * @example
+   * @example Read in small pieces
    * ```ts
    * import { BufReader } from "@netconn/netconn/bufio";
    * import assert from "node:assert/strict";
@@ -299,7 +329,7 @@ export class BufReader implements Reader {
    * @returns The byte, or `null` at end of stream.
    * @throws Whatever the source threw, once the buffered bytes are read.
    *
-   * @example
+   * @example Read byte by byte
    * ```ts
    * import { BufReader } from "@netconn/netconn/bufio";
    * import assert from "node:assert/strict";
@@ -326,7 +356,7 @@ export class BufReader implements Reader {
    *
    * @throws {Error} When there is no byte to put back, or a read is pending.
    *
-   * @example
+   * @example Put a byte back
    * ```ts
    * import { BufReader } from "@netconn/netconn/bufio";
    * import assert from "node:assert/strict";
@@ -365,7 +395,7 @@ export class BufReader implements Reader {
    * @throws {RangeError} When `n` is negative or not an integer.
    * @throws Whatever the source threw; the buffered bytes stay unread.
    *
-   * @example
+   * @example Look ahead without consuming
    * ```ts
    * import { BufReader } from "@netconn/netconn/bufio";
    * import assert from "node:assert/strict";
@@ -398,7 +428,7 @@ export class BufReader implements Reader {
    * @throws {RangeError} When `delim` is not a byte value.
    * @throws Whatever the source threw, once the buffered bytes are read.
    *
-   * @example
+   * @example Split on a delimiter
    * ```ts
    * import { BufReader } from "@netconn/netconn/bufio";
    * import assert from "node:assert/strict";
@@ -441,7 +471,7 @@ export class BufReader implements Reader {
    *   of stream.
    * @throws Whatever the source threw, once the buffered bytes are read.
    *
-   * @example
+   * @example Read lines ending in "\n" or "\r\n"
    * ```ts
    * import { BufReader } from "@netconn/netconn/bufio";
    * import assert from "node:assert/strict";
@@ -482,7 +512,7 @@ export class BufReader implements Reader {
    * @throws {RangeError} When `delim` or `maxLength` is out of range.
    * @throws Whatever the source threw, once the buffered bytes are read.
    *
-   * @example
+   * @example Read delimited strings
    * ```ts
    * import { BufReader } from "@netconn/netconn/bufio";
    * import assert from "node:assert/strict";
@@ -507,7 +537,7 @@ export class BufReader implements Reader {
    *   the filled start of `p`.
    * @throws Whatever the source threw.
    *
-   * @example
+   * @example Fill a fixed-size buffer
    * ```ts
    * import { BufReader } from "@netconn/netconn/bufio";
    * import assert from "node:assert/strict";
@@ -537,7 +567,7 @@ export class BufReader implements Reader {
    * @throws {RangeError} When `n` is negative or not an integer.
    * @throws Whatever the source threw.
    *
-   * @example
+   * @example Read a fixed number of bytes
    * ```ts
    * import { BufReader } from "@netconn/netconn/bufio";
    * import assert from "node:assert/strict";
@@ -564,7 +594,7 @@ export class BufReader implements Reader {
    * @throws {RangeError} When `n` is negative or not an integer.
    * @throws Whatever the source threw.
    *
-   * @example
+   * @example Skip bytes
    * ```ts
    * import { BufReader } from "@netconn/netconn/bufio";
    * import assert from "node:assert/strict";

@@ -196,7 +196,7 @@ export class BufWriter implements Writer {
    * @returns `p.length`.
    * @throws The destination's error, now or from an earlier failure.
    *
-   * @example
+   * @example Buffer a write
    * ```ts
    * import { BufWriter } from "@netconn/netconn/bufio";
    * import assert from "node:assert/strict";
@@ -221,7 +221,7 @@ export class BufWriter implements Writer {
    * @throws {RangeError} When `c` is not a byte value.
    * @throws The destination's error, now or from an earlier failure.
    *
-   * @example
+   * @example Buffer one byte
    * ```ts
    * import { BufWriter } from "@netconn/netconn/bufio";
    * import assert from "node:assert/strict";
@@ -252,7 +252,7 @@ export class BufWriter implements Writer {
    * @returns The number of bytes written.
    * @throws The destination's error, now or from an earlier failure.
    *
-   * @example
+   * @example Buffer UTF-8 text
    * ```ts
    * import { BufWriter } from "@netconn/netconn/bufio";
    * import assert from "node:assert/strict";
@@ -280,7 +280,7 @@ export class BufWriter implements Writer {
    * @throws The destination's error, now or from an earlier failure; the
    *   bytes it did not accept stay buffered.
    *
-   * @example
+   * @example Flush what is buffered
    * ```ts
    * import { BufWriter } from "@netconn/netconn/bufio";
    * import assert from "node:assert/strict";

@@ -63,7 +63,20 @@ export class MessageTooLargeError extends Error {
   }
 }
 
-/** Options for {@linkcode FrameReader}. */
+/**
+ * FrameReaderOptions are the options of {@linkcode FrameReader}.
+ *
+ * @example A small limit for untrusted peers
+ * ```ts
+ * import { FrameReader, type FrameReaderOptions, MessageTooLargeError } from "@netconn/netconn/bufio";
+ * import assert from "node:assert/strict";
+ *
+ * const options: FrameReaderOptions = { maxFrameSize: 1024, bufferSize: 8192 };
+ * const wire = new Uint8Array([0, 0, 8, 0]); // claims 2048 bytes
+ * const frames = new FrameReader(ReadableStream.from([wire]), options);
+ * await assert.rejects(frames.readFrame(), MessageTooLargeError);
+ * ```
+ */
 export interface FrameReaderOptions {
   /**
    * The largest payload accepted, in bytes, at most `2 ** 32 - 1`. A header
@@ -150,7 +163,7 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
    * @throws {UnexpectedEofError} When the stream ends inside a frame.
    * @throws Whatever the source threw; every error is sticky.
    *
-   * @example
+   * @example Read one frame
    * ```ts
    * import { FrameReader } from "@netconn/netconn/bufio";
    * import assert from "node:assert/strict";
@@ -235,7 +248,19 @@ function iteratorResult(frame: Uint8Array | null): IteratorResult<Uint8Array> {
   return frame === null ? { value: undefined, done: true } : { value: frame, done: false };
 }
 
-/** Options for {@linkcode FrameWriter}. */
+/**
+ * FrameWriterOptions are the options of {@linkcode FrameWriter}.
+ *
+ * @example Refuse to send frames over 4 bytes
+ * ```ts
+ * import { FrameWriter, type FrameWriterOptions, MessageTooLargeError } from "@netconn/netconn/bufio";
+ * import assert from "node:assert/strict";
+ *
+ * const options: FrameWriterOptions = { maxFrameSize: 4 };
+ * const frames = new FrameWriter({ write: (p) => Promise.resolve(p.length) }, options);
+ * await assert.rejects(frames.writeFrame(new Uint8Array(5)), MessageTooLargeError);
+ * ```
+ */
 export interface FrameWriterOptions {
   /**
    * The largest payload the writer sends, in bytes, at most `2 ** 32 - 1`.
@@ -306,7 +331,7 @@ export class FrameWriter {
    *   nothing is written and the writer stays usable.
    * @throws The destination's error, now or from an earlier failure.
    *
-   * @example
+   * @example Write one frame
    * ```ts
    * import { FrameWriter } from "@netconn/netconn/bufio";
    * import assert from "node:assert/strict";

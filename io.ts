@@ -25,22 +25,26 @@
  *
  * @example A raw Deno.Conn, a Deno.FsFile and a test double all fit
  * ```ts
- * import type { Reader } from "@netconn/netconn/bufio";
+ * import { BufReader, type Reader } from "@netconn/netconn/bufio";
  * import assert from "node:assert/strict";
  *
+ * // Deno's own types are Readers as they are:
+ * function fromConn(conn: Deno.Conn): Reader {
+ *   return conn;
+ * }
+ * function fromFile(file: Deno.FsFile): Reader {
+ *   return file;
+ * }
+ * // So is a test double that always reads one byte 42.
  * const double: Reader = {
  *   read(p) {
  *     p[0] = 42;
  *     return Promise.resolve(1);
  *   },
  * };
- * const fits: Reader[] = [double];
- * const connFits: (conn: Deno.Conn) => Reader = (conn) => conn;
- * const fileFits: (file: Deno.FsFile) => Reader = (file) => file;
- * const p = new Uint8Array(4);
- * assert.equal(await fits[0]!.read(p), 1);
- * assert.equal(p[0], 42);
- * assert.equal(typeof connFits, typeof fileFits);
+ * const br = new BufReader(double);
+ * assert.deepEqual(await br.readExact(3), new Uint8Array([42, 42, 42]));
+ * assert.equal(typeof fromConn, typeof fromFile);
  * ```
  */
 export interface Reader {

@@ -19,7 +19,20 @@ const DEFAULT_MAX_LINE = 64 * 1024;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Options for {@linkcode LineReader}. */
+/**
+ * LineReaderOptions are the options of {@linkcode LineReader}.
+ *
+ * @example Lines of at most 5 bytes
+ * ```ts
+ * import { LineReader, type LineReaderOptions, MessageTooLargeError } from "@netconn/netconn/bufio";
+ * import assert from "node:assert/strict";
+ *
+ * const options: LineReaderOptions = { maxLineLength: 5 };
+ * const lines = new LineReader(ReadableStream.from([new TextEncoder().encode("short\ntoo long\n")]), options);
+ * assert.equal(await lines.readLine(), "short");
+ * await assert.rejects(lines.readLine(), MessageTooLargeError);
+ * ```
+ */
 export interface LineReaderOptions {
   /**
    * The longest line accepted, in bytes without its `"\n"` or `"\r\n"`. A
@@ -97,7 +110,7 @@ export class LineReader implements AsyncIterable<string> {
    *   `maxLineLength` bytes.
    * @throws Whatever the source threw; every error is sticky.
    *
-   * @example
+   * @example Read one line
    * ```ts
    * import { LineReader } from "@netconn/netconn/bufio";
    * import assert from "node:assert/strict";
@@ -195,7 +208,19 @@ function iteratorResult(line: string | null): IteratorResult<string> {
   return line === null ? { value: undefined, done: true } : { value: line, done: false };
 }
 
-/** Options for {@linkcode LineWriter}. */
+/**
+ * LineWriterOptions are the options of {@linkcode LineWriter}.
+ *
+ * @example Refuse to send lines over 3 bytes
+ * ```ts
+ * import { LineWriter, type LineWriterOptions, MessageTooLargeError } from "@netconn/netconn/bufio";
+ * import assert from "node:assert/strict";
+ *
+ * const options: LineWriterOptions = { maxLineLength: 3 };
+ * const lines = new LineWriter({ write: (p) => Promise.resolve(p.length) }, options);
+ * await assert.rejects(lines.writeLine("four"), MessageTooLargeError);
+ * ```
+ */
 export interface LineWriterOptions {
   /**
    * The longest line the writer sends, in bytes without its `"\n"`.
@@ -264,7 +289,7 @@ export class LineWriter {
    * @throws {TypeError} When `line` contains `"\n"` or ends in `"\r"`.
    * @throws The destination's error, now or from an earlier failure.
    *
-   * @example
+   * @example Write one line
    * ```ts
    * import { LineWriter } from "@netconn/netconn/bufio";
    * import assert from "node:assert/strict";
