@@ -83,8 +83,9 @@ export function toDeadlineMs(t: DeadlineTime): number {
  * It costs no timer while nothing waits. While something waits it holds at
  * most one timer, which it keeps when the deadline moves later (it re-arms
  * when it fires early), so moving the deadline on every operation, as Go
- * servers do, costs a field store. {@linkcode Deadline.dispose} releases the
- * timer; a conn does that on close.
+ * servers do, costs a field store. The timer does not keep the process alive
+ * by itself (the operation waiting on it does). {@linkcode Deadline.dispose}
+ * releases it; a conn does that on close.
  *
  * @example A signal that aborts when the deadline passes
  * ```ts
@@ -92,11 +93,12 @@ export function toDeadlineMs(t: DeadlineTime): number {
  * import assert from "node:assert/strict";
  *
  * using deadline = new Deadline();
- * deadline.set(Date.now() + 20);
+ * deadline.set(Date.now() + 60_000);
  * const signal = deadline.signal;
  * assert.equal(signal.aborted, false);
- * await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
- * assert.equal(deadline.expired, true);
+ * deadline.set(Date.now() - 1); // moved into the past: fires at once
+ * assert.equal(signal.aborted, true);
+ * assert.equal(signal.reason.name, "TimeoutError");
  * deadline.set(null);
  * assert.equal(deadline.expired, false);
  * ```

@@ -1,0 +1,339 @@
+import assert from "node:assert/strict";
+import { ClosedError, type Conn, dial, listen, type Listener, NetError, TimeoutError } from "../mod.ts";
+
+interface Pair extends AsyncDisposable {
+  ln: Listener;
+  client: Conn;
+  server: Conn;
+}
+
+async function pair(): Promise<Pair> {
+  const ln = listen("127.0.0.1:0");
+  const client = await dial(ln.addr);
+  const server = await ln.accept();
+  return {
+    ln,
+    client,
+    server,
+    async [Symbol.asyncDispose]() {
+      await client[Symbol.asyncDispose]();
+      await server[Symbol.asyncDispose]();
+      await ln[Symbol.asyncDispose]();
+    },
+  };
+}
+
+const SETTLED = Symbol("settled");
+
+/** Asserts `p` does not settle within `ms`. */
+async function mustNotSettle(p: Promise<unknown>, ms: number, what: string): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise((resolve) => timer = setTimeout(resolve, ms, "pending"));
+  const winner = await Promise.race([p.then(() => SETTLED, () => SETTLED), late]);
+  clearTimeout(timer);
+  assert.notEqual(winner, SETTLED, `${what} settled within ${ms} ms`);
+}
+
+/**
+ * Runs `attempt` with a growing timeout (start small, ×5/4, capped) until it
+ * reports success: timing that is right on a quiet machine and merely slow
+ * on a busy one passes, and a real failure fails at the cap.
+ */
+async function withGrowingTimeout(attempt: (ms: number) => Promise<boolean>): Promise<void> {
+  for (let ms = 20; ; ms = Math.ceil(ms * 5 / 4)) {
+    if (await attempt(ms)) return;
+    if (ms > 1000) assert.fail(`still wrong with a ${ms} ms timeout`);
+  }
+}
+
+function text(s: string): Uint8Array {
+  return new TextEncoder().encode(s);
+}
+
+/** Reads `want` bytes, or to EOF. */
+async function readAll(conn: Conn, want: number): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let got = 0;
+  while (got < want) {
+    const buf = new Uint8Array(Math.min(want - got, 1 << 20));
+    const n = await conn.read(buf);
+    if (n === null) break;
+    parts.push(buf.subarray(0, n));
+    got += n;
+  }
+  const out = new Uint8Array(got);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+Deno.test("read returns what has arrived, up to len(p)", async () => {
+  await using t = await pair();
+  await t.client.write(text("abc"));
+  const buf = new Uint8Array(10);
+  const n = await t.server.read(buf);
+  assert.equal(n, 3);
+  await t.client.write(text("0123456789abcdef"));
+  const small = new Uint8Array(10);
+  assert.equal(await readAll(t.server, 16).then((b) => b.length), 16);
+  assert.equal(await t.server.read(new Uint8Array(0)), 0);
+  await t.client.write(text("xyz"));
+  assert.equal(await t.server.read(small.subarray(0, 2)), 2);
+  assert.equal(await t.server.read(small), 1);
+  assert.equal(new TextDecoder().decode(small.subarray(0, 1)), "z");
+});
+
+Deno.test("a read with no data waits until data comes", async () => {
+  await using t = await pair();
+  const buf = new Uint8Array(8);
+  const read = t.server.read(buf);
+  await mustNotSettle(read, 50, "a read with no data");
+  await t.client.write(text("late"));
+  assert.equal(await read, 4);
+});
+
+Deno.test("concurrent reads are served one at a time, in order", async () => {
+  await using t = await pair();
+  const a = new Uint8Array(1), b = new Uint8Array(1), c = new Uint8Array(1);
+  const reads = [t.server.read(a), t.server.read(b), t.server.read(c)];
+  await t.client.write(text("xyz"));
+  assert.deepEqual(await Promise.all(reads), [1, 1, 1]);
+  assert.deepEqual([a[0], b[0], c[0]], [...text("xyz")]);
+});
+
+Deno.test("write resolves only after every byte of a large buffer is accepted", async () => {
+  await using t = await pair();
+  const p = Uint8Array.from({ length: 8 << 20 }, (_, i) => (i * 31) & 255);
+  const write = t.client.write(p);
+  const got = await readAll(t.server, p.length);
+  assert.equal(await write, p.length);
+  assert.deepEqual(got, p);
+});
+
+Deno.test("concurrent writes never interleave on the wire", async () => {
+  await using t = await pair();
+  const sizes = [1, 100, 70_000, 3, 1 << 20, 512, 300_000, 9];
+  const frames = sizes.map((size, i) => new Uint8Array(size).fill(i + 1));
+  const total = sizes.reduce((s, n) => s + n, 0);
+  const writes = frames.map((f) => t.client.write(f));
+  const got = await readAll(t.server, total);
+  assert.deepEqual(await Promise.all(writes), sizes);
+  let at = 0;
+  for (const [i, size] of sizes.entries()) {
+    const run = got.subarray(at, at + size);
+    assert.ok(run.every((b) => b === i + 1), `frame ${i} is not contiguous`);
+    at += size;
+  }
+});
+
+Deno.test("a read deadline fails a waiting read; later bytes go to the next read", async () => {
+  await using t = await pair();
+  await withGrowingTimeout(async (ms) => {
+    const start = performance.now();
+    t.server.setReadDeadline(Date.now() + ms);
+    const buf = new Uint8Array(8).fill(7);
+    const err = await t.server.read(buf).catch((e) => e);
+    const took = performance.now() - start;
+    assert.ok(err instanceof TimeoutError, String(err));
+    assert.equal(err.op, "read");
+    assert.ok(took >= ms - 2, `timed out after ${took} ms, before the ${ms} ms deadline`);
+    t.server.setReadDeadline(null);
+    await t.client.write(text("kept"));
+    const next = new Uint8Array(8);
+    assert.equal(await t.server.read(next), 4);
+    assert.equal(new TextDecoder().decode(next.subarray(0, 4)), "kept");
+    assert.ok(buf.every((b) => b === 7), "the timed-out read's buffer was written");
+    return took < ms * 3 + 20;
+  });
+});
+
+Deno.test("moving a read deadline later while a read waits postpones it", async () => {
+  await using t = await pair();
+  t.server.setReadDeadline(Date.now() + 30);
+  const read = t.server.read(new Uint8Array(4));
+  t.server.setReadDeadline(Date.now() + 60_000);
+  await mustNotSettle(read, 100, "a read whose deadline moved 60 s away");
+  t.server.setReadDeadline(Date.now() - 1); // into the past: fails it at once
+  const err = await read.catch((e) => e);
+  assert.ok(err instanceof TimeoutError);
+});
+
+Deno.test("setting a deadline while a read waits applies to it", async () => {
+  await using t = await pair();
+  const read = t.server.read(new Uint8Array(4));
+  await mustNotSettle(read, 30, "a read with no deadline");
+  t.server.setDeadline(Date.now() + 20);
+  assert.ok(await read.catch((e) => e) instanceof TimeoutError);
+});
+
+Deno.test("after a deadline passes every read fails until it is moved", async () => {
+  await using t = await pair();
+  await t.client.write(text("data"));
+  t.server.setReadDeadline(new Date(Date.now() - 1000));
+  for (let i = 0; i < 3; i++) {
+    assert.ok(await t.server.read(new Uint8Array(4)).catch((e) => e) instanceof TimeoutError);
+  }
+  t.server.setReadDeadline(0);
+  assert.equal(await t.server.read(new Uint8Array(4)), 4);
+});
+
+Deno.test("a signal ends one read; the conn stays usable", async () => {
+  await using t = await pair();
+  const controller = new AbortController();
+  const read = t.server.read(new Uint8Array(4), { signal: controller.signal });
+  await mustNotSettle(read, 20, "a read before its signal fires");
+  const reason = new Error("stop");
+  controller.abort(reason);
+  const err = await read.catch((e) => e);
+  assert.ok(err instanceof NetError);
+  assert.equal(err.kind, "aborted");
+  assert.equal(err.cause, reason);
+  await t.client.write(text("ok"));
+  assert.equal(await t.server.read(new Uint8Array(4)), 2);
+  const aborted = await t.server.read(new Uint8Array(4), { signal: AbortSignal.abort() }).catch((
+    e,
+  ) => e);
+  assert.equal(aborted.kind, "aborted");
+});
+
+Deno.test("a write deadline fails a blocked write with the bytes accepted; settled is the final count", async () => {
+  await using t = await pair();
+  const chunk = new Uint8Array(1 << 20).fill(1);
+  let accepted = 0;
+  let err: unknown;
+  t.client.setWriteDeadline(Date.now() + 200);
+  while (err === undefined) {
+    await t.client.write(chunk).then((n) => accepted += n, (e) => err = e);
+  }
+  assert.ok(err instanceof TimeoutError);
+  assert.equal(err.op, "write");
+  const partial = err.bytesWritten!;
+  assert.ok(partial >= 0 && partial < chunk.length);
+  chunk.fill(2); // the caller reuses its buffer: the stranded write must not send it
+  t.client.setWriteDeadline(null);
+  const tail = t.client.write(text("!"));
+  const received = readAll(t.server, Infinity); // to EOF
+  const final = await err.settled!;
+  assert.ok(final >= partial && final <= chunk.length);
+  assert.equal(await tail, 1);
+  await t.client.closeWrite();
+  const got = await received;
+  assert.equal(got.length, accepted + final + 1);
+  assert.ok(got.subarray(0, accepted + final).every((b) => b === 1), "changed bytes were sent");
+  assert.equal(got.at(-1), "!".charCodeAt(0));
+});
+
+Deno.test("close fails pending and later operations with ClosedError", async () => {
+  await using t = await pair();
+  const read = t.client.read(new Uint8Array(4)).catch((e) => e);
+  const big = t.client.write(new Uint8Array(64 << 20)).catch((e) => e);
+  const queued = t.client.write(new Uint8Array(10)).catch((e) => e);
+  await mustNotSettle(read, 20, "a read before close");
+  t.client.close();
+  const [r, w, q] = await Promise.all([read, big, queued]);
+  for (const e of [r, w, q]) {
+    assert.ok(e instanceof ClosedError, String(e));
+    assert.ok(e.message.includes("use of closed network connection"));
+  }
+  assert.ok(w.bytesWritten > 0, "the big write reports what the OS took");
+  assert.equal(q.bytesWritten, 0);
+  t.client.close(); // twice is fine
+  assert.ok(await t.client.read(new Uint8Array(1)).catch((e) => e) instanceof ClosedError);
+  assert.ok(await t.client.write(new Uint8Array(1)).catch((e) => e) instanceof ClosedError);
+  await assert.rejects(t.client.closeWrite(), ClosedError);
+  for (const set of [() => t.client.setDeadline(null), () => t.client.setNoDelay(true)]) {
+    assert.throws(set, ClosedError);
+  }
+});
+
+Deno.test("the peer's close reads as the remaining data, then EOF", async () => {
+  await using t = await pair();
+  await t.client.write(text("last words"));
+  t.client.close();
+  assert.equal(new TextDecoder().decode(await readAll(t.server, 100)), "last words");
+  assert.equal(await t.server.read(new Uint8Array(4)), null);
+  assert.equal(await t.server.read(new Uint8Array(4)), null);
+});
+
+Deno.test("closeWrite sends EOF after queued writes; the conn still reads", async () => {
+  await using t = await pair();
+  const write = t.client.write(new Uint8Array(1 << 20).fill(5));
+  const closing = t.client.closeWrite();
+  const got = await readAll(t.server, 2 << 20);
+  assert.equal(got.length, 1 << 20);
+  await Promise.all([write, closing]);
+  assert.equal(await t.server.read(new Uint8Array(1)), null);
+  await t.server.write(text("reply"));
+  assert.equal(new TextDecoder().decode(await readAll(t.client, 5)), "reply");
+  const err = await t.client.write(text("x")).catch((e) => e);
+  assert.ok(err instanceof NetError);
+  assert.equal(err.kind, "broken-pipe");
+});
+
+Deno.test("stats count bytes and operations each way", async () => {
+  await using t = await pair();
+  await t.client.write(text("hello"));
+  await t.client.write(text("!"));
+  await readAll(t.server, 6);
+  const c = t.client.stats();
+  const s = t.server.stats();
+  assert.equal(c.bytesWritten, 6);
+  assert.equal(c.writes, 2);
+  assert.equal(c.writeQueueDepth, 0);
+  assert.equal(s.bytesRead, 6);
+  assert.ok(s.reads >= 1);
+  assert.equal(s.bytesWritten, 0);
+});
+
+Deno.test("bad deadlines are rejected and leave the old one", async () => {
+  await using t = await pair();
+  for (const bad of [NaN, Infinity, new Date("x")]) {
+    assert.throws(() => t.client.setDeadline(bad), RangeError);
+  }
+  assert.throws(() => t.client.setReadDeadline("soon" as never), TypeError);
+});
+
+Deno.test("readable and writable streams echo with the conn's guarantees", async () => {
+  await using t = await pair();
+  const echo = t.server.readable.pipeTo(t.server.writable);
+  const writer = t.client.writable.getWriter();
+  const payload = Uint8Array.from({ length: 200_000 }, (_, i) => i & 255);
+  await writer.write(payload);
+  await writer.close(); // closeWrite: the server's readable ends, its pipe closes its writable
+  const reader = t.client.readable.getReader({ mode: "byob" });
+  const got = new Uint8Array(payload.length);
+  let at = 0;
+  while (true) {
+    const { done, value } = await reader.read(new Uint8Array(65536));
+    if (done) break;
+    got.set(value, at);
+    at += value.length;
+  }
+  await echo;
+  assert.equal(at, payload.length);
+  assert.deepEqual(got, payload);
+});
+
+Deno.test("a default stream reader gets chunks of the data", async () => {
+  await using t = await pair();
+  await t.client.write(text("stream me"));
+  t.client.close();
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of t.server.readable) chunks.push(chunk);
+  assert.equal(new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c]))), "stream me");
+});
+
+Deno.test("addresses are the socket's, IPv4 shown plainly", async () => {
+  await using t = await pair();
+  assert.equal(t.client.remoteAddr.hostname, "127.0.0.1");
+  assert.equal(t.client.remoteAddr.port, t.ln.addr.port);
+  assert.equal(t.server.remoteAddr.port, t.client.localAddr.port);
+  await using ln = listen(":0");
+  await using c = await dial(`127.0.0.1:${ln.addr.port}`);
+  await using s = await ln.accept();
+  assert.equal(s.remoteAddr.hostname, "127.0.0.1");
+  assert.equal(c.localAddr.port, s.remoteAddr.port);
+});
