@@ -16,6 +16,17 @@ import {
   type NetOp,
   TimeoutError,
 } from "./errors.ts";
+import {
+  type KeepAliveConfig,
+  releaseFd,
+  setKeepAliveConfig,
+  setKeepAlivePeriod,
+  setLinger,
+  setReadBuffer,
+  setWriteBuffer,
+  type SocketOptions,
+  socketOptions,
+} from "./sockopt.ts";
 import { WriteQueue } from "./write_queue.ts";
 import { dueInterrupt, Fifo, type Interrupt, isInterrupt, waitFor } from "./_wait.ts";
 
@@ -219,7 +230,7 @@ export class Conn implements AsyncDisposable {
    * @throws {ClosedError} If the conn is closed.
    */
   setReadDeadline(t: DeadlineTime): void {
-    if (this.#closed) throw this.#closedError("set");
+    this.#checkOpen();
     this.#readDeadline.set(t);
   }
 
@@ -231,7 +242,7 @@ export class Conn implements AsyncDisposable {
    * @throws {ClosedError} If the conn is closed.
    */
   setWriteDeadline(t: DeadlineTime): void {
-    if (this.#closed) throw this.#closedError("set");
+    this.#checkOpen();
     this.#writeDeadline.set(t);
   }
 
@@ -269,8 +280,9 @@ export class Conn implements AsyncDisposable {
     try {
       this.#conn.close();
     } catch {
-      // Already closed by the runtime (e.g. a stream's autoClose): nothing to undo.
+      // Already closed by the runtime: nothing to undo.
     }
+    releaseFd(this.#conn);
   }
 
   /**
@@ -289,7 +301,7 @@ export class Conn implements AsyncDisposable {
    * @throws {ClosedError} If the conn is closed.
    */
   setNoDelay(on: boolean): void {
-    if (this.#closed) throw this.#closedError("set");
+    this.#checkOpen();
     this.#conn.setNoDelay(on);
   }
 
@@ -300,8 +312,111 @@ export class Conn implements AsyncDisposable {
    * @throws {ClosedError} If the conn is closed.
    */
   setKeepAlive(on: boolean): void {
-    if (this.#closed) throw this.#closedError("set");
+    this.#checkOpen();
     this.#conn.setKeepAlive(on);
+  }
+
+  /**
+   * Sets the keepalive idle time and probe interval, as Go's
+   * `SetKeepAlivePeriod` up to Go 1.22 (whole seconds, rounded up; 0 is Go's
+   * default, 15 s). It does not turn keepalive on. Needs `--allow-ffi`.
+   *
+   * @param ms The period in milliseconds, >= 0.
+   * @throws {RangeError} If `ms` is negative, NaN or beyond the OS's limit.
+   * @throws {NotSupportedError} Without `--allow-ffi`, or off Linux and macOS.
+   * @throws {ClosedError} If the conn is closed.
+   */
+  setKeepAlivePeriod(ms: number): void {
+    this.#checkOpen();
+    setKeepAlivePeriod(this.#conn, ms);
+  }
+
+  /**
+   * Sets keepalive as Go 1.23's `SetKeepAliveConfig`: `enable` turns it on
+   * or off; `idle`, `interval` (milliseconds) and `count` that are zero or
+   * left out take Go's defaults (15 s, 15 s, 9), negative ones leave the OS
+   * value. Needs `--allow-ffi`.
+   *
+   * @param config What to set.
+   * @throws {RangeError} For values out of range.
+   * @throws {NotSupportedError} Without `--allow-ffi`, or off Linux and macOS.
+   * @throws {ClosedError} If the conn is closed.
+   *
+   * @example Probe after 30 idle seconds, then read it back
+   * ```ts
+   * import { dial, listen } from "@netconn/netconn";
+   * import assert from "node:assert/strict";
+   *
+   * await using ln = listen("127.0.0.1:0");
+   * await using conn = await dial(ln.addr);
+   * await using _peer = await ln.accept();
+   * conn.setKeepAliveConfig({ enable: true, idle: 30_000 });
+   * const options = conn.socketOptions();
+   * assert.equal(options.keepAlive, true);
+   * assert.equal(options.keepAliveIdle, 30_000);
+   * assert.equal(options.keepAliveCount, 9);
+   * ```
+   */
+  setKeepAliveConfig(config: KeepAliveConfig): void {
+    this.#checkOpen();
+    setKeepAliveConfig(this.#conn, config);
+  }
+
+  /**
+   * Sets what close does with unsent data, as Go's `SetLinger`: `< 0` (the
+   * default) sends it in the background; `0` discards it and resets the
+   * connection; `> 0` sends it for up to that many seconds, then resets.
+   * Needs `--allow-ffi`.
+   *
+   * @param seconds The linger time.
+   * @throws {RangeError} If `seconds` is NaN, not an integer or too large.
+   * @throws {NotSupportedError} Without `--allow-ffi`, or off Linux and macOS.
+   * @throws {ClosedError} If the conn is closed.
+   */
+  setLinger(seconds: number): void {
+    this.#checkOpen();
+    setLinger(this.#conn, seconds);
+  }
+
+  /**
+   * Sets the size of the OS receive buffer (SO_RCVBUF), as Go's
+   * `SetReadBuffer`; Linux doubles it and applies a floor. Needs `--allow-ffi`.
+   *
+   * @param bytes The size, an integer >= 0.
+   * @throws {RangeError} If `bytes` is negative, NaN or not an integer.
+   * @throws {NotSupportedError} Without `--allow-ffi`, or off Linux and macOS.
+   * @throws {ClosedError} If the conn is closed.
+   */
+  setReadBuffer(bytes: number): void {
+    this.#checkOpen();
+    setReadBuffer(this.#conn, bytes);
+  }
+
+  /**
+   * Sets the size of the OS send buffer (SO_SNDBUF), as Go's
+   * `SetWriteBuffer`; Linux doubles it and applies a floor. Needs `--allow-ffi`.
+   *
+   * @param bytes The size, an integer >= 0.
+   * @throws {RangeError} If `bytes` is negative, NaN or not an integer.
+   * @throws {NotSupportedError} Without `--allow-ffi`, or off Linux and macOS.
+   * @throws {ClosedError} If the conn is closed.
+   */
+  setWriteBuffer(bytes: number): void {
+    this.#checkOpen();
+    setWriteBuffer(this.#conn, bytes);
+  }
+
+  /**
+   * Reads back the options in effect, as the kernel reports them (Linux
+   * doubles buffer sizes; durations are whole seconds). Needs `--allow-ffi`.
+   *
+   * @returns NoDelay, keepalive settings, linger and buffer sizes.
+   * @throws {NotSupportedError} Without `--allow-ffi`, or off Linux and macOS.
+   * @throws {ClosedError} If the conn is closed.
+   */
+  socketOptions(): SocketOptions {
+    this.#checkOpen();
+    return socketOptions(this.#conn);
   }
 
   /**
@@ -413,6 +528,10 @@ export class Conn implements AsyncDisposable {
       case "closed":
         return this.#closedError(op);
     }
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw this.#closedError("set");
   }
 
   #closedError(op: NetOp, cause?: unknown): ClosedError {

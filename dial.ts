@@ -6,7 +6,14 @@
 
 import { type Address, joinHostPort, parseAddress } from "./address.ts";
 import { Conn } from "./conn.ts";
-import { fromAbortReason, fromRuntimeError, NetError, TimeoutError } from "./errors.ts";
+import {
+  fromAbortReason,
+  fromRuntimeError,
+  NetError,
+  NotSupportedError,
+  TimeoutError,
+} from "./errors.ts";
+import { sockoptSupported } from "./sockopt.ts";
 
 /** Options for {@linkcode dial}. */
 export interface DialOptions {
@@ -22,8 +29,16 @@ export interface DialOptions {
   signal?: AbortSignal;
   /** Turn Nagle's algorithm off, as Go does. @default {true} */
   noDelay?: boolean;
-  /** TCP keepalive, on by default as in Go. @default {true} */
-  keepAlive?: boolean;
+  /**
+   * TCP keepalive, as Go's `Dialer.KeepAlive`: `true` or `0` for Go's
+   * defaults (probes after 15 s idle, every 15 s, 9 of them; without
+   * `--allow-ffi`, keepalive is on with the OS's timing), a number of
+   * milliseconds for that idle time and interval (needs `--allow-ffi`),
+   * `false` or a negative number for off.
+   *
+   * @default {true}
+   */
+  keepAlive?: boolean | number;
 }
 
 /**
@@ -64,6 +79,7 @@ export async function dial(address: Address, options: DialOptions = {}): Promise
   if (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout < 0) {
     throw new RangeError(`Invalid dial timeout "${String(timeout)}": want milliseconds >= 0`);
   }
+  checkKeepAlive(keepAlive, "dial");
   const parsed = parseAddress(address, "dial");
   const hostname = parsed.hostname === "" ? "127.0.0.1" : parsed.hostname;
   const addr = joinHostPort(hostname, parsed.port);
@@ -103,18 +119,51 @@ export async function dial(address: Address, options: DialOptions = {}): Promise
     signal?.removeEventListener("abort", onAbort);
   }
   const conn = new Conn(raw);
-  applyDefaults(conn, { noDelay, keepAlive });
+  applyConnOptions(conn, { noDelay, keepAlive });
   return conn;
 }
 
+/** Per-conn options that dial and listen apply to each new conn. */
+export interface ConnOptions {
+  noDelay: boolean;
+  keepAlive: boolean | number;
+}
+
 /**
- * Applies Go's per-conn defaults to a fresh conn. A conn the peer already
- * reset may refuse options; its first read or write reports that.
+ * Checks a keepAlive option before any socket exists: a period needs FFI.
+ *
+ * @throws {RangeError} For NaN or infinite periods.
+ * @throws {NotSupportedError} For a period without `--allow-ffi`.
  */
-export function applyDefaults(conn: Conn, options: { noDelay: boolean; keepAlive: boolean }): void {
+export function checkKeepAlive(keepAlive: boolean | number, op: "dial" | "listen"): void {
+  if (typeof keepAlive === "boolean") return;
+  if (typeof keepAlive !== "number" || !Number.isFinite(keepAlive)) {
+    throw new RangeError(
+      `Invalid keepAlive "${String(keepAlive)}": want a boolean or milliseconds`,
+    );
+  }
+  if (keepAlive > 0 && !sockoptSupported()) {
+    throw new NotSupportedError("keepAlive period needs --allow-ffi (Linux or macOS)", { op });
+  }
+}
+
+/**
+ * Applies Nagle and keepalive settings to a fresh conn: Go's defaults unless
+ * told otherwise. A conn the peer already reset may refuse options; its first
+ * read or write reports that.
+ */
+export function applyConnOptions(conn: Conn, options: ConnOptions): void {
+  const { noDelay, keepAlive } = options;
   try {
-    conn.setNoDelay(options.noDelay);
-    conn.setKeepAlive(options.keepAlive);
+    conn.setNoDelay(noDelay);
+    if (keepAlive === false || (typeof keepAlive === "number" && keepAlive < 0)) {
+      conn.setKeepAlive(false);
+    } else if (sockoptSupported()) {
+      const period = keepAlive === true ? 0 : keepAlive; // 0: Go's 15 s
+      conn.setKeepAliveConfig({ enable: true, idle: period, interval: period });
+    } else {
+      conn.setKeepAlive(true);
+    }
   } catch {
     // The socket is already dead; the next operation says how.
   }

@@ -8,7 +8,8 @@
 import { type Address, formatAddr, joinHostPort, normalizeAddr, parseAddress } from "./address.ts";
 import { Conn } from "./conn.ts";
 import { Deadline, type DeadlineTime } from "./deadline.ts";
-import { applyDefaults } from "./dial.ts";
+import { applyConnOptions, checkKeepAlive, type ConnOptions } from "./dial.ts";
+import { checkReusePort, maxListenerBacklog, releaseFd } from "./sockopt.ts";
 import {
   ClosedError,
   fromAbortReason,
@@ -23,15 +24,30 @@ export interface ListenOptions {
   /**
    * The length of the queue of connections the OS completes before
    * `accept` takes them. About `backlog + 1` dials succeed while nobody
-   * accepts; later ones hang.
+   * accepts; later ones hang. The OS caps it at its maximum.
    *
-   * @default {511, Deno's default}
+   * @default {the OS maximum, as Go reads it (Linux: net.core.somaxconn)}
    */
   backlog?: number;
+  /**
+   * Let several listeners bind the same address, the kernel spreading
+   * connections among them (SO_REUSEPORT). Deno needs `--unstable-net` for
+   * it; without the flag `listen` throws {@linkcode NotSupportedError}
+   * (where Deno itself would end the process).
+   *
+   * @default {false}
+   */
+  reusePort?: boolean;
   /** Turn Nagle's algorithm off on accepted conns, as Go does. @default {true} */
   noDelay?: boolean;
-  /** TCP keepalive on accepted conns, as Go does. @default {true} */
-  keepAlive?: boolean;
+  /**
+   * TCP keepalive on accepted conns, as `DialOptions.keepAlive`: Go's 15 s
+   * defaults when `true`, a period in milliseconds (needs `--allow-ffi`),
+   * `false` for off.
+   *
+   * @default {true}
+   */
+  keepAlive?: boolean | number;
 }
 
 /** Options for {@linkcode Listener.accept}. */
@@ -69,10 +85,13 @@ export interface AcceptOptions {
  * ```
  */
 export function listen(address: Address, options: ListenOptions = {}): Listener {
-  const { backlog, noDelay = true, keepAlive = true } = options;
-  if (backlog !== undefined && (!Number.isInteger(backlog) || backlog < 0)) {
+  const { backlog = maxListenerBacklog(), reusePort = false, noDelay = true, keepAlive = true } =
+    options;
+  if (!Number.isInteger(backlog) || backlog < 0) {
     throw new RangeError(`Invalid backlog "${String(backlog)}": want an integer >= 0`);
   }
+  checkKeepAlive(keepAlive, "listen");
+  if (reusePort) checkReusePort();
   const { hostname, port } = parseAddress(address, "listen");
   const hosts = hostname === "" ? ["::", "0.0.0.0"] : [hostname];
   let error: unknown;
@@ -82,7 +101,8 @@ export function listen(address: Address, options: ListenOptions = {}): Listener 
         hostname: host,
         port,
         transport: "tcp",
-        ...(backlog === undefined ? {} : { tcpBacklog: backlog }),
+        tcpBacklog: backlog,
+        ...(reusePort ? { reusePort } : {}),
       });
       return new Listener(ln, { noDelay, keepAlive });
     } catch (e) {
@@ -134,7 +154,7 @@ export class Listener implements AsyncDisposable, AsyncIterable<Conn> {
   #ln: Deno.TcpListener;
   #addr: Deno.NetAddr;
   #site: { op: "accept"; addr: string };
-  #connOptions: { noDelay: boolean; keepAlive: boolean };
+  #connOptions: ConnOptions;
   #deadline = new Deadline();
   #accepts = new Fifo();
   #pending: Promise<Deno.TcpConn> | null = null; // a runtime accept, still running
@@ -146,7 +166,7 @@ export class Listener implements AsyncDisposable, AsyncIterable<Conn> {
    * @param ln The listener. The Listener owns it from now on.
    * @param options Options applied to each accepted conn.
    */
-  constructor(ln: Deno.TcpListener, options: { noDelay?: boolean; keepAlive?: boolean } = {}) {
+  constructor(ln: Deno.TcpListener, options: Partial<ConnOptions> = {}) {
     this.#ln = ln;
     this.#addr = normalizeAddr(ln.addr);
     this.#site = { op: "accept", addr: formatAddr(this.#addr) };
@@ -182,7 +202,7 @@ export class Listener implements AsyncDisposable, AsyncIterable<Conn> {
       const raw = await waitFor(op, this.#deadline, signal);
       this.#pending = null;
       const conn = new Conn(raw);
-      applyDefaults(conn, this.#connOptions);
+      applyConnOptions(conn, this.#connOptions);
       return conn;
     } catch (e) {
       throw await this.#acceptError(e);
@@ -223,6 +243,7 @@ export class Listener implements AsyncDisposable, AsyncIterable<Conn> {
     } catch {
       // Already closed by the runtime: nothing to undo.
     }
+    releaseFd(this.#ln);
     // A connection that won the race with close() is closed, not leaked.
     this.#pending?.then((conn) => conn.close(), () => {});
   }

@@ -56,3 +56,4 @@ export {
   TimeoutError,
 } from "./errors.ts";
 export { type AcceptOptions, listen, Listener, type ListenOptions } from "./listener.ts";
+export { type KeepAliveConfig, type SocketOptions } from "./sockopt.ts";
