@@ -59,11 +59,15 @@ export function parseAddress(address: Address, op: "dial" | "listen"): HostPort 
     }
   }
   const portText = address.slice(colon + 1);
-  if (portText !== "" && !/^[0-9]{1,5}$/.test(portText)) {
+  // Decimal digits only (Go also looks up service names; netconn does not).
+  // Leading zeros are fine, as in Go: "080" is port 80.
+  if (portText !== "" && !/^[0-9]+$/.test(portText)) {
     throw invalid(op, address, `invalid port "${portText}"`);
   }
   const port = portText === "" ? 0 : Number(portText);
-  checkPort(port, op, address);
+  if (port > 65535) {
+    throw invalid(op, address, `invalid port "${portText}": want an integer from 0 to 65535`);
+  }
   return { hostname: host, port };
 }
 
