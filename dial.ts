@@ -15,6 +15,9 @@ import {
 } from "./errors.ts";
 import { sockoptSupported } from "./sockopt.ts";
 
+/** setTimeout's largest delay. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Options for {@linkcode dial}. */
 export interface DialOptions {
   /**
@@ -94,7 +97,9 @@ export async function dial(address: Address, options: DialOptions = {}): Promise
 
   const controller = new AbortController();
   let timedOut = false;
-  const timer = timeout > 0
+  // setTimeout fires at once for delays over 2^31 - 1 ms (24.8 days); every
+  // OS gives up a connect long before that, so such a timeout is no limit.
+  const timer = timeout > 0 && timeout <= MAX_TIMER_MS
     ? setTimeout(() => {
       timedOut = true;
       controller.abort();

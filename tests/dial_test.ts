@@ -172,6 +172,20 @@ Deno.test("dial: timeout and signal end a hanging dial in different ways", async
     assert.equal(err.cause, signal.reason);
   });
 
+  await t.step(
+    "a timeout too long for setTimeout is no limit, not an instant timeout",
+    async () => {
+      for (const timeout of [2 ** 31 - 1, 2 ** 31, 1e12]) {
+        const controller = new AbortController();
+        const d = dial(addr, { timeout, signal: controller.signal });
+        await mustNotSettle(d, 50, `a dial with timeout ${timeout}`);
+        controller.abort();
+        const err = await mustReject(d, NetError, 1000, "the dial once aborted");
+        assert.equal(err.kind, "aborted");
+      }
+    },
+  );
+
   await t.step("both: whichever comes first", async () => {
     const controller = new AbortController();
     const slow = dial(addr, { timeout: 60_000, signal: controller.signal });
