@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { type Conn, dial, listen, type Listener, NetError, TimeoutError } from "../mod.ts";
+import { sockoptSupported } from "../sockopt.ts";
 import {
   ipv6Available,
   mustNotSettle,
@@ -198,4 +199,54 @@ Deno.test("dial: timeout and signal end a hanging dial in different ways", async
     const fast = dial(addr, { timeout: 100, signal: never.signal });
     await mustReject(fast, TimeoutError, 5000, "the dial at its timeout");
   });
+});
+
+Deno.test({
+  name: "dial and accept give conns Go's defaults, or the options asked for",
+  ignore: !sockoptSupported(), // reading options back needs --allow-ffi
+  async fn() {
+    const cases: {
+      name: string;
+      options: { noDelay?: boolean; keepAlive?: boolean | number };
+      want: { noDelay: boolean; keepAlive: boolean; keepAliveIdle?: number };
+    }[] = [
+      // Go: Nagle off; keepalive on, 15 s idle, 15 s interval, 9 probes.
+      {
+        name: "defaults",
+        options: {},
+        want: { noDelay: true, keepAlive: true, keepAliveIdle: 15_000 },
+      },
+      {
+        name: "Nagle on, keepalive off",
+        options: { noDelay: false, keepAlive: false },
+        want: { noDelay: false, keepAlive: false },
+      },
+      {
+        name: "keepalive period",
+        options: { keepAlive: 30_000 },
+        want: { noDelay: true, keepAlive: true, keepAliveIdle: 30_000 },
+      },
+      {
+        name: "negative keepalive is off",
+        options: { keepAlive: -1 },
+        want: { noDelay: true, keepAlive: false },
+      },
+    ];
+    for (const { name, options, want } of cases) {
+      await using ln = listen("127.0.0.1:0", options);
+      await using conn = await dial(ln.addr, options);
+      await using peer = await mustSettle(ln.accept(), 5000, "accept");
+      for (const [side, c] of [["dialed", conn], ["accepted", peer]] as const) {
+        const got = c.socketOptions();
+        const what = `${name}, ${side}`;
+        assert.equal(got.noDelay, want.noDelay, `${what}: noDelay`);
+        assert.equal(got.keepAlive, want.keepAlive, `${what}: keepAlive`);
+        if (want.keepAliveIdle !== undefined) {
+          assert.equal(got.keepAliveIdle, want.keepAliveIdle, `${what}: idle`);
+          assert.equal(got.keepAliveInterval, want.keepAliveIdle, `${what}: interval`);
+          assert.equal(got.keepAliveCount, 9, `${what}: count`);
+        }
+      }
+    }
+  },
 });
