@@ -426,7 +426,9 @@ export class BufReader implements Reader {
    * @throws {BufferFullError} When the buffer fills without `delim`;
    *   `partial` holds the full buffer, consumed.
    * @throws {RangeError} When `delim` is not a byte value.
-   * @throws Whatever the source threw, once the buffered bytes are read.
+   * @throws Whatever the source threw; the bytes before it stay buffered, so
+   *   a later call (after a read deadline is moved, say) returns them with
+   *   the rest of the slice.
    *
    * @example Split on a delimiter
    * ```ts
@@ -469,7 +471,8 @@ export class BufReader implements Reader {
    *
    * @returns The line, a view valid until the next read, or `null` at end
    *   of stream.
-   * @throws Whatever the source threw, once the buffered bytes are read.
+   * @throws Whatever the source threw; as with {@linkcode readSlice}, the
+   *   bytes of an unfinished line stay buffered.
    *
    * @example Read lines ending in "\n" or "\r\n"
    * ```ts
@@ -510,7 +513,9 @@ export class BufReader implements Reader {
    * @throws {BufferFullError} When more than `maxLength` bytes come without
    *   `delim`; `partial` holds a copy of the bytes read, consumed.
    * @throws {RangeError} When `delim` or `maxLength` is out of range.
-   * @throws Whatever the source threw, once the buffered bytes are read.
+   * @throws Whatever the source threw. The bytes of a string that fits in
+   *   the buffer stay buffered for a later call; the pieces already read of
+   *   a longer one are lost.
    *
    * @example Read delimited strings
    * ```ts
@@ -528,14 +533,17 @@ export class BufReader implements Reader {
   }
 
   /**
-   * Fills all of `p`, as Go's `io.ReadFull`.
+   * Fills all of `p`, as Go's `io.ReadFull`. When `p` is no larger than the
+   * buffer this is all or nothing: the bytes are buffered first, so if the
+   * source fails (a read deadline passes, say) nothing is consumed and a later
+   * call gets them all. A larger `p` is filled as the bytes come.
    *
    * @param p The buffer to fill.
    * @returns `p`, full; or `null` when the stream ended before any byte (an
    *   empty `p` always resolves to `p`).
    * @throws {UnexpectedEofError} When the stream ended part-way; `partial` is
    *   the filled start of `p`.
-   * @throws Whatever the source threw.
+   * @throws Whatever the source threw; see above for what was consumed.
    *
    * @example Fill a fixed-size buffer
    * ```ts
@@ -559,7 +567,8 @@ export class BufReader implements Reader {
   }
 
   /**
-   * Reads exactly `n` bytes into a new array, which the caller owns.
+   * Reads exactly `n` bytes into a new array, which the caller owns; all or
+   * nothing when `n` is no larger than the buffer, as {@linkcode readFull}.
    *
    * @param n How many bytes to read: a non-negative integer.
    * @returns The bytes, or `null` when the stream ended before any byte.
@@ -742,8 +751,8 @@ export class BufReader implements Reader {
   }
 
   // Go's ReadSlice without the error for a full buffer: sets #full instead.
-  // A partial slice at end of stream or before an error leaves the end
-  // pending for the next call.
+  // The bytes left at end of stream come back as a last slice, leaving the
+  // end pending for the next call; an error leaves them buffered.
   async #slice(delim: number): Promise<Uint8Array | null> {
     this.#full = false;
     this.#lastByte = -1;
@@ -759,7 +768,9 @@ export class BufReader implements Reader {
         break;
       }
       if (this.#ended()) {
-        if (this.#r === this.#w) return this.#end();
+        // An error leaves the partial line buffered for a later call; the
+        // end of the stream hands it out.
+        if (this.#failed || this.#r === this.#w) return this.#end();
         line = buf.subarray(this.#r, this.#w);
         this.#r = this.#w;
         break;
@@ -820,6 +831,20 @@ export class BufReader implements Reader {
   }
 
   async #readFull(p: Uint8Array): Promise<Uint8Array | null> {
+    if (p.length === 0) return p;
+    if (p.length <= this.#buf.length) {
+      // All or nothing: buffer the whole of p first, so an error consumes nothing.
+      this.#lastByte = -1;
+      while (this.#w - this.#r < p.length && !this.#ended()) await this.#fill();
+      const avail = this.#w - this.#r;
+      if (avail < p.length) {
+        if (this.#failed || avail === 0) return this.#end();
+        this.#take(p, this.#r, avail);
+        throw new UnexpectedEofError(p.subarray(0, avail), p.length);
+      }
+      this.#take(p, this.#r, p.length);
+      return p;
+    }
     let n = 0;
     while (n < p.length) {
       const m = await this.#read(p.subarray(n));

@@ -107,8 +107,12 @@ export interface FrameReaderOptions {
  *   Copy a view with `slice()` to keep it — also when iterating.
  * - Memory is bounded by `maxFrameSize`: a larger header fails at once with
  *   {@linkcode MessageTooLargeError}.
- * - Any failure is sticky: the reader's place in the stream is lost, so every
- *   later call fails with the same error.
+ * - A source error (a passed read deadline, say) while a frame that fits in
+ *   the buffer is still arriving consumes nothing: the reader stays usable
+ *   and a later call returns the whole frame. Every other failure — a frame
+ *   over the limit, the stream ending inside a frame, a source error inside
+ *   a frame larger than the buffer — loses the reader's place in the stream
+ *   and is sticky: every later call fails with the same error.
  * - Concurrent calls are served one after the other, in call order.
  *
  * @example Read frames in a loop
@@ -161,7 +165,8 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
    * @throws {MessageTooLargeError} When the header claims more than
    *   `maxFrameSize` bytes.
    * @throws {UnexpectedEofError} When the stream ends inside a frame.
-   * @throws Whatever the source threw; every error is sticky.
+   * @throws Whatever the source threw; sticky only inside a frame larger
+   *   than the buffer.
    *
    * @example Read one frame
    * ```ts
@@ -219,24 +224,35 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
   async #readFrame(): Promise<Uint8Array | null> {
     this.#sticky.check();
     const br = this.#br;
-    try {
-      const header = await br.readFull(this.#header);
-      if (header === null) return null;
-      const size = ((header[0]! << 24) | (header[1]! << 16) | (header[2]! << 8) | header[3]!) >>> 0;
-      if (size > this.#max) {
-        throw new MessageTooLargeError(
+    // Until a byte is consumed, a source error leaves the frame buffered and
+    // the reader usable: peek, then consume the whole frame at once.
+    const header = await br.peek(HEADER);
+    if (header.length === 0) return null;
+    if (header.length < HEADER) {
+      throw this.#sticky.record(new UnexpectedEofError(header.slice(), HEADER));
+    }
+    const size = ((header[0]! << 24) | (header[1]! << 16) | (header[2]! << 8) | header[3]!) >>> 0;
+    if (size > this.#max) {
+      throw this.#sticky.record(
+        new MessageTooLargeError(
           `Frame of ${size} bytes exceeds the maximum frame size of ${this.#max} bytes`,
           { size, limit: this.#max },
-        );
+        ),
+      );
+    }
+    if (HEADER + size <= br.size) {
+      const frame = await br.peek(HEADER + size);
+      if (frame.length < HEADER + size) {
+        throw this.#sticky.record(new UnexpectedEofError(frame.slice(HEADER), size));
       }
-      if (size > br.size) {
-        const payload = await br.readExact(size);
-        if (payload === null) throw new UnexpectedEofError(new Uint8Array(0), size);
-        return payload;
-      }
-      const payload = await br.peek(size);
-      if (payload.length < size) throw new UnexpectedEofError(payload.slice(), size);
-      await br.discard(size);
+      await br.discard(HEADER + size);
+      return frame.subarray(HEADER);
+    }
+    // Larger than the buffer: read as it comes; a failure now loses the place.
+    try {
+      await br.discard(HEADER);
+      const payload = await br.readExact(size);
+      if (payload === null) throw new UnexpectedEofError(new Uint8Array(0), size);
       return payload;
     } catch (err) {
       throw this.#sticky.record(err);

@@ -60,7 +60,11 @@ export interface LineReaderOptions {
  * - Invalid UTF-8 becomes U+FFFD.
  * - Memory is bounded by `maxLineLength`: a line that runs past it fails with
  *   {@linkcode MessageTooLargeError}, however long it goes on.
- * - Any failure is sticky: every later call fails with the same error.
+ * - A source error (a passed read deadline, say) while a line that fits in
+ *   the buffer is still arriving consumes nothing: the reader stays usable
+ *   and a later call returns the whole line. Every other failure — a line
+ *   over the limit, a source error inside a line longer than the buffer —
+ *   is sticky: every later call fails with the same error.
  * - Concurrent calls are served one after the other, in call order.
  *
  * @example Iterate over lines
@@ -108,7 +112,8 @@ export class LineReader implements AsyncIterable<string> {
    * @returns The line without `"\n"` or `"\r\n"`, or `null` at end of stream.
    * @throws {MessageTooLargeError} When the line is longer than
    *   `maxLineLength` bytes.
-   * @throws Whatever the source threw; every error is sticky.
+   * @throws Whatever the source threw; sticky only inside a line longer than
+   *   the buffer.
    *
    * @example Read one line
    * ```ts
@@ -163,9 +168,11 @@ export class LineReader implements AsyncIterable<string> {
 
   async #readLine(): Promise<string | null> {
     this.#sticky.check();
+    // A source error here consumed nothing (the BufReader keeps an unfinished
+    // line buffered), so the reader stays usable.
+    const first = await this.#br.readLine();
+    if (first === null) return null;
     try {
-      const first = await this.#br.readLine();
-      if (first === null) return null;
       if (!first.more) {
         this.#checkLength(first.line.length);
         return decoder.decode(first.line);

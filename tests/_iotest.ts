@@ -67,7 +67,7 @@ export class ErrAfterReader implements Reader {
   }
 }
 
-/** Returns the given results in order, then null. */
+/** Returns the given results in order (bytes split to fit), then null. */
 export class ScriptReader implements Reader {
   #script: (number | null | Error | Uint8Array)[];
   calls = 0;
@@ -80,8 +80,10 @@ export class ScriptReader implements Reader {
     if (step === undefined || step === null) return Promise.resolve(null);
     if (step instanceof Error) return Promise.reject(step);
     if (step instanceof Uint8Array) {
-      p.set(step);
-      return Promise.resolve(step.length);
+      const n = Math.min(p.length, step.length);
+      p.set(step.subarray(0, n));
+      if (n < step.length) this.#script.unshift(step.subarray(n));
+      return Promise.resolve(n);
     }
     return Promise.resolve(step);
   }

@@ -348,12 +348,38 @@ Deno.test("BufReader hands out buffered bytes before the source's error, then re
   }
 });
 
-Deno.test("BufReader readSlice returns the partial line before an error, then throws it", async () => {
-  const boom = new Error("boom");
-  const br = new BufReader(new ErrAfterReader(new BytesReader("ab\ncd"), 5, boom), 16);
+Deno.test("BufReader keeps an unfinished slice, line or full read buffered across a source error", async () => {
+  const timeout = new Error("timeout");
+  const script = () => new ScriptReader([enc("ab\ncd"), timeout, enc("ef\n")]);
+  let br = new BufReader(script(), 16);
+  assert.equal(dec((await br.readSlice(0x0a))!), "ab\n");
+  await assert.rejects(br.readSlice(0x0a), (e) => e === timeout);
+  assert.equal(br.buffered(), 2);
+  assert.equal(dec((await br.readSlice(0x0a))!), "cdef\n"); // nothing was lost
+
+  br = new BufReader(script(), 16);
+  await br.readLine();
+  await assert.rejects(br.readLine(), (e) => e === timeout);
+  assert.equal(dec((await br.readLine())!.line), "cdef");
+
+  br = new BufReader(script(), 16);
+  assert.equal(await br.discard(3), 3);
+  const p = new Uint8Array(4);
+  await assert.rejects(br.readFull(p), (e) => e === timeout);
+  assert.equal(br.buffered(), 2, "readFull of at most the buffer size is all or nothing");
+  assert.equal(dec((await br.readFull(p))!), "cdef");
+
+  br = new BufReader(script(), 16);
+  await br.readLine();
+  await assert.rejects(br.readString(0x0a), (e) => e === timeout);
+  assert.equal(await br.readString(0x0a), "cdef\n");
+});
+
+Deno.test("BufReader gives the last bytes without a delimiter at the end of the stream", async () => {
+  const br = new BufReader(new BytesReader("ab\ncd"), 16);
   assert.equal(dec((await br.readSlice(0x0a))!), "ab\n");
   assert.equal(dec((await br.readSlice(0x0a))!), "cd");
-  await assert.rejects(br.readSlice(0x0a), (e) => e === boom);
+  assert.equal(await br.readSlice(0x0a), null);
 });
 
 Deno.test("BufReader peek throws the source's error but keeps the buffered bytes", async () => {

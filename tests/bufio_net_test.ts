@@ -11,7 +11,7 @@ import {
   LineReader,
   LineWriter,
 } from "../bufio.ts";
-import { dial, listen } from "../mod.ts";
+import { dial, listen, TimeoutError } from "../mod.ts";
 import { pattern } from "./_iotest.ts";
 
 const SENDERS = 8;
@@ -133,6 +133,35 @@ Deno.test("concurrent BufWriters on one netconn Conn: each flush arrives as one 
   );
   await client.closeWrite();
   await receiving;
+});
+
+Deno.test("a read deadline inside a frame or line loses nothing: the next call returns it whole", async () => {
+  await using ln = listen("127.0.0.1:0");
+  await using client = await dial(ln.addr);
+  await using server = await ln.accept();
+  const br = new BufReader(server);
+  const frames = new FrameReader(br);
+  const lines = new LineReader(br);
+  const frame = payload(1, 2); // 1003 bytes
+  const wire = new Uint8Array(4 + frame.length);
+  new DataView(wire.buffer).setUint32(0, frame.length);
+  wire.set(frame, 4);
+
+  for (const cut of [2, 500]) {
+    await client.write(wire.subarray(0, cut));
+    server.setReadDeadline(Date.now() + 30);
+    await assert.rejects(frames.readFrame(), TimeoutError);
+    server.setReadDeadline(null);
+    await client.write(wire.subarray(cut));
+    assert.deepEqual(await frames.readFrame(), frame);
+  }
+
+  await client.write(new TextEncoder().encode("half a li"));
+  server.setReadDeadline(Date.now() + 30);
+  await assert.rejects(lines.readLine(), TimeoutError);
+  server.setReadDeadline(null);
+  await client.write(new TextEncoder().encode("ne\n"));
+  assert.equal(await lines.readLine(), "half a line");
 });
 
 Deno.test("one FrameWriter shared by concurrent senders keeps frames whole on a raw Deno.Conn", async () => {

@@ -16,6 +16,7 @@ import {
   pattern,
   READER_KINDS,
   RecordingWriter,
+  ScriptReader,
 } from "./_iotest.ts";
 
 function frame(payload: Uint8Array): Uint8Array {
@@ -114,6 +115,41 @@ Deno.test("FrameReader passes on the source's error and stays failed", async () 
   assert.deepEqual(await reader.readFrame(), pattern(5));
   await assert.rejects(reader.readFrame(), (e) => e === boom);
   await assert.rejects(reader.readFrame(), (e) => e === boom);
+});
+
+Deno.test("FrameReader: a source error inside a small frame loses nothing; inside a large one it is sticky", async () => {
+  const timeout = new Error("timeout");
+  const wire = concat([frame(pattern(10, 1)), frame(pattern(10, 2))]);
+  for (const cut of [0, 2, 4, 9, 14, 16]) {
+    const reader = new FrameReader(
+      new ScriptReader(
+        [wire.slice(0, cut), timeout, wire.slice(cut)].filter((x) =>
+          !(x instanceof Uint8Array) || x.length !== 0
+        ),
+      ),
+      { bufferSize: 16 },
+    );
+    const got: Uint8Array[] = [];
+    let timeouts = 0;
+    for (;;) {
+      try {
+        const f = await reader.readFrame();
+        if (f === null) break;
+        got.push(f.slice());
+      } catch (err) {
+        assert.equal(err, timeout);
+        timeouts++;
+      }
+    }
+    assert.equal(timeouts, 1);
+    assert.deepEqual(got, [pattern(10, 1), pattern(10, 2)], `cut at ${cut}`);
+  }
+  const large = new FrameReader(
+    new ScriptReader([frame(pattern(40)).slice(0, 20), timeout, frame(pattern(40)).slice(20)]),
+    { bufferSize: 16 },
+  );
+  await assert.rejects(large.readFrame(), (e) => e === timeout);
+  await assert.rejects(large.readFrame(), (e) => e === timeout);
 });
 
 Deno.test("FrameReader handles a one-byte trickler with bounded calls", async () => {

@@ -8,6 +8,7 @@ import {
   ErrAfterReader,
   READER_KINDS,
   RecordingWriter,
+  ScriptReader,
 } from "./_iotest.ts";
 
 Deno.test("LineReader returns every line across reader kinds and buffer sizes", async () => {
@@ -81,11 +82,25 @@ Deno.test("LineReader turns invalid UTF-8 into U+FFFD", async () => {
   assert.equal(await lines.readLine(), "a\uFFFD");
 });
 
+Deno.test("LineReader: a source error inside a short line loses nothing; inside a long one it is sticky", async () => {
+  const timeout = new Error("timeout");
+  const lines = new LineReader(new ScriptReader([enc("ok\npar"), timeout, enc("tial\n")]));
+  assert.equal(await lines.readLine(), "ok");
+  await assert.rejects(lines.readLine(), (e) => e === timeout);
+  assert.equal(await lines.readLine(), "partial");
+  assert.equal(await lines.readLine(), null);
+
+  const long = new LineReader(new ScriptReader([enc("x".repeat(20)), timeout, enc("y\n")]), {
+    bufferSize: 16,
+  });
+  await assert.rejects(long.readLine(), (e) => e === timeout);
+  await assert.rejects(long.readLine(), (e) => e === timeout);
+});
+
 Deno.test("LineReader passes on the source's error after the lines before it", async () => {
   const boom = new Error("boom");
   const lines = new LineReader(new ErrAfterReader(new BytesReader("ok\npartial"), 6, boom));
   assert.equal(await lines.readLine(), "ok");
-  assert.equal(await lines.readLine(), "par");
   await assert.rejects(lines.readLine(), (e) => e === boom);
   await assert.rejects(lines.readLine(), (e) => e === boom);
 });
