@@ -395,9 +395,12 @@ Deno.test("seed, close twice: the second close does nothing", async () => {
 
 Deno.test("seed, peer close: read gives null, the first write succeeds, later ones fail with broken pipe", async () => {
   await using p = await pair();
-  p.client.close();
   const buf = new Uint8Array(10);
-  assert.equal(await mustSettle(p.server.read(buf), 5000, "a read after the peer closed"), null);
+  const pending = p.server.read(buf);
+  await mustNotSettle(pending, 20, "a read with no data");
+  p.client.close();
+  assert.equal(await mustSettle(pending, 5000, "a read waiting when the peer closed"), null);
+  assert.equal(await p.server.read(buf), null, "and every read after it");
   // The bytes go into this side's buffer: the write succeeds (the article's server: "write 10 bytes").
   assert.equal(await p.server.write(buf), 10);
   // The peer answers with a reset; a later write sees the stream is gone.
@@ -409,6 +412,26 @@ Deno.test("seed, peer close: read gives null, the first write succeeds, later on
   assert.ok(!(err instanceof ClosedError), "the peer's close is not ours");
   assert.ok(DEAD_PEER.includes(err.kind), `kind ${err.kind}`);
   assert.equal(err.bytesWritten, 0);
+});
+
+// ---- socket options: SO_REUSEADDR ---------------------------------------
+
+Deno.test("seed, SO_REUSEADDR: a restarted server listens on its port at once, with old conns in TIME_WAIT", async () => {
+  const ln = listen("127.0.0.1:0");
+  const port = ln.addr.port;
+  {
+    await using client = await dial(ln.addr);
+    await using server = await ln.accept();
+    // The server closes first: its side, on the listener's port, goes to TIME_WAIT.
+    server.close();
+    assert.equal(await mustSettle(client.read(new Uint8Array(1)), 5000, "EOF"), null);
+  }
+  await ln[Symbol.asyncDispose]();
+  await using again = listen({ hostname: "127.0.0.1", port });
+  assert.equal(again.addr.port, port);
+  await using client = await mustSettle(dial(again.addr), 5000, "a dial to the restarted server");
+  await using server = await mustSettle(again.accept(), 5000, "its accept");
+  assert.equal(server.remoteAddr.port, client.localAddr.port);
 });
 
 // ---- dial ----------------------------------------------------------------
