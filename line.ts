@@ -211,6 +211,21 @@ export class LineReader implements AsyncIterable<string> {
   }
 }
 
+// The UTF-8 length of s, with lone surrogates as U+FFFD (3 bytes).
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c < 0xdc00 && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
 function iteratorResult(line: string | null): IteratorResult<string> {
   return line === null ? { value: undefined, done: true } : { value: line, done: false };
 }
@@ -308,14 +323,16 @@ export class LineWriter {
    * ```
    */
   writeLine(line: string | Uint8Array): Promise<void> {
-    const bytes = typeof line === "string" ? encoder.encode(line) : line;
-    const size = bytes.length;
-    if (bytes.indexOf(LF) >= 0) {
+    const text = typeof line === "string";
+    if (text ? line.includes("\n") : line.indexOf(LF) >= 0) {
       return Promise.reject(new TypeError("Line must not contain a line feed"));
     }
-    if (size > 0 && bytes[size - 1] === CR) {
+    if (text ? line.endsWith("\r") : line[line.length - 1] === CR) {
       return Promise.reject(new TypeError("Line must not end in a carriage return"));
     }
+    // A string is encoded straight into the message: at most 3 bytes a unit.
+    const bound = text ? line.length * 3 : line.length;
+    const size = bound > this.#max && text ? utf8Length(line) : line.length;
     if (size > this.#max) {
       return Promise.reject(
         new MessageTooLargeError(
@@ -324,10 +341,10 @@ export class LineWriter {
         ),
       );
     }
-    return this.#out.send(size + 1, (buf) => {
-      buf.set(bytes);
-      buf[size] = LF;
-      return size + 1;
+    return this.#out.send(bound + 1, (buf) => {
+      const n = text ? encoder.encodeInto(line, buf).written : (buf.set(line), line.length);
+      buf[n] = LF;
+      return n + 1;
     });
   }
 }

@@ -144,6 +144,11 @@ Deno.test("LineWriter refuses lines that would not read back the same, and overs
   assert.equal(sink.writes.length, 0);
   await writer.writeLine("1234");
   assert.equal(sink.text(), "1234\n");
+  // The limit counts UTF-8 bytes, a lone surrogate as the 3 of U+FFFD.
+  const exact = new LineWriter(sink, { maxLineLength: 7 });
+  await exact.writeLine("😀\uD800");
+  await assert.rejects(exact.writeLine("😀\uD800a"), MessageTooLargeError);
+  assert.deepEqual(sink.writes.at(-1), enc("😀\uFFFD\n"));
 });
 
 Deno.test("LineWriter errors are sticky; short writes still deliver whole lines", async () => {
