@@ -1,0 +1,171 @@
+/**
+ * Loopback pairs and the two workloads of the conn benchmarks, written once
+ * over a small {@linkcode Endpoint} shape so raw `Deno.Conn` and netconn run
+ * the very same loops. Every workload checks its own result and throws on a
+ * wrong one, so a fast wrong answer fails the bench.
+ *
+ * @module
+ */
+
+import { Conn } from "../mod.ts";
+
+/** One end of a connection, as a workload drives it. */
+export interface Endpoint {
+  /** Reads up to `p.length` bytes; null at EOF. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes all of `p`. */
+  writeAll(p: Uint8Array): Promise<void>;
+  /** Called before every read, e.g. to move the read deadline as Go servers do. */
+  beforeRead?(): void;
+  /** Called before every write, e.g. to move the write deadline. */
+  beforeWrite?(): void;
+}
+
+/** Both ends of one loopback connection. */
+export interface Pair<T> {
+  client: T;
+  server: T;
+}
+
+/** A raw Deno pair with Go's NoDelay on both ends, as netconn's conns have. */
+export async function rawPair(): Promise<Pair<Deno.TcpConn>> {
+  const ln = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
+  try {
+    const [client, server] = await Promise.all([
+      Deno.connect({ hostname: "127.0.0.1", port: ln.addr.port, transport: "tcp" }),
+      ln.accept(),
+    ]);
+    client.setNoDelay(true);
+    server.setNoDelay(true);
+    return { client, server };
+  } finally {
+    ln.close();
+  }
+}
+
+/**
+ * Conns wrapping the two ends of `pair`, as `dial` and `accept` wrap theirs.
+ * Several wraps of one pair may take turns, one workload at a time: between
+ * workloads the stream is idle and each Conn's read buffer is empty.
+ */
+export function wrapPair(pair: Pair<Deno.TcpConn>): Pair<Conn> {
+  return { client: new Conn(pair.client), server: new Conn(pair.server) };
+}
+
+/** A raw Deno conn as an endpoint: writes loop until every byte is out. */
+export function rawEndpoint(conn: Deno.TcpConn): Endpoint {
+  return {
+    read: (p) => conn.read(p),
+    async writeAll(p) {
+      for (let off = 0; off < p.length;) off += await conn.write(off === 0 ? p : p.subarray(off));
+    },
+  };
+}
+
+/**
+ * A netconn conn as an endpoint. With `moveDeadlineMs`, the read deadline is
+ * moved that far ahead before every read and the write deadline before every
+ * write, as Go servers do.
+ */
+export function connEndpoint(conn: Conn, moveDeadlineMs?: number): Endpoint {
+  const endpoint: Endpoint = {
+    read: (p) => conn.read(p),
+    async writeAll(p) {
+      await conn.write(p);
+    },
+  };
+  if (moveDeadlineMs !== undefined) {
+    endpoint.beforeRead = () => conn.setReadDeadline(Date.now() + moveDeadlineMs);
+    endpoint.beforeWrite = () => conn.setWriteDeadline(Date.now() + moveDeadlineMs);
+  }
+  return endpoint;
+}
+
+/** The byte at stream offset `k` of a bulk transfer. */
+function expected(k: number): number {
+  return k & 0xff;
+}
+
+const CHUNK = 64 * 1024;
+const SOURCE = new Uint8Array(CHUNK).map((_, i) => expected(i)); // CHUNK % 256 === 0
+
+/**
+ * Sends `total` bytes from `from` to `to` in 64 KiB writes while `to` reads
+ * into a 64 KiB buffer. Checks the count and, for every read, the first and
+ * last byte against their stream offsets.
+ *
+ * @throws {Error} If the receiver got a wrong count or a wrong byte.
+ */
+export async function bulk(from: Endpoint, to: Endpoint, total: number): Promise<void> {
+  if (total % CHUNK !== 0) throw new RangeError(`Bulk size ${total} is not a multiple of 64 KiB`);
+  const send = async (): Promise<void> => {
+    for (let sent = 0; sent < total; sent += CHUNK) {
+      from.beforeWrite?.();
+      await from.writeAll(SOURCE);
+    }
+  };
+  const receive = async (): Promise<number> => {
+    const buf = new Uint8Array(CHUNK);
+    let got = 0;
+    while (got < total) {
+      to.beforeRead?.();
+      const n = await to.read(buf);
+      if (n === null) break;
+      if (buf[0] !== expected(got) || buf[n - 1] !== expected(got + n - 1)) {
+        throw new Error(`Bulk transfer: wrong byte near offset ${got}`);
+      }
+      got += n;
+    }
+    return got;
+  };
+  const [, got] = await Promise.all([send(), receive()]);
+  if (got !== total) throw new Error(`Bulk transfer: received ${got} of ${total} bytes`);
+}
+
+/**
+ * `rounds` round trips of a `size`-byte message: `client` writes it, `server`
+ * reads it whole and echoes it, `client` reads the echo whole. Each message
+ * carries its round number, and every echo is compared byte for byte.
+ *
+ * @throws {Error} If an echo differs from what was sent.
+ */
+export async function pingPong(
+  client: Endpoint,
+  server: Endpoint,
+  options: { rounds: number; size: number },
+): Promise<void> {
+  const { rounds, size } = options;
+  const echo = async (): Promise<void> => {
+    const msg = new Uint8Array(size);
+    for (let i = 0; i < rounds; i++) {
+      await readFull(server, msg);
+      server.beforeWrite?.();
+      await server.writeAll(msg);
+    }
+  };
+  const ping = async (): Promise<void> => {
+    const msg = new Uint8Array(size);
+    const view = new DataView(msg.buffer);
+    const back = new Uint8Array(size);
+    for (let i = 0; i < rounds; i++) {
+      view.setUint32(0, i);
+      msg[size - 1] = i & 0xff;
+      client.beforeWrite?.();
+      await client.writeAll(msg);
+      await readFull(client, back);
+      for (let j = 0; j < size; j++) {
+        if (back[j] !== msg[j]) throw new Error(`Ping-pong: round ${i} echoed a wrong byte ${j}`);
+      }
+    }
+  };
+  await Promise.all([echo(), ping()]);
+}
+
+async function readFull(from: Endpoint, p: Uint8Array): Promise<void> {
+  for (let off = 0; off < p.length;) {
+    from.beforeRead?.();
+    const n = await from.read(off === 0 ? p : p.subarray(off));
+    if (n === null) throw new Error(`Unexpected EOF after ${off} of ${p.length} bytes`);
+    off += n;
+  }
+}

@@ -1,0 +1,126 @@
+// netconn against raw Deno.Conn on loopback, in the same groups:
+//
+//   deno bench --allow-net bench/conn_bench.ts
+//
+// - bulk: 16 MiB per iteration in 64 KiB writes, read into a 64 KiB buffer;
+// - ping-pong: 1000 round trips of a 32-byte message per iteration;
+// each as raw Deno.Conn (the baseline; writes loop until every byte is out,
+// as raw callers must), netconn, netconn with read and write deadlines armed
+// an hour ahead on both ends (armed, never fires), and for ping-pong netconn
+// with each deadline moved before every read and write, as Go servers do.
+// Every iteration checks what it received. After the run a summary prints
+// bytes/s and round trips/s with the ratio to raw.
+
+import {
+  bulk,
+  connEndpoint,
+  type Endpoint,
+  type Pair,
+  pingPong,
+  rawEndpoint,
+  rawPair,
+  wrapPair,
+} from "./_loopback.ts";
+
+const BULK_BYTES = 16 * 1024 * 1024;
+const ROUNDS = 1000;
+const MSG = 32;
+const HOUR = 3_600_000;
+
+// One loopback pair for the whole file, closed when it ends. Every variant
+// drives these same two sockets (the netconn ones through Conns wrapping
+// them), so no variant gains or loses by its socket's kernel state. Between
+// iterations the stream is idle and every Conn's read buffer empty, so the
+// wrappers never see each other's bytes.
+const raw = await rawPair();
+const plain = wrapPair(raw);
+const armed = wrapPair(raw);
+const moving = wrapPair(raw);
+armed.client.setDeadline(Date.now() + HOUR);
+armed.server.setDeadline(Date.now() + HOUR);
+
+const variants: { name: string; pair: Pair<Endpoint>; baseline?: boolean; bulk: boolean }[] = [
+  {
+    name: "raw Deno.Conn",
+    baseline: true,
+    bulk: true,
+    pair: { client: rawEndpoint(raw.client), server: rawEndpoint(raw.server) },
+  },
+  {
+    name: "netconn",
+    bulk: true,
+    pair: { client: connEndpoint(plain.client), server: connEndpoint(plain.server) },
+  },
+  {
+    name: "netconn, deadlines armed",
+    bulk: true,
+    pair: { client: connEndpoint(armed.client), server: connEndpoint(armed.server) },
+  },
+  {
+    name: "netconn, deadline moved every op",
+    bulk: false,
+    pair: {
+      client: connEndpoint(moving.client, 30_000),
+      server: connEndpoint(moving.server, 30_000),
+    },
+  },
+];
+
+/** Work done and time spent per bench, for the summary (warmup included). */
+const tally = new Map<string, { work: number; ms: number; unit: string }>();
+
+function count(key: string, unit: string, work: number, start: number): void {
+  const t = tally.get(key) ?? { work: 0, ms: 0, unit };
+  t.work += work;
+  t.ms += performance.now() - start;
+  tally.set(key, t);
+}
+
+for (const v of variants.filter((v) => v.bulk)) {
+  Deno.bench({
+    name: v.name,
+    group: "bulk 64 KiB writes, 16 MiB",
+    baseline: v.baseline ?? false,
+    n: 60,
+    warmup: 10,
+    async fn() {
+      const start = performance.now();
+      await bulk(v.pair.client, v.pair.server, BULK_BYTES);
+      count(`bulk | ${v.name}`, "MiB/s", BULK_BYTES / 1024 / 1024, start);
+    },
+  });
+}
+
+for (const v of variants) {
+  Deno.bench({
+    name: v.name,
+    group: "ping-pong 32 B, 1000 round trips",
+    baseline: v.baseline ?? false,
+    n: 40,
+    warmup: 5,
+    async fn() {
+      const start = performance.now();
+      await pingPong(v.pair.client, v.pair.server, { rounds: ROUNDS, size: MSG });
+      count(`ping-pong | ${v.name}`, "round trips/s", ROUNDS, start);
+    },
+  });
+}
+
+function summary(): string {
+  const lines: string[] = [];
+  for (const [key, t] of tally) {
+    const rate = t.work / (t.ms / 1000);
+    const base = tally.get(`${key.split(" | ")[0]} | ${variants[0]!.name}`);
+    const ratio = base === undefined
+      ? ""
+      : ` (${(rate / (base.work / (base.ms / 1000))).toFixed(3)}x raw)`;
+    lines.push(`${key}: ${Math.round(rate).toLocaleString("en-US")} ${t.unit}${ratio}`);
+  }
+  return lines.join("\n");
+}
+
+globalThis.addEventListener("unload", () => {
+  if (tally.size > 0) console.log(`\n${summary()}`);
+  raw.client.close();
+  raw.server.close();
+});
