@@ -240,7 +240,9 @@ export class BufWriter implements Writer {
     }
     return this.#run(async () => {
       _checkByte(c, "Byte");
-      await this.#write(new Uint8Array([c]));
+      this.#checkFailed();
+      if (this.#n === this.#buf.length) await this.#flush();
+      this.#buf[this.#n++] = c;
     });
   }
 

@@ -129,6 +129,7 @@ export interface FrameReaderOptions {
  */
 export class FrameReader implements AsyncIterable<Uint8Array> {
   #br: BufReader;
+  #buf: Uint8Array; // #br's buffer, which never changes
   #max: number;
   #header = new Uint8Array(HEADER);
   #lock = new _Lock();
@@ -150,6 +151,7 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
       MAX_U32,
     );
     this.#br = _bufReaderFor(rd, options?.bufferSize);
+    this.#buf = internal.buffer(this.#br);
   }
 
   /** The largest payload accepted, in bytes. */
@@ -214,7 +216,7 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
     const r = internal.start(br);
     const avail = internal.end(br) - r;
     if (r < 0 || avail < HEADER) return undefined;
-    const buf = internal.buffer(br);
+    const buf = this.#buf;
     const size = ((buf[r]! << 24) | (buf[r + 1]! << 16) | (buf[r + 2]! << 8) | buf[r + 3]!) >>> 0;
     if (size > this.#max || avail - HEADER < size) return undefined;
     internal.consume(br, HEADER + size);

@@ -79,6 +79,7 @@ export interface LineReaderOptions {
  */
 export class LineReader implements AsyncIterable<string> {
   #br: BufReader;
+  #buf: Uint8Array; // #br's buffer, which never changes
   #max: number;
   #lock = new _Lock();
   #sticky = new _Sticky();
@@ -99,6 +100,7 @@ export class LineReader implements AsyncIterable<string> {
       MAX_BUFFER_SIZE,
     );
     this.#br = _bufReaderFor(rd, options?.bufferSize);
+    this.#buf = internal.buffer(this.#br);
   }
 
   /** The longest line accepted, in bytes. */
@@ -157,7 +159,7 @@ export class LineReader implements AsyncIterable<string> {
     const br = this.#br;
     const r = internal.start(br);
     if (r < 0) return undefined;
-    const buf = internal.buffer(br);
+    const buf = this.#buf;
     const i = buf.indexOf(LF, r);
     if (i < 0 || i >= internal.end(br)) return undefined;
     const end = i > r && buf[i - 1] === CR ? i - 1 : i;

@@ -183,6 +183,15 @@ Deno.test("BufWriter writeByte and writeString, with multi-byte characters acros
   assert.equal(bw.buffered(), 0);
 });
 
+Deno.test("BufWriter writeByte flushes a full buffer and goes on", async () => {
+  const sink = new RecordingWriter();
+  const bw = new BufWriter(sink, 16);
+  for (let i = 0; i < 100; i++) await bw.writeByte(i);
+  await bw.flush();
+  assert.deepEqual(sink.bytes(), Uint8Array.from({ length: 100 }, (_, i) => i));
+  assert.ok(sink.writes.every((w) => w.length <= 16));
+});
+
 Deno.test("BufWriter writeString of a long string flushes as it goes", async () => {
   const sink = new RecordingWriter();
   const bw = new BufWriter(sink, 16);
