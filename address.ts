@@ -35,7 +35,9 @@ export function parseAddress(address: Address, op: "dial" | "listen"): HostPort 
       throw invalid(op, String(hostname), "hostname is not a string");
     }
     checkPort(address.port, op, `${hostname}:${address.port}`);
-    return { hostname: unbracket(hostname), port: address.port };
+    const host = unbracket(hostname);
+    checkHost(host, op, `${hostname}:${address.port}`);
+    return { hostname: host, port: address.port };
   }
   if (typeof address !== "string") {
     throw invalid(op, String(address), "expected a string or { hostname, port }");
@@ -68,6 +70,7 @@ export function parseAddress(address: Address, op: "dial" | "listen"): HostPort 
   if (port > 65535) {
     throw invalid(op, address, `invalid port "${portText}": want an integer from 0 to 65535`);
   }
+  checkHost(host, op, address);
   return { hostname: host, port };
 }
 
@@ -96,6 +99,20 @@ export function formatAddr(addr: Deno.NetAddr): string {
 function checkPort(port: unknown, op: "dial" | "listen", address: string): void {
   if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
     throw invalid(op, address, `invalid port "${String(port)}": want an integer from 0 to 65535`);
+  }
+}
+
+/**
+ * Rejects hosts no lookup could resolve, which the runtime would report as
+ * an unclassified error: whitespace, control characters, brackets, and a
+ * colon outside an IPv6 literal (`{ hostname: "127.0.0.1:80" }`).
+ */
+function checkHost(host: string, op: "dial" | "listen", address: string): void {
+  if (/[\s\p{Cc}[\]]/u.test(host)) {
+    throw invalid(op, address, `invalid host "${host}"`);
+  }
+  if (host.includes(":") && !/^(?=(?:[^:]*:){2})[0-9a-f:.]+(?:%[^%]+)?$/i.test(host)) {
+    throw invalid(op, address, `invalid host "${host}": a colon outside an IPv6 literal`);
   }
 }
 

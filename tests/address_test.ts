@@ -20,6 +20,8 @@ const GOOD: [Address, string, number][] = [
   ["[::]:0", "::", 0],
   ["[fe80::1%lo]:80", "fe80::1%lo", 80],
   ["[::ffff:127.0.0.1]:80", "::ffff:127.0.0.1", 80],
+  ["[2001:db8::1]:443", "2001:db8::1", 443],
+  ["[localhost]:80", "localhost", 80], // Go's SplitHostPort allows brackets around any host
   [":8001", "", 8001],
   ["127.0.0.1:", "127.0.0.1", 0], // an empty port is 0, as in Go
   [":", "", 0],
@@ -30,6 +32,8 @@ const GOOD: [Address, string, number][] = [
   [{ port: 80 }, "", 80],
   [{ hostname: "::1", port: 1 }, "::1", 1],
   [{ hostname: "[::1]", port: 1 }, "::1", 1],
+  [{ hostname: "fe80::1%eth0", port: 1 }, "fe80::1%eth0", 1],
+  [{ hostname: "::ffff:127.0.0.1", port: 1 }, "::ffff:127.0.0.1", 1],
   [{ transport: "tcp", hostname: "0.0.0.0", port: 9 } as Deno.NetAddr, "0.0.0.0", 9],
 ];
 
@@ -73,6 +77,13 @@ const BAD: [string, unknown][] = [
   ["object: no port", { hostname: "127.0.0.1" }],
   ["object: empty", {}],
   ["object: hostname not a string", { hostname: 5, port: 80 }],
+  ["whitespace in host", "exa mple.com:80"],
+  ["control character in host", "a\x00b:80"],
+  ["one colon in brackets", "[1:2]:80"],
+  ["object: host:port as hostname", { hostname: "127.0.0.1:80", port: 1 }],
+  ["object: unclosed bracket", { hostname: "[::1", port: 1 }],
+  ["object: stray bracket", { hostname: "a]b", port: 1 }],
+  ["object: whitespace in hostname", { hostname: " 127.0.0.1", port: 1 }],
   ["not an address", undefined],
   ["not an address", null],
   ["not an address", 80],
