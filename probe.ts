@@ -37,6 +37,8 @@ export interface Row {
   ms: number;
   /** Why the experiment failed to finish, if it did. */
   error?: string;
+  /** True when the experiment was not run for want of a permission (`ok` stays true). */
+  skipped?: boolean;
 }
 
 /** Options for {@linkcode probe}. */
@@ -65,21 +67,37 @@ export async function probe(options: ProbeOptions = {}): Promise<Row[]> {
   for (const [i, experiment] of chosen.entries()) {
     onStart?.(i + 1, chosen.length, experiment.name);
     const left = Math.floor(end - performance.now());
-    rows.push(await runOne(experiment, Math.min(experiment.limitMs ?? DEFAULT_LIMIT_MS, left)));
+    rows.push(
+      await runExperiment(experiment, Math.min(experiment.limitMs ?? DEFAULT_LIMIT_MS, left)),
+    );
   }
   return rows;
 }
 
-/** Runs one experiment in its own Lab, which is closed when it ends or runs out of time. */
-async function runOne(experiment: Experiment, limitMs: number): Promise<Row> {
+/**
+ * Runs one experiment in its own Lab, which is closed when the experiment
+ * ends or when `limitMs` passes, whichever comes first.
+ *
+ * @param experiment The experiment.
+ * @param limitMs Its time limit in milliseconds.
+ * @returns Its row: the outcome, or why there is none.
+ */
+export async function runExperiment(experiment: Experiment, limitMs: number): Promise<Row> {
   const row = { case: experiment.name, go: experiment.go, raw: "", numbers: {}, ms: 0 };
+  const missing = (experiment.needs ?? []).filter((name) =>
+    Deno.permissions.querySync({ name } as Deno.PermissionDescriptor).state !== "granted"
+  );
+  if (missing.length > 0) {
+    const flags = missing.map((name) => `--allow-${name}`).join(" ");
+    return { ...row, netconn: `skipped: needs ${flags}`, ok: true, skipped: true };
+  }
   if (limitMs <= 0) return { ...row, netconn: "not run", ok: false, error: "out of time" };
   const lab = new Lab();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeUp = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       const reason = `did not finish within ${limitMs} ms`;
-      lab.close(reason);
+      void lab.close(reason);
       reject(new Error(reason));
     }, limitMs);
   });
@@ -92,7 +110,7 @@ async function runOne(experiment: Experiment, limitMs: number): Promise<Row> {
     return { ...row, netconn: `failed: ${error}`, ok: false, ms: elapsed(start), error };
   } finally {
     clearTimeout(timer);
-    lab.close();
+    await lab.close();
   }
 }
 

@@ -14,6 +14,7 @@ import {
   type Listener,
   type ListenOptions,
 } from "../mod.ts";
+import { within } from "./_io.ts";
 
 /** What one experiment measured. */
 export interface Outcome {
@@ -35,6 +36,12 @@ export interface Experiment {
   go: string;
   /** The experiment's time limit in milliseconds. @default {5000} */
   limitMs?: number;
+  /**
+   * Permissions beyond `--allow-net` the experiment needs (e.g. `"ffi"` for a
+   * socket option set through libc). Without them its row says so and is
+   * skipped, which does not fail the probe.
+   */
+  needs?: Deno.PermissionName[];
   /** Runs the experiment; everything it opens through `lab` is closed afterwards. */
   run(lab: Lab): Promise<Outcome>;
 }
@@ -48,8 +55,9 @@ export const LOOPBACK = "127.0.0.1";
  * pending operation on those resources; later opens fail.
  */
 export class Lab {
-  #closers: (() => void)[] = [];
+  #closers: (() => void | Promise<void>)[] = [];
   #controller = new AbortController();
+  #closing: Promise<void> | null = null;
 
   /** Aborts when the experiment's time is up or it has ended. */
   get signal(): AbortSignal {
@@ -60,7 +68,7 @@ export class Lab {
   listen(options: ListenOptions = {}): Listener {
     this.#checkOpen();
     const ln = listen(`${LOOPBACK}:0`, options);
-    return this.track(ln, () => ln.close());
+    return this.track(ln, () => ln[Symbol.asyncDispose]());
   }
 
   /** Dials `ln` (or any address) with `options`; the dial also ends with the lab. */
@@ -70,7 +78,7 @@ export class Lab {
       ? this.signal
       : AbortSignal.any([options.signal, this.signal]);
     const conn = await dial(address, { ...options, signal });
-    return this.track(conn, () => conn.close());
+    return this.track(conn, () => conn[Symbol.asyncDispose]());
   }
 
   /** A connected pair on a fresh listener: `client` dialled, `server` accepted. */
@@ -78,7 +86,9 @@ export class Lab {
     const listener = this.listen(options.listen);
     const [client, server] = await Promise.all([
       this.dial(listener.addr, options.dial),
-      listener.accept({ signal: this.signal }).then((c) => this.track(c, () => c.close())),
+      listener.accept({ signal: this.signal }).then((c) =>
+        this.track(c, () => c[Symbol.asyncDispose]())
+      ),
     ]);
     return { client, server, listener };
   }
@@ -98,25 +108,31 @@ export class Lab {
   }
 
   /** Closes `resource` with `close` when the lab ends; returns it. */
-  track<T>(resource: T, close: () => void): T {
+  track<T>(resource: T, close: () => void | Promise<void>): T {
+    this.#closers.push(close);
     if (this.signal.aborted) {
-      close();
+      void this.close();
       this.#checkOpen();
     }
-    this.#closers.push(close);
     return resource;
   }
 
-  /** Closes everything, newest first; later opens fail. Idempotent. */
-  close(reason = "the experiment ended"): void {
+  /**
+   * Closes everything, newest first, and waits (at most a second) until the
+   * runtime has ended every operation on it; later opens fail. Idempotent.
+   */
+  close(reason = "the experiment ended"): Promise<void> {
     if (!this.signal.aborted) this.#controller.abort(new Error(reason));
-    for (const close of this.#closers.splice(0).reverse()) {
+    const closing = this.#closers.splice(0).reverse().map(async (close) => {
       try {
-        close();
+        await close();
       } catch {
         // Closed already (a raw Deno resource throws on a second close).
       }
-    }
+    });
+    const previous = this.#closing ?? Promise.resolve();
+    this.#closing = Promise.all([previous, ...closing]).then(() => {});
+    return within(this.#closing, 1000).then(() => {});
   }
 
   #checkOpen(): void {

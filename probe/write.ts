@@ -32,7 +32,7 @@ export const writeSuccess: Experiment = {
     await writeAll(raw.client, p.subarray(rawN));
     await rawReceived;
     return {
-      netconn: `write(8 MiB) → ${n} in ${ms} ms; peer got ${bytes(got.bytes)}, intact`,
+      netconn: `write(8 MiB) → ${n} in one call (${ms} ms); peer got ${bytes(got.bytes)} intact`,
       raw: `write(8 MiB) → ${bytes(rawN)}: caller must loop`,
       numbers: { requested: BIG, returned: n, received: got.bytes, ms, rawReturned: rawN },
       ok: n === BIG && got.bytes === BIG && got.intact,
@@ -69,8 +69,8 @@ export const writeBlocking: Experiment = {
     const partial = error instanceof TimeoutError ? error.bytesWritten ?? -1 : -1;
     const accepted = total + Math.max(partial, 0);
     return {
-      netconn: `${writes} full writes, ${bytes(accepted)} accepted, then blocked: ` +
-        `${describe(error)} after ${waitMs} ms, bytesWritten ${partial}`,
+      netconn: `${writes} writes of 64 KiB went through (${bytes(total)}), the next blocked: ` +
+        `${describe(error)} at ${waitMs} ms, bytesWritten ${partial}`,
       numbers: { accepted, fullWrites: writes, timedOutBytesWritten: partial, waitMs, ms },
       ok: error instanceof TimeoutError && partial >= 0 && partial < CHUNK && writes > 0 &&
         client.stats().bytesWritten === accepted,
@@ -81,7 +81,7 @@ export const writeBlocking: Experiment = {
 /** One 32 MiB write; once it is blocked the peer closes with unread data, which resets. */
 export const partialWrite: Experiment = {
   name: "partial write, peer dies",
-  go: "Write returns n > 0 and a reset error",
+  go: "Write returns n > 0 and a reset / broken-pipe error",
   async run(lab: Lab): Promise<Outcome> {
     const { client, server } = await lab.pair();
     const p = new Uint8Array(32 * 1024 * 1024);
@@ -97,7 +97,7 @@ export const partialWrite: Experiment = {
     const n = error instanceof NetError ? error.bytesWritten ?? -1 : -1;
     const kind = error instanceof NetError ? error.kind : "none";
     return {
-      netconn: `write(32 MiB) blocked at ${bytes(blockedAt)}; peer closed → ` +
+      netconn: `write(32 MiB) blocked at ${bytes(blockedAt)}; peer reset → ` +
         `${describe(error)} in ${ms} ms, bytesWritten ${n}`,
       numbers: { requested: p.length, blockedAt, bytesWritten: n, ms },
       ok: (kind === "reset" || kind === "broken-pipe") && n > 0 && n < p.length &&
@@ -141,8 +141,8 @@ export const writeTimeout: Experiment = {
     const got = await received;
     const isTimeout = error.timeout && error.message.includes("i/o timeout");
     return {
-      netconn: `deadline +${aheadMs} ms: ${bytes(total)} in full writes, then i/o timeout ` +
-        `with bytesWritten ${partial}; settled ${final}; peer got exactly that`,
+      netconn: `+${aheadMs} ms deadlines: ${bytes(total)} in full writes, then i/o timeout, ` +
+        `bytesWritten ${partial}; settled ${final}; peer got ${bytes(total)} + ${final}`,
       numbers: { aheadMs, total, bytesWritten: partial, settled: final, received: got.bytes },
       ok: isTimeout && total > 0 && partial >= 0 && final >= partial &&
         got.bytes === total + final && got.intact,

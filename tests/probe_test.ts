@@ -1,6 +1,8 @@
 // The probe, run as a user runs it: a subprocess with only --allow-net.
 
 import assert from "node:assert/strict";
+import { ClosedError } from "../mod.ts";
+import { runExperiment } from "../probe.ts";
 import { experiments } from "../probe/cases.ts";
 
 const PROBE = new URL("../probe.ts", import.meta.url).pathname;
@@ -91,4 +93,58 @@ Deno.test("probe: a table by default, --only filters, bad flags exit 2", async (
   const bad = await runProbe("--frobnicate");
   assert.equal(bad.code, 2);
   assert.match(bad.stdout, /Usage/);
+});
+
+Deno.test("runExperiment: a hung experiment is cut at its limit and what it opened is closed", async () => {
+  let pending: Promise<unknown> | undefined;
+  const start = performance.now();
+  const row = await runExperiment({
+    name: "hangs",
+    go: "-",
+    async run(lab) {
+      const { server } = await lab.pair();
+      pending = server.read(new Uint8Array(8)).catch((e) => e);
+      await pending;
+      return { netconn: "returned", numbers: {}, ok: true };
+    },
+  }, 200);
+  const ms = performance.now() - start;
+  assert.equal(row.ok, false);
+  assert.match(row.error ?? "", /did not finish within 200 ms/);
+  assert.ok(ms >= 190 && ms < 2000, `took ${ms} ms`);
+  assert.ok((await pending) instanceof ClosedError, "the lab closed the conn under the read");
+});
+
+Deno.test("runExperiment: a throwing experiment fails its row with the message", async () => {
+  const row = await runExperiment({
+    name: "throws",
+    go: "-",
+    run() {
+      return Promise.reject(new Error("boom"));
+    },
+  }, 1000);
+  assert.equal(row.ok, false);
+  assert.equal(row.error, "boom");
+  assert.equal(row.netconn, "failed: boom");
+});
+
+Deno.test({
+  name: "runExperiment: a row that needs a missing permission is skipped, not failed",
+  permissions: { net: true, sys: false },
+  async fn() {
+    let ran = false;
+    const row = await runExperiment({
+      name: "needs sys",
+      go: "-",
+      needs: ["sys"],
+      run() {
+        ran = true;
+        return Promise.resolve({ netconn: "ran", numbers: {}, ok: true });
+      },
+    }, 1000);
+    assert.equal(ran, false);
+    assert.equal(row.ok, true);
+    assert.equal(row.skipped, true);
+    assert.match(row.netconn, /needs --allow-sys/);
+  },
 });
