@@ -30,7 +30,9 @@ export class FakeClock implements Clock {
   advance(ms: number): void {
     const end = this.time + ms;
     while (true) {
-      const due = [...this.#timers].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at);
+      const due = [...this.#timers].filter(([, t]) => t.at <= end).sort((a, b) =>
+        a[1].at - b[1].at
+      );
       if (due.length === 0) break;
       const [id, timer] = due[0]!;
       this.#timers.delete(id);
@@ -40,4 +42,3 @@ export class FakeClock implements Clock {
     this.time = end;
   }
 }
-

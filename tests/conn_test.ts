@@ -1,49 +1,15 @@
 import assert from "node:assert/strict";
-import { ClosedError, type Conn, dial, listen, type Listener, NetError, TimeoutError } from "../mod.ts";
-
-interface Pair extends AsyncDisposable {
-  ln: Listener;
-  client: Conn;
-  server: Conn;
-}
-
-async function pair(): Promise<Pair> {
-  const ln = listen("127.0.0.1:0");
-  const client = await dial(ln.addr);
-  const server = await ln.accept();
-  return {
-    ln,
-    client,
-    server,
-    async [Symbol.asyncDispose]() {
-      await client[Symbol.asyncDispose]();
-      await server[Symbol.asyncDispose]();
-      await ln[Symbol.asyncDispose]();
-    },
-  };
-}
-
-const SETTLED = Symbol("settled");
-
-/** Asserts `p` does not settle within `ms`. */
-async function mustNotSettle(p: Promise<unknown>, ms: number, what: string): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise((resolve) => timer = setTimeout(resolve, ms, "pending"));
-  const winner = await Promise.race([p.then(() => SETTLED, () => SETTLED), late]);
-  clearTimeout(timer);
-  assert.notEqual(winner, SETTLED, `${what} settled within ${ms} ms`);
-}
+import { ClosedError, type Conn, dial, listen, NetError, TimeoutError } from "../mod.ts";
+import { eventually, mustNotSettle, pair, readAtLeast } from "./_helpers.ts";
 
 /**
- * Runs `attempt` with a growing timeout (start small, ×5/4, capped) until it
- * reports success: timing that is right on a quiet machine and merely slow
- * on a busy one passes, and a real failure fails at the cap.
+ * The must-return half with Go's growing timeout: `attempt(ms)` checks the
+ * timing and says whether it was close enough; a busy machine retries longer.
  */
-async function withGrowingTimeout(attempt: (ms: number) => Promise<boolean>): Promise<void> {
-  for (let ms = 20; ; ms = Math.ceil(ms * 5 / 4)) {
-    if (await attempt(ms)) return;
-    if (ms > 1000) assert.fail(`still wrong with a ${ms} ms timeout`);
-  }
+function withGrowingTimeout(attempt: (ms: number) => Promise<boolean>): Promise<void> {
+  return eventually(async (ms) => {
+    if (!await attempt(ms)) throw new Error(`timing off with a ${ms} ms timeout`);
+  }, { cap: 1500 });
 }
 
 function text(s: string): Uint8Array {
@@ -52,20 +18,14 @@ function text(s: string): Uint8Array {
 
 /** Reads `want` bytes, or to EOF. */
 async function readAll(conn: Conn, want: number): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let got = 0;
-  while (got < want) {
-    const buf = new Uint8Array(Math.min(want - got, 1 << 20));
-    const n = await conn.read(buf);
-    if (n === null) break;
-    parts.push(buf.subarray(0, n));
-    got += n;
-  }
-  const out = new Uint8Array(got);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
+  if (Number.isFinite(want)) return await readAtLeast(conn, want);
+  let out = new Uint8Array(0);
+  for (let part = await readAtLeast(conn, 1 << 20); part.length > 0;) {
+    const grown = new Uint8Array(out.length + part.length);
+    grown.set(out);
+    grown.set(part, out.length);
+    out = grown;
+    part = await readAtLeast(conn, 1 << 20);
   }
   return out;
 }
@@ -323,7 +283,10 @@ Deno.test("a default stream reader gets chunks of the data", async () => {
   t.client.close();
   const chunks: Uint8Array[] = [];
   for await (const chunk of t.server.readable) chunks.push(chunk);
-  assert.equal(new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c]))), "stream me");
+  assert.equal(
+    new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c]))),
+    "stream me",
+  );
 });
 
 Deno.test("addresses are the socket's, IPv4 shown plainly", async () => {
