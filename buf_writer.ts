@@ -211,6 +211,7 @@ export class BufWriter implements Writer {
    */
   write(p: Uint8Array): Promise<number> {
     if (this.tryWrite(p)) return Promise.resolve(p.length);
+    if (this.#end >= 0 && p.length <= this.#buf.length) return this.#topUpFlushCopy(p);
     return this.#run(() => this.#write(p));
   }
 
@@ -348,6 +349,26 @@ export class BufWriter implements Writer {
     try {
       return await _locked(this.#lock, op);
     } finally {
+      if (!this.#lock.locked) this.#end = this.#failed ? -1 : this.#buf.length;
+    }
+  }
+
+  // The common slow path of write, in one async frame: nothing is pending or
+  // failed and p fits in an empty buffer. As Go, fill the buffer, flush it,
+  // then buffer the rest.
+  async #topUpFlushCopy(p: Uint8Array): Promise<number> {
+    this.#end = -1;
+    this.#lock.tryAcquire(); // free: #end >= 0 said so
+    try {
+      const fit = this.#buf.length - this.#n;
+      if (fit > 0) this.#buf.set(p.subarray(0, fit), this.#n);
+      this.#n += fit;
+      await this.#flush();
+      this.#buf.set(fit > 0 ? p.subarray(fit) : p);
+      this.#n = p.length - fit;
+      return p.length;
+    } finally {
+      this.#lock.release();
       if (!this.#lock.locked) this.#end = this.#failed ? -1 : this.#buf.length;
     }
   }

@@ -133,6 +133,20 @@ Deno.test("BufWriter after a partial write and an error keeps exactly the unacce
   assert.equal(bw.buffered(), 6);
 });
 
+Deno.test("BufWriter write that fills and flushes the buffer keeps it whole when the flush fails", async () => {
+  const boom = new Error("boom");
+  const sink = new RecordingWriter();
+  const bw = new BufWriter(sink, 16);
+  await bw.write(enc("0123456789"));
+  sink.failNext = boom;
+  await assert.rejects(bw.write(enc("abcdefghij")), (e) => e === boom);
+  assert.equal(bw.buffered(), 16, "the topped-up buffer, none of it accepted");
+  assert.equal(bw.tryWrite(enc("x")), false);
+  await assert.rejects(bw.flush(), (e) => e === boom);
+  bw.reset(sink);
+  assert.equal(bw.tryWrite(enc("x")), true);
+});
+
 Deno.test("BufWriter direct writes make their error sticky too", async () => {
   const boom = new Error("boom");
   const sink = new RecordingWriter();
