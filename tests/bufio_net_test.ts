@@ -164,6 +164,26 @@ Deno.test("a read deadline inside a frame or line loses nothing: the next call r
   assert.equal(await lines.readLine(), "half a line");
 });
 
+Deno.test("BufWriter over a Conn's writable stream, BufReader over its readable stream", async () => {
+  await using ln = listen("127.0.0.1:0");
+  await using client = await dial(ln.addr);
+  await using server = await ln.accept();
+  server.setReadDeadline(Date.now() + LIMIT_MS);
+  const bw = new BufWriter(client.writable, 1024);
+  const br = new BufReader(server.readable, 16);
+  const text = Array.from({ length: 200 }, (_, i) => `line ${i} ${"é".repeat(i % 50)}\n`).join("");
+  const receiving = (async () => {
+    let got = "";
+    for (let s; (s = await br.readString(0x0a)) !== null;) got += s;
+    return got;
+  })();
+  await bw.writeString(text);
+  await bw.flush();
+  bw.reset({ write: (p) => Promise.resolve(p.length) }); // unlocks client.writable
+  await client.writable.close(); // closeWrite
+  assert.equal(await receiving, text);
+});
+
 Deno.test("one FrameWriter shared by concurrent senders keeps frames whole on a raw Deno.Conn", async () => {
   using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   using client = await Deno.connect({ hostname: "127.0.0.1", port: ln.addr.port });
