@@ -17,25 +17,26 @@
  * `Conn`, whose writes never interleave, concurrent senders' messages arrive
  * whole.
  *
- * @example Send and receive frames over a socket
+ * @example Concurrent senders on one connection, read back whole
  * ```ts
+ * import { dial, listen } from "@netconn/netconn";
  * import { FrameReader, FrameWriter } from "@netconn/netconn/bufio";
  * import assert from "node:assert/strict";
  *
- * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
- * using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
- * using server = await listener.accept();
+ * await using ln = listen("127.0.0.1:0");
+ * await using client = await dial(ln.addr);
+ * await using server = await ln.accept();
  *
- * const out = new FrameWriter(client);
- * await Promise.all([1, 2, 3].map((n) => out.writeFrame(new Uint8Array(n).fill(n))));
- * client.closeWrite();
+ * // Three senders, each with its own FrameWriter on the same Conn.
+ * await Promise.all([1, 2, 3].map((n) => new FrameWriter(client).writeFrame(new Uint8Array(n * 1000).fill(n))));
+ * await client.closeWrite();
  *
  * const sizes: number[] = [];
  * for await (const frame of new FrameReader(server)) {
- *   assert.ok(frame.every((b) => b === frame.length));
+ *   assert.ok(frame.every((b) => b * 1000 === frame.length)); // never mixed
  *   sizes.push(frame.length);
  * }
- * assert.deepEqual(sizes, [1, 2, 3]);
+ * assert.deepEqual(sizes.sort(), [1000, 2000, 3000]);
  * ```
  *
  * @module
