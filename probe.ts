@@ -83,15 +83,17 @@ export async function probe(options: ProbeOptions = {}): Promise<Row[]> {
  * @returns Its row: the outcome, or why there is none.
  */
 export async function runExperiment(experiment: Experiment, limitMs: number): Promise<Row> {
-  const row = { case: experiment.name, go: experiment.go, raw: "", numbers: {}, ms: 0 };
+  // Field order is the JSON's: case, go, netconn, raw, ok, numbers, ms.
+  const row = { case: experiment.name, go: experiment.go, netconn: "", raw: "", ok: false };
+  const none = { numbers: {}, ms: 0 };
   const missing = (experiment.needs ?? []).filter((name) =>
     Deno.permissions.querySync({ name } as Deno.PermissionDescriptor).state !== "granted"
   );
   if (missing.length > 0) {
     const flags = missing.map((name) => `--allow-${name}`).join(" ");
-    return { ...row, netconn: `skipped: needs ${flags}`, ok: true, skipped: true };
+    return { ...row, netconn: `skipped: needs ${flags}`, ok: true, ...none, skipped: true };
   }
-  if (limitMs <= 0) return { ...row, netconn: "not run", ok: false, error: "out of time" };
+  if (limitMs <= 0) return { ...row, netconn: "not run", ...none, error: "out of time" };
   const lab = new Lab();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeUp = new Promise<never>((_, reject) => {
@@ -103,11 +105,11 @@ export async function runExperiment(experiment: Experiment, limitMs: number): Pr
   });
   const start = performance.now();
   try {
-    const outcome = await Promise.race([experiment.run(lab), timeUp]);
-    return { ...row, ...outcome, raw: outcome.raw ?? "", ms: elapsed(start) };
+    const { netconn, raw = "", ok, numbers } = await Promise.race([experiment.run(lab), timeUp]);
+    return { ...row, netconn, raw, ok, numbers, ms: elapsed(start) };
   } catch (e) {
     const error = e instanceof Error ? e.message : String(e);
-    return { ...row, netconn: `failed: ${error}`, ok: false, ms: elapsed(start), error };
+    return { ...row, netconn: `failed: ${error}`, numbers: {}, ms: elapsed(start), error };
   } finally {
     clearTimeout(timer);
     await lab.close();
