@@ -40,6 +40,19 @@ export function dueInterrupt(deadline: Deadline, signal?: AbortSignal): Interrup
  * The deadline is watched even when unset, so setting it later takes effect.
  */
 export function waitFor<T>(op: Promise<T>, deadline: Deadline, signal?: AbortSignal): Promise<T> {
+  if (signal === undefined) {
+    return new Promise<T>((resolve, reject) => {
+      const onExpire = (): void => reject(DEADLINE);
+      op.then((value) => {
+        deadline.unwatch(onExpire);
+        resolve(value);
+      }, (error) => {
+        deadline.unwatch(onExpire);
+        reject(error);
+      });
+      deadline.watch(onExpire);
+    });
+  }
   return new Promise<T>((resolve, reject) => {
     const onExpire = (): void => {
       cleanup();
@@ -133,6 +146,10 @@ export class Fifo {
 
   /** Gives the turn to the next waiter in line, or frees it. */
   release(): void {
+    if (this.#head === this.#line.length && this.#head === 0) {
+      this.#busy = false;
+      return;
+    }
     while (this.#head < this.#line.length) {
       const waiter = this.#line[this.#head]!;
       this.#line[this.#head++] = undefined as unknown as Waiter;

@@ -173,8 +173,8 @@ export class Conn implements AsyncDisposable {
    * @throws {ClosedError} The conn was closed by this side.
    * @throws {NetError} The peer reset the connection, or `signal` fired (`kind: "aborted"`).
    */
-  async read(p: Uint8Array, options: IoOptions = {}): Promise<number | null> {
-    const { signal } = options;
+  async read(p: Uint8Array, options?: IoOptions): Promise<number | null> {
+    const signal = options?.signal;
     if (this.#closed) throw this.#closedError("read");
     const due = dueInterrupt(this.#readDeadline, signal);
     if (due !== undefined) throw this.#interruptError("read", due);
@@ -187,7 +187,26 @@ export class Conn implements AsyncDisposable {
       }
     }
     try {
-      return await this.#readInTurn(p, signal);
+      // Holds the read turn: serves from the buffer, or reads from the runtime.
+      if (this.#r === this.#w) {
+        if (this.#eof) return null;
+        const op = this.#pendingRead ?? (this.#pendingRead = this.#conn.read(this.#bufferFor(p)));
+        // An interrupt leaves op running in #pendingRead; the next read takes it over.
+        const n = await waitFor(op, this.#readDeadline, signal);
+        this.#pendingRead = null;
+        if (n === null) {
+          this.#eof = true;
+          return null;
+        }
+        this.#r = 0;
+        this.#w = n;
+      }
+      const n = Math.min(p.length, this.#w - this.#r);
+      p.set(this.#buf.subarray(this.#r, this.#r + n));
+      this.#r += n;
+      this.#bytesRead += n;
+      this.#readCount++;
+      return n;
     } catch (e) {
       throw this.#readError(e);
     } finally {
@@ -479,29 +498,6 @@ export class Conn implements AsyncDisposable {
     const n = await this.read(chunk);
     if (n === null) controller.close();
     else controller.enqueue(n === chunk.length ? chunk : chunk.slice(0, n));
-  }
-
-  /** Holds the read turn: serves from the buffer, or reads from the runtime. */
-  async #readInTurn(p: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
-    if (this.#r === this.#w) {
-      if (this.#eof) return null;
-      const op = this.#pendingRead ?? (this.#pendingRead = this.#conn.read(this.#bufferFor(p)));
-      // An interrupt leaves op running in #pendingRead; the next read takes it over.
-      const n = await waitFor(op, this.#readDeadline, signal);
-      this.#pendingRead = null;
-      if (n === null) {
-        this.#eof = true;
-        return null;
-      }
-      this.#r = 0;
-      this.#w = n;
-    }
-    const n = Math.min(p.length, this.#w - this.#r);
-    p.set(this.#buf.subarray(this.#r, this.#r + n));
-    this.#r += n;
-    this.#bytesRead += n;
-    this.#readCount++;
-    return n;
   }
 
   /** The read buffer, sized for a read into `p`. Called only when it is empty. */

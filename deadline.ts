@@ -106,9 +106,11 @@ export function toDeadlineMs(t: DeadlineTime): number {
 export class Deadline implements Disposable {
   #clock: Clock;
   #at = 0; // epoch ms; 0 = none
+  #one: (() => void) | null = null; // the usual single waiter, kept out of the set
   #waiters = new Set<() => void>();
   #controller: AbortController | null = null;
   #timer: unknown = null;
+  #fired = false; // the timer or set() saw the deadline pass; cleared when it moves
   #timerAt = 0; // when #timer fires, epoch ms; meaningful only while #timer !== null
 
   /**
@@ -127,7 +129,11 @@ export class Deadline implements Disposable {
 
   /** True when a deadline is set and has passed. */
   get expired(): boolean {
-    return this.#at !== 0 && this.#clock.now() >= this.#at;
+    if (this.#at === 0) return false;
+    // A timer armed for no later than the deadline will fire it: until then
+    // it has not passed, as Go's poller sees it. Without one, read the clock.
+    if (this.#timer !== null && this.#timerAt <= this.#at) return this.#fired;
+    return this.#clock.now() >= this.#at;
   }
 
   /**
@@ -154,9 +160,10 @@ export class Deadline implements Disposable {
    */
   set(t: DeadlineTime): void {
     this.#at = toDeadlineMs(t);
+    this.#fired = false;
     if (this.#at === 0) return; // a stale timer finds nothing to do when it fires
     if (this.#clock.now() >= this.#at) this.#fire();
-    else if (this.#waiters.size > 0 || this.#controller !== null) this.#arm();
+    else if (this.#one !== null || this.#waiters.size > 0 || this.#controller !== null) this.#arm();
   }
 
   /**
@@ -171,7 +178,8 @@ export class Deadline implements Disposable {
       onExpire();
       return;
     }
-    this.#waiters.add(onExpire);
+    if (this.#one === null) this.#one = onExpire;
+    else this.#waiters.add(onExpire);
     if (this.#at !== 0) this.#arm();
   }
 
@@ -181,7 +189,8 @@ export class Deadline implements Disposable {
    * @param onExpire A function given to {@linkcode Deadline.watch}.
    */
   unwatch(onExpire: () => void): void {
-    this.#waiters.delete(onExpire);
+    if (this.#one === onExpire) this.#one = null;
+    else if (this.#waiters.size > 0) this.#waiters.delete(onExpire);
   }
 
   /** Releases the timer, if one is armed. The deadline itself stays as set. */
@@ -208,11 +217,14 @@ export class Deadline implements Disposable {
     this.#timer = null;
     if (this.#at === 0) return;
     if (this.#clock.now() >= this.#at) this.#fire();
-    else if (this.#waiters.size > 0 || this.#controller !== null) this.#arm();
+    else if (this.#one !== null || this.#waiters.size > 0 || this.#controller !== null) this.#arm();
   }
 
   #fire(): void {
+    this.#fired = true;
     const waiters = [...this.#waiters];
+    if (this.#one !== null) waiters.unshift(this.#one);
+    this.#one = null;
     this.#waiters.clear();
     for (const onExpire of waiters) onExpire();
     this.#abortSignal();

@@ -108,19 +108,22 @@ export class WriteQueue {
    * @param signal Ends this write early, as a passed deadline would.
    * @returns `p.length`, once the OS has accepted every byte.
    */
-  async write(p: Uint8Array, signal?: AbortSignal): Promise<number> {
-    if (this.#closed) throw new ClosedError({ ...this.#site, bytesWritten: 0 });
+  write(p: Uint8Array, signal?: AbortSignal): Promise<number> {
+    if (this.#closed) return Promise.reject(new ClosedError({ ...this.#site, bytesWritten: 0 }));
     const due = dueInterrupt(this.#deadline, signal);
-    if (due !== undefined) throw this.#interruptError(due, 0);
-    if (p.length === 0) return 0;
-    if (!this.#fifo.tryAcquire()) {
-      try {
-        await this.#fifo.acquire(this.#deadline, signal);
-      } catch (e) {
-        throw isInterrupt(e) ? this.#interruptError(e, 0) : e;
-      }
+    if (due !== undefined) return Promise.reject(this.#interruptError(due, 0));
+    if (p.length === 0) return Promise.resolve(0);
+    if (this.#fifo.tryAcquire()) return this.#send(p, signal);
+    return this.#queued(p, signal);
+  }
+
+  async #queued(p: Uint8Array, signal: AbortSignal | undefined): Promise<number> {
+    try {
+      await this.#fifo.acquire(this.#deadline, signal);
+    } catch (e) {
+      throw isInterrupt(e) ? this.#interruptError(e, 0) : e;
     }
-    return this.#send(p, signal);
+    return await this.#send(p, signal);
   }
 
   /**
