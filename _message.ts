@@ -75,6 +75,19 @@ export class _MessageWriter {
   }
 
   /**
+   * Copies the message `head` + `body` straight into a BufWriter destination
+   * when it has room now and nothing is pending, without awaiting; returns
+   * whether it did.
+   */
+  trySend(head: Uint8Array, body: Uint8Array): boolean {
+    const bw = this.#bw;
+    if (bw === undefined || this.#lock.locked || this.#sticky.failed) return false;
+    if (head.length + body.length > bw.available() || !bw.tryWrite(head)) return false;
+    bw.tryWrite(body); // fits: checked above, and nothing ran in between
+    return true;
+  }
+
+  /**
    * Builds a message of at most `size` bytes with `build`, which returns its
    * length, and writes it. A failed write is sticky.
    */

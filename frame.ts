@@ -22,6 +22,7 @@ const HEADER = 4;
 const MAX_U32 = 0xffff_ffff;
 /** Default {@linkcode FrameReaderOptions.maxFrameSize} (16 MiB). */
 const DEFAULT_MAX_FRAME = 16 * 1024 * 1024;
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
  * MessageTooLargeError says a frame or line is over its reader's or writer's
@@ -317,6 +318,7 @@ export interface FrameWriterOptions {
 export class FrameWriter {
   #out: _MessageWriter;
   #max: number;
+  #header = new Uint8Array(HEADER); // for the synchronous path into a BufWriter
 
   /**
    * Creates a FrameWriter.
@@ -370,6 +372,12 @@ export class FrameWriter {
         ),
       );
     }
+    const header = this.#header;
+    header[0] = size >>> 24;
+    header[1] = size >>> 16;
+    header[2] = size >>> 8;
+    header[3] = size;
+    if (this.#out.trySend(header, payload)) return RESOLVED;
     return this.#out.send(HEADER + size, (buf) => {
       buf[0] = size >>> 24;
       buf[1] = size >>> 16;

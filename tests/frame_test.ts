@@ -243,6 +243,16 @@ Deno.test("FrameWriter over a BufWriter batches frames into few writes", async (
   assert.equal(i, 100);
 });
 
+Deno.test("FrameWriter over a small BufWriter: frames that do not fit take the slow path, in order", async () => {
+  const sink = new RecordingWriter();
+  const bw = new BufWriter(sink, 16);
+  const writer = new FrameWriter(bw);
+  const payloads = [pattern(10, 1), pattern(1, 2), pattern(30, 3), pattern(0), pattern(11, 4)];
+  await Promise.all(payloads.map((p) => writer.writeFrame(p)));
+  await bw.flush();
+  assert.deepEqual(sink.bytes(), concat(payloads.map(frame)));
+});
+
 Deno.test("FrameWriter and FrameReader round-trip through web streams", async () => {
   const pipe = new TransformStream<Uint8Array, Uint8Array>({}, undefined, { highWaterMark: 64 });
   const writer = new FrameWriter(pipe.writable);
