@@ -459,26 +459,45 @@ export class Conn implements AsyncDisposable {
    * The conn as a byte stream, with {@linkcode Conn.read}'s guarantees; BYOB
    * readers read straight into their buffers. Cancelling the stream stops
    * reading but leaves the conn open; close the conn with `close()`.
+   *
+   * A read error, a passed read deadline included, errors the stream for
+   * good (web streams cannot resume). The conn stays usable: `read()` goes
+   * on, and `readable` then hands out a fresh stream.
    */
   get readable(): ReadableStream<Uint8Array> {
-    return this.#readable ??= new ReadableStream({
+    if (this.#readable !== null) return this.#readable;
+    const stream: ReadableStream<Uint8Array> = new ReadableStream({
       type: "bytes",
-      pull: (controller) => this.#pull(controller),
+      pull: (controller) =>
+        this.#pull(controller).catch((e) => {
+          if (this.#readable === stream) this.#readable = null;
+          throw e;
+        }),
     });
+    return this.#readable = stream;
   }
 
   /**
    * The conn as a writable stream: each chunk is one {@linkcode Conn.write}.
-   * Closing the stream is {@linkcode Conn.closeWrite}; aborting it closes the conn.
+   * Closing the stream is {@linkcode Conn.closeWrite}; aborting it closes the
+   * conn. A write error errors the stream for good; `writable` then hands out
+   * a fresh stream.
    */
   get writable(): WritableStream<Uint8Array> {
-    return this.#writable ??= new WritableStream({
+    if (this.#writable !== null) return this.#writable;
+    const stream: WritableStream<Uint8Array> = new WritableStream({
       write: async (chunk) => {
-        await this.write(chunk);
+        try {
+          await this.write(chunk);
+        } catch (e) {
+          if (this.#writable === stream) this.#writable = null;
+          throw e;
+        }
       },
       close: () => this.closeWrite(),
       abort: () => this.close(),
     });
+    return this.#writable = stream;
   }
 
   async #pull(controller: ReadableByteStreamController): Promise<void> {

@@ -300,3 +300,18 @@ Deno.test("addresses are the socket's, IPv4 shown plainly", async () => {
   assert.equal(s.remoteAddr.hostname, "127.0.0.1");
   assert.equal(c.localAddr.port, s.remoteAddr.port);
 });
+
+Deno.test("a read deadline errors the readable stream; the conn and a fresh stream go on", async () => {
+  await using t = await pair();
+  const stream = t.server.readable;
+  const reader = stream.getReader();
+  const pending = reader.read();
+  await mustNotSettle(pending, 20, "a stream read with no data");
+  t.server.setReadDeadline(Date.now() - 1);
+  assert.ok(await pending.catch((e) => e) instanceof TimeoutError);
+  t.server.setReadDeadline(null);
+  await t.client.write(text("after"));
+  assert.notEqual(t.server.readable, stream);
+  const next = await t.server.readable.getReader().read();
+  assert.equal(new TextDecoder().decode(next.value), "after");
+});
