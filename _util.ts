@@ -54,6 +54,17 @@ export function _checkResult(n: unknown, max: number, who: "Reader" | "Writer"):
   return n;
 }
 
+/** Joins byte arrays whose lengths add up to `total` into a new array. */
+export function _concat(parts: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const part of parts) {
+    out.set(part, off);
+    off += part.length;
+  }
+  return out;
+}
+
 /**
  * Writes all of `p` to `wr`: one `write` call when the writer takes it all
  * (netconn's Conn always does), more when it accepts part of it. Resolves with

@@ -11,6 +11,7 @@ import {
   _checkByte,
   _checkCount,
   _checkResult,
+  _concat,
   _Lock,
   _locked,
   MAX_EMPTY_OPS,
@@ -820,14 +821,14 @@ export class BufReader implements Reader {
       parts.push(this.#full || total > maxLength ? part.slice() : part);
       if (total > maxLength) {
         throw new BufferFullError(
-          concat(parts, total),
+          _concat(parts, total),
           `Delimiter not found within the maximum length of ${maxLength} bytes`,
         );
       }
       if (!this.#full) break;
     }
     if (parts.length === 0) return null;
-    return decoder.decode(parts.length === 1 ? parts[0] : concat(parts, total));
+    return decoder.decode(parts.length === 1 ? parts[0] : _concat(parts, total));
   }
 
   async #readFull(p: Uint8Array): Promise<Uint8Array | null> {
@@ -874,15 +875,4 @@ export class BufReader implements Reader {
     }
     return n - remain;
   }
-}
-
-// Joins byte arrays whose lengths add up to total.
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const part of parts) {
-    out.set(part, off);
-    off += part.length;
-  }
-  return out;
 }

@@ -7,7 +7,7 @@
  */
 
 import { _bufReaderFor, _checkLimit, _MessageWriter, _Sticky } from "./_message.ts";
-import { _Lock, _locked, MAX_BUFFER_SIZE } from "./_util.ts";
+import { _concat, _Lock, _locked, MAX_BUFFER_SIZE } from "./_util.ts";
 import { _bufReaderInternal as internal, type BufReader } from "./buf_reader.ts";
 import { MessageTooLargeError } from "./frame.ts";
 import type { Reader, Writer } from "./io.ts";
@@ -191,13 +191,7 @@ export class LineReader implements AsyncIterable<string> {
         if (!next.more) break;
       }
       this.#checkLength(total);
-      const all = new Uint8Array(total);
-      let off = 0;
-      for (const part of parts) {
-        all.set(part, off);
-        off += part.length;
-      }
-      return decoder.decode(all);
+      return decoder.decode(_concat(parts, total));
     } catch (err) {
       throw this.#sticky.record(err);
     }
