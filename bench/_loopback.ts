@@ -15,6 +15,12 @@ export interface Endpoint {
   read(p: Uint8Array): Promise<number | null>;
   /** Writes all of `p`. */
   writeAll(p: Uint8Array): Promise<void>;
+  /**
+   * Reads the next chunk the endpoint has, valid until the next call; null
+   * at EOF. Bulk receivers use it when present (streams hand out chunks, and
+   * copying them into a buffer would add a cost the stream does not have).
+   */
+  next?(): Promise<Uint8Array | null>;
   /** Called before every read, e.g. to move the read deadline as Go servers do. */
   beforeRead?(): void;
   /** Called before every write, e.g. to move the write deadline. */
@@ -81,39 +87,113 @@ export function connEndpoint(conn: Conn, moveDeadlineMs?: number): Endpoint {
   return endpoint;
 }
 
+/**
+ * A stream pair as an endpoint: reads through a default reader (the way most
+ * code reads a stream: `for await`, `pipeTo`, `getReader()`), keeping what did
+ * not fit for the next read; writes are one `write` of the stream's writer.
+ * Both locks are held until `release`.
+ */
+export function streamEndpoint(
+  readable: ReadableStream<Uint8Array>,
+  writable: WritableStream<Uint8Array>,
+): Endpoint & { release(): void } {
+  const reader = readable.getReader();
+  const writer = writable.getWriter();
+  let rest: Uint8Array | undefined;
+  const next = async (): Promise<Uint8Array | null> => {
+    if (rest !== undefined) {
+      const chunk = rest;
+      rest = undefined;
+      return chunk;
+    }
+    const { value, done } = await reader.read();
+    return done ? null : value;
+  };
+  return {
+    next,
+    async read(p) {
+      const chunk = await next();
+      if (chunk === null) return null;
+      const n = Math.min(p.length, chunk.length);
+      p.set(n === chunk.length ? chunk : chunk.subarray(0, n));
+      rest = n < chunk.length ? chunk.subarray(n) : undefined;
+      return n;
+    },
+    writeAll: (p) => writer.write(p),
+    release() {
+      if (rest !== undefined) throw new Error("Stream endpoint released with unread bytes");
+      reader.releaseLock();
+      writer.releaseLock();
+    },
+  };
+}
+
 /** The byte at stream offset `k` of a bulk transfer. */
 function expected(k: number): number {
   return k & 0xff;
 }
 
 const CHUNK = 64 * 1024;
-const SOURCE = new Uint8Array(CHUNK).map((_, i) => expected(i)); // CHUNK % 256 === 0
+const MAX_WRITE = 1024 * 1024;
+const SOURCE = new Uint8Array(MAX_WRITE).map((_, i) => expected(i)); // a multiple of 256
+
+/** Options of {@linkcode bulk}. */
+export interface BulkOptions {
+  /** Bytes per write, a multiple of 256 up to 1 MiB. @default {65536} */
+  writeSize?: number;
+  /** Bytes per read (buffer size). @default {65536} */
+  readSize?: number;
+}
 
 /**
- * Sends `total` bytes from `from` to `to` in 64 KiB writes while `to` reads
- * into a 64 KiB buffer. Checks the count and, for every read, the first and
- * last byte against their stream offsets.
+ * Sends `total` bytes from `from` to `to` in writes of `writeSize` bytes
+ * while `to` reads into a `readSize` buffer (or takes the chunks `next`
+ * hands out). Checks the count and, for every read, the first and last byte
+ * against their stream offsets.
  *
  * @throws {Error} If the receiver got a wrong count or a wrong byte.
  */
-export async function bulk(from: Endpoint, to: Endpoint, total: number): Promise<void> {
-  if (total % CHUNK !== 0) throw new RangeError(`Bulk size ${total} is not a multiple of 64 KiB`);
+export async function bulk(
+  from: Endpoint,
+  to: Endpoint,
+  total: number,
+  options: BulkOptions = {},
+): Promise<void> {
+  const { writeSize = CHUNK, readSize = CHUNK } = options;
+  if (writeSize % 256 !== 0 || writeSize > MAX_WRITE || total % writeSize !== 0) {
+    throw new RangeError(`Bulk size ${total} is not a multiple of the write size ${writeSize}`);
+  }
+  const source = SOURCE.subarray(0, writeSize);
   const send = async (): Promise<void> => {
-    for (let sent = 0; sent < total; sent += CHUNK) {
+    for (let sent = 0; sent < total; sent += writeSize) {
       from.beforeWrite?.();
-      await from.writeAll(SOURCE);
+      await from.writeAll(source);
+    }
+  };
+  const check = (chunk: Uint8Array, got: number): void => {
+    const n = chunk.length;
+    if (n === 0 || chunk[0] !== expected(got) || chunk[n - 1] !== expected(got + n - 1)) {
+      throw new Error(`Bulk transfer: wrong byte near offset ${got}`);
     }
   };
   const receive = async (): Promise<number> => {
-    const buf = new Uint8Array(CHUNK);
     let got = 0;
+    if (to.next !== undefined) {
+      while (got < total) {
+        to.beforeRead?.();
+        const chunk = await to.next();
+        if (chunk === null) break;
+        check(chunk, got);
+        got += chunk.length;
+      }
+      return got;
+    }
+    const buf = new Uint8Array(readSize);
     while (got < total) {
       to.beforeRead?.();
       const n = await to.read(buf);
       if (n === null) break;
-      if (buf[0] !== expected(got) || buf[n - 1] !== expected(got + n - 1)) {
-        throw new Error(`Bulk transfer: wrong byte near offset ${got}`);
-      }
+      check(buf.subarray(0, n), got);
       got += n;
     }
     return got;

@@ -2,7 +2,8 @@
 //
 //   deno bench --allow-net bench/conn_bench.ts
 //
-// - bulk: 16 MiB per iteration in 64 KiB writes, read into a 64 KiB buffer;
+// - bulk: 16 MiB per iteration in 64 KiB writes, read into a 64 KiB buffer,
+//   and 32 MiB in 1 MiB writes, read into a 1 MiB buffer;
 // - ping-pong: 1000 round trips of a 32-byte message per iteration;
 // each as raw Deno.Conn (the baseline; writes loop until every byte is out,
 // as raw callers must), netconn, netconn with read and write deadlines armed
@@ -23,6 +24,8 @@ import {
 } from "./_loopback.ts";
 
 const BULK_BYTES = 16 * 1024 * 1024;
+const BIG_BULK_BYTES = 32 * 1024 * 1024;
+const MIB = 1024 * 1024;
 const ROUNDS = 1000;
 const MSG = 32;
 const HOUR = 3_600_000;
@@ -87,6 +90,21 @@ for (const v of variants.filter((v) => v.bulk)) {
       const start = performance.now();
       await bulk(v.pair.client, v.pair.server, BULK_BYTES);
       count(`bulk | ${v.name}`, "MiB/s", BULK_BYTES / 1024 / 1024, start);
+    },
+  });
+}
+
+for (const v of variants.filter((v) => v.bulk)) {
+  Deno.bench({
+    name: v.name,
+    group: "bulk 1 MiB writes, 32 MiB",
+    baseline: v.baseline ?? false,
+    n: 30,
+    warmup: 5,
+    async fn() {
+      const start = performance.now();
+      await bulk(v.pair.client, v.pair.server, BIG_BULK_BYTES, { writeSize: MIB, readSize: MIB });
+      count(`bulk 1 MiB | ${v.name}`, "MiB/s", BIG_BULK_BYTES / MIB, start);
     },
   });
 }

@@ -1,0 +1,88 @@
+// netconn's web streams against Deno's own, on one loopback pair:
+//
+//   deno bench --allow-net bench/stream_bench.ts
+//
+// - bulk: 16 MiB per iteration, each 64 KiB chunk one `writer.write`, read
+//   with a default reader (`getReader()`, as `for await` and `pipeTo` do);
+// - ping-pong: 1000 round trips of a 32-byte message, both ends on streams.
+// The baseline is Deno's own `conn.readable` / `conn.writable`; netconn's
+// `conn.readable` / `conn.writable` run on Conns wrapping the same sockets.
+// For reference, each group also has the plain `read` / `write` calls of raw
+// Deno and of netconn. Every iteration checks what it received. The goal
+// (issue 5): netconn's streams at least 1.5x Deno's own.
+
+import {
+  bulk,
+  connEndpoint,
+  type Endpoint,
+  type Pair,
+  pingPong,
+  rawEndpoint,
+  rawPair,
+  streamEndpoint,
+  wrapPair,
+} from "./_loopback.ts";
+
+const BULK_BYTES = 16 * 1024 * 1024;
+const ROUNDS = 1000;
+const MSG = 32;
+
+const raw = await rawPair();
+const plain = wrapPair(raw);
+const streams = wrapPair(raw);
+const denoStreams = {
+  client: streamEndpoint(raw.client.readable, raw.client.writable),
+  server: streamEndpoint(raw.server.readable, raw.server.writable),
+};
+const ourStreams = {
+  client: streamEndpoint(streams.client.readable, streams.client.writable),
+  server: streamEndpoint(streams.server.readable, streams.server.writable),
+};
+
+const variants: { name: string; pair: Pair<Endpoint>; baseline?: boolean }[] = [
+  { name: "Deno conn.readable/writable", baseline: true, pair: denoStreams },
+  { name: "netconn conn.readable/writable", pair: ourStreams },
+  {
+    name: "raw Deno.Conn read/write (reference)",
+    pair: { client: rawEndpoint(raw.client), server: rawEndpoint(raw.server) },
+  },
+  {
+    name: "netconn read/write (reference)",
+    pair: { client: connEndpoint(plain.client), server: connEndpoint(plain.server) },
+  },
+];
+
+for (const v of variants) {
+  Deno.bench({
+    name: v.name,
+    group: "streams: bulk 64 KiB chunks, 16 MiB",
+    baseline: v.baseline ?? false,
+    n: 40,
+    warmup: 10,
+    async fn() {
+      await bulk(v.pair.client, v.pair.server, BULK_BYTES);
+    },
+  });
+}
+
+for (const v of variants) {
+  Deno.bench({
+    name: v.name,
+    group: "streams: ping-pong 32 B, 1000 round trips",
+    baseline: v.baseline ?? false,
+    n: 30,
+    warmup: 5,
+    async fn() {
+      await pingPong(v.pair.client, v.pair.server, { rounds: ROUNDS, size: MSG });
+    },
+  });
+}
+
+globalThis.addEventListener("unload", () => {
+  for (const side of [denoStreams, ourStreams]) {
+    side.client.release();
+    side.server.release();
+  }
+  raw.client.close();
+  raw.server.close();
+});
