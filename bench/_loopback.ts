@@ -69,6 +69,33 @@ export function rawEndpoint(conn: Deno.TcpConn): Endpoint {
 }
 
 /**
+ * A raw Deno conn that copies as netconn must: every write copied into a
+ * buffer of the endpoint's own before the runtime sees it, every read made
+ * into a buffer of its own and copied out. The floor of netconn's design on
+ * bulk transfers, with none of its other work.
+ */
+export function rawCopyEndpoint(conn: Deno.TcpConn): Endpoint {
+  let out = new Uint8Array(0);
+  let inBuf = new Uint8Array(0);
+  return {
+    async read(p) {
+      if (inBuf.length < p.length) inBuf = new Uint8Array(p.length);
+      const n = await conn.read(inBuf.subarray(0, p.length));
+      if (n !== null) p.set(inBuf.subarray(0, n));
+      return n;
+    },
+    async writeAll(p) {
+      if (out.length < p.length) out = new Uint8Array(p.length);
+      const chunk = out.subarray(0, p.length);
+      chunk.set(p);
+      for (let off = 0; off < chunk.length;) {
+        off += await conn.write(off === 0 ? chunk : chunk.subarray(off));
+      }
+    },
+  };
+}
+
+/**
  * A netconn conn as an endpoint. With `moveDeadlineMs`, the read deadline is
  * moved that far ahead before every read and the write deadline before every
  * write, as Go servers do.
