@@ -7,17 +7,20 @@
  * deno task probe            # a table on stdout, progress on stderr
  * deno run --allow-net probe.ts --json   # the rows as a JSON array
  * deno run --allow-net probe.ts --only=read   # the rows whose case contains "read"
+ * deno task probe --sweep    # the write-block threshold over the whole buffer-size grid
  * ```
  *
  * Exits 0 when every row behaved as Go's contract says, 1 otherwise. Only
- * `--allow-net` is needed. Every experiment is bounded in time and closes
- * what it opens; the whole run takes a few seconds.
+ * `--allow-net` is needed; rows for socket options set through libc need
+ * `--allow-ffi` too and are skipped without it. Every experiment is bounded
+ * in time and closes what it opens; the whole run takes a few seconds, with
+ * `--sweep` some seconds more.
  *
  * @module
  */
 
-import { experiments } from "./probe/cases.ts";
-import { type Experiment, Lab } from "./probe/_lab.ts";
+import { experiments, sweepExperiments } from "./probe/cases.ts";
+import { type Experiment, Lab, type ProbeTable } from "./probe/_lab.ts";
 
 /** One printed row: an experiment's outcome, or why it has none. */
 export interface Row {
@@ -35,6 +38,8 @@ export interface Row {
   ok: boolean;
   /** How long the experiment took, in ms. */
   ms: number;
+  /** Tables of the row's own, printed after the probe's table (the sweep's grid). */
+  tables?: ProbeTable[];
   /** Why the experiment failed to finish, if it did. */
   error?: string;
   /** True when the experiment was not run for want of a permission (`ok` stays true). */
@@ -45,6 +50,8 @@ export interface Row {
 export interface ProbeOptions {
   /** Run only the cases whose name contains this text. */
   only?: string;
+  /** Sweep the whole buffer-size grid instead of its diagonal. @default {false} */
+  sweep?: boolean;
   /** Called before each experiment, with its 1-based index and the count. */
   onStart?: (index: number, count: number, name: string) => void;
   /** Milliseconds the whole run may take; later rows fail as out of time. @default {45000} */
@@ -60,8 +67,8 @@ const DEFAULT_LIMIT_MS = 5000;
  * @returns One row per experiment.
  */
 export async function probe(options: ProbeOptions = {}): Promise<Row[]> {
-  const { only = "", onStart, budgetMs = 45_000 } = options;
-  const chosen = experiments.filter((e) => e.name.includes(only));
+  const { only = "", onStart, budgetMs = 45_000, sweep = false } = options;
+  const chosen = (sweep ? sweepExperiments : experiments).filter((e) => e.name.includes(only));
   const end = performance.now() + budgetMs;
   const rows: Row[] = [];
   for (const [i, experiment] of chosen.entries()) {
@@ -105,8 +112,12 @@ export async function runExperiment(experiment: Experiment, limitMs: number): Pr
   });
   const start = performance.now();
   try {
-    const { netconn, raw = "", ok, numbers } = await Promise.race([experiment.run(lab), timeUp]);
-    return { ...row, netconn, raw, ok, numbers, ms: elapsed(start) };
+    const { netconn, raw = "", ok, numbers, tables } = await Promise.race([
+      experiment.run(lab),
+      timeUp,
+    ]);
+    const ms = elapsed(start);
+    return { ...row, netconn, raw, ok, numbers, ms, ...(tables === undefined ? {} : { tables }) };
   } catch (e) {
     const error = e instanceof Error ? e.message : String(e);
     return { ...row, netconn: `failed: ${error}`, numbers: {}, ms: elapsed(start), error };
@@ -137,6 +148,23 @@ export function formatTable(rows: Row[]): string {
     ...(withRaw ? [r.raw] : []),
     r.ok ? "yes" : "NO",
   ]);
+  return markdownTable(head, body);
+}
+
+/**
+ * The tables the rows carry (the sweep's grid), each under its title.
+ *
+ * @param rows The probe's rows.
+ * @returns The tables, a blank line between them; "" when no row has one.
+ */
+export function formatRowTables(rows: Row[]): string {
+  return rows.flatMap((r) => r.tables ?? []).map((t) =>
+    `${t.title}\n\n${markdownTable(t.head, t.rows)}`
+  ).join("\n\n");
+}
+
+/** A Markdown table, its columns padded to line up in a terminal too. */
+function markdownTable(head: string[], body: string[][]): string {
   const widths = head.map((h, c) => Math.max(h.length, ...body.map((cells) => cells[c]!.length)));
   const line = (cells: string[]): string =>
     `| ${cells.map((cell, c) => cell.padEnd(widths[c]!)).join(" | ")} |`;
@@ -163,9 +191,13 @@ function progress(): { start(i: number, n: number, name: string): void; done(): 
 
 async function main(args: string[]): Promise<number> {
   const json = args.includes("--json");
+  const sweep = args.includes("--sweep");
   const onlyArg = args.find((a) => a.startsWith("--only="));
-  if (args.includes("--help") || args.some((a) => a !== "--json" && a !== onlyArg)) {
-    console.log("Usage: deno run --allow-net probe.ts [--json] [--only=TEXT]");
+  const known = (a: string): boolean => a === "--json" || a === "--sweep" || a === onlyArg;
+  if (args.includes("--help") || !args.every(known)) {
+    console.log(
+      "Usage: deno run --allow-net [--allow-ffi] probe.ts [--json] [--only=TEXT] [--sweep]",
+    );
     return args.includes("--help") ? 0 : 2;
   }
   // An experiment cut short by its time limit may leave a rejected promise
@@ -178,10 +210,14 @@ async function main(args: string[]): Promise<number> {
   });
   const bar = progress();
   const only = onlyArg?.slice("--only=".length);
-  const rows = await probe({ ...(only === undefined ? {} : { only }), onStart: bar.start });
+  const rows = await probe({ ...(only === undefined ? {} : { only }), sweep, onStart: bar.start });
   bar.done();
   if (json) console.log(JSON.stringify(rows, null, 2));
-  else console.log(formatTable(rows));
+  else {
+    console.log(formatTable(rows));
+    const tables = formatRowTables(rows);
+    if (tables !== "") console.log(`\n${tables}`);
+  }
   const failed = rows.filter((r) => !r.ok);
   if (!json) {
     console.error(

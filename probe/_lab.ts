@@ -26,6 +26,18 @@ export interface Outcome {
   numbers: Record<string, number>;
   /** True when netconn behaved as Go's contract says. */
   ok: boolean;
+  /** Tables printed below the probe's own (the write-block sweep's grid). */
+  tables?: ProbeTable[];
+}
+
+/** A table of an experiment's own, printed after the probe's table. */
+export interface ProbeTable {
+  /** What the table shows, on the line above it. */
+  title: string;
+  /** The column headers. */
+  head: string[];
+  /** The cells, a row at a time, as many as `head` has. */
+  rows: string[][];
 }
 
 /** One of the article's experiments: a row of the probe's table. */

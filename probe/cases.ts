@@ -12,6 +12,8 @@ import { concurrentExperiments } from "./concurrent.ts";
 import { dialExperiments } from "./dial.ts";
 import { optionExperiments } from "./nagle.ts";
 import { readExperiments } from "./read.ts";
+import { sockoptExperiments } from "./sockopt.ts";
+import { sweepDiagonal, sweepFull } from "./sweep.ts";
 import { writeExperiments } from "./write.ts";
 
 export type { Experiment, Outcome } from "./_lab.ts";
@@ -24,4 +26,11 @@ export const experiments: readonly Experiment[] = [
   ...closeExperiments,
   ...dialExperiments,
   ...optionExperiments,
+  ...sockoptExperiments,
+  sweepDiagonal,
 ];
+
+/** The same rows with `--sweep`: the threshold sweep covers the whole grid. */
+export const sweepExperiments: readonly Experiment[] = experiments.map((e) =>
+  e === sweepDiagonal ? sweepFull : e
+);

@@ -1,0 +1,450 @@
+/**
+ * Socket options through netconn's Conn and listen: each set, then read back
+ * with `conn.socketOptions()` (what the kernel chose), and the effects that
+ * make them matter: a reset on close with linger 0, the kernel's buffer
+ * sizes, the listen backlog, and `reusePort` without `--unstable-net`. Rows
+ * that read options back need `--allow-ffi`.
+ *
+ * @module
+ */
+
+import { type Conn, listen, type Listener, NetError, NotSupportedError } from "../mod.ts";
+import { listenerFd, maxListenerBacklog, socketOptions } from "../sockopt.ts";
+import { libc } from "../_libc.ts";
+import { type Experiment, type Lab, LOOPBACK, type Outcome } from "./_lab.ts";
+import { bytes, describe, failure, since, sleep } from "./_io.ts";
+import { fillUntilBlocked, measureCell } from "./sweep.ts";
+
+const KiB = 1024;
+
+/** Seconds, for a table cell: 15000 → "15 s". */
+function s(ms: number): string {
+  return `${ms / 1000} s`;
+}
+
+/** Keepalive as the kernel reports it: "on 15 s / 15 s / 9". */
+function keepAliveText(conn: Conn): string {
+  const o = conn.socketOptions();
+  const timing = `${s(o.keepAliveIdle)} / ${s(o.keepAliveInterval)} / ${o.keepAliveCount}`;
+  return `${o.keepAlive ? "on" : "off"} ${timing}`;
+}
+
+/** Nagle off on dialed and accepted conns; the setter flips it both ways. */
+export const noDelayOption: Experiment = {
+  name: "option: NoDelay",
+  go: "SetNoDelay; true (Nagle off) on every TCP conn by default",
+  needs: ["ffi"],
+  async run(lab: Lab): Promise<Outcome> {
+    const { client, server } = await lab.pair();
+    const dialed = client.socketOptions().noDelay;
+    const accepted = server.socketOptions().noDelay;
+    client.setNoDelay(false);
+    const off = client.socketOptions().noDelay;
+    client.setNoDelay(true);
+    const on = client.socketOptions().noDelay;
+    const raw = await lab.rawPair();
+    const rawNoDelay = socketOptions(raw.client).noDelay;
+    return {
+      netconn: `dialed ${dialed}, accepted ${accepted}; setNoDelay(false) → ${off}, ` +
+        `setNoDelay(true) → ${on}`,
+      raw: `noDelay ${rawNoDelay} (Nagle on)`,
+      numbers: { dialed: +dialed, accepted: +accepted, afterFalse: +off, afterTrue: +on },
+      ok: dialed && accepted && !off && on,
+    };
+  },
+};
+
+/** Go's keepalive defaults on dialed and accepted conns. */
+export const keepAliveDefaults: Experiment = {
+  name: "option: keepalive defaults",
+  go: "Dial and Accept: keepalive on, 15 s idle, 15 s interval, 9 probes",
+  needs: ["ffi"],
+  async run(lab: Lab): Promise<Outcome> {
+    const { client, server } = await lab.pair();
+    const raw = await lab.rawPair();
+    const numbers: Record<string, number> = {};
+    let ok = true;
+    for (const [side, conn] of [["dialed", client], ["accepted", server]] as const) {
+      const o = conn.socketOptions();
+      numbers[`${side}Idle`] = o.keepAliveIdle;
+      numbers[`${side}Interval`] = o.keepAliveInterval;
+      numbers[`${side}Count`] = o.keepAliveCount;
+      ok &&= o.keepAlive && o.keepAliveIdle === 15_000 && o.keepAliveInterval === 15_000 &&
+        o.keepAliveCount === 9;
+    }
+    const r = socketOptions(raw.client);
+    return {
+      netconn: `dialed ${keepAliveText(client)}, accepted ${keepAliveText(server)} ` +
+        "(on, idle / interval / count)",
+      raw: `keepalive ${r.keepAlive ? "on" : "off"} (OS timing ${s(r.keepAliveIdle)} / ` +
+        `${s(r.keepAliveInterval)} / ${r.keepAliveCount})`,
+      numbers,
+      ok,
+    };
+  },
+};
+
+/** setKeepAlivePeriod: whole seconds, rounded up; 0 is Go's 15 s. */
+export const keepAlivePeriod: Experiment = {
+  name: "option: setKeepAlivePeriod",
+  go: "SetKeepAlivePeriod(d): idle time before probes, in whole seconds rounded up",
+  needs: ["ffi"],
+  async run(lab: Lab): Promise<Outcome> {
+    const { client } = await lab.pair();
+    const read = (): [number, number] => {
+      const o = client.socketOptions();
+      return [o.keepAliveIdle, o.keepAliveInterval];
+    };
+    client.setKeepAlivePeriod(30_000);
+    const [idle30, interval30] = read();
+    client.setKeepAlivePeriod(9_001);
+    const [idleUp, intervalUp] = read();
+    client.setKeepAlivePeriod(0);
+    const [idle0, interval0] = read();
+    return {
+      netconn: `30 s → idle ${s(idle30)}, interval ${s(interval30)}; 9.001 s → ${s(idleUp)} / ` +
+        `${s(intervalUp)}; 0 → ${s(idle0)} / ${s(interval0)} (interval set too, as Go ≤ 1.22)`,
+      numbers: { idle30, interval30, idleUp, intervalUp, idle0, interval0 },
+      ok: idle30 === 30_000 && idleUp === 10_000 && idle0 === 15_000,
+    };
+  },
+};
+
+/** setKeepAliveConfig: zero fields take Go's defaults, negative ones are left alone. */
+export const keepAliveConfig: Experiment = {
+  name: "option: setKeepAliveConfig",
+  go: "SetKeepAliveConfig: 0 fields → 15 s / 15 s / 9, negative fields left unchanged",
+  needs: ["ffi"],
+  async run(lab: Lab): Promise<Outcome> {
+    const { client } = await lab.pair();
+    client.setKeepAliveConfig({ enable: true, idle: 5_000, interval: 2_000, count: 3 });
+    const set = client.socketOptions();
+    client.setKeepAliveConfig({ enable: true, idle: -1, interval: 0, count: -1 });
+    const mixed = client.socketOptions();
+    client.setKeepAliveConfig({});
+    const zero = client.socketOptions();
+    const text = (o: typeof set): string =>
+      `${o.keepAlive ? "on" : "off"} ${s(o.keepAliveIdle)} / ${s(o.keepAliveInterval)} / ` +
+      `${o.keepAliveCount}`;
+    return {
+      netconn: `{5 s, 2 s, 3} → ${text(set)}; {-1, 0, -1} → ${text(mixed)}; {} → ${text(zero)}`,
+      numbers: {
+        idle: set.keepAliveIdle,
+        interval: set.keepAliveInterval,
+        count: set.keepAliveCount,
+        mixedIdle: mixed.keepAliveIdle,
+        mixedInterval: mixed.keepAliveInterval,
+        mixedCount: mixed.keepAliveCount,
+        zeroEnabled: +zero.keepAlive,
+      },
+      ok: set.keepAlive && set.keepAliveIdle === 5_000 && set.keepAliveInterval === 2_000 &&
+        set.keepAliveCount === 3 && mixed.keepAliveIdle === 5_000 &&
+        mixed.keepAliveInterval === 15_000 && mixed.keepAliveCount === 3 && !zero.keepAlive &&
+        zero.keepAliveIdle === 15_000 && zero.keepAliveCount === 9,
+    };
+  },
+};
+
+/** Reads `conn` to the end: the bytes, and how it ended ("EOF" or the error). */
+async function readToEnd(conn: Conn): Promise<{ read: number; end: unknown }> {
+  const buf = new Uint8Array(256 * KiB);
+  let read = 0;
+  for (;;) {
+    try {
+      const n = await conn.read(buf);
+      if (n === null) return { read, end: "EOF" };
+      read += n;
+    } catch (e) {
+      return { read, end: e };
+    }
+  }
+}
+
+/**
+ * Fills the pipe (the peer does not read), sets linger on the writer, closes
+ * it, then lets the peer read everything it can.
+ */
+async function closeFull(lab: Lab, linger: number | undefined): Promise<{
+  accepted: number;
+  linger: number;
+  read: number;
+  end: unknown;
+}> {
+  const { client, server } = await lab.pair();
+  const { accepted } = await fillUntilBlocked(client); // unsent data stays in SO_SNDBUF
+  if (linger !== undefined) client.setLinger(linger);
+  const set = client.socketOptions().linger;
+  client.close();
+  return { accepted, linger: set, ...await readToEnd(server) };
+}
+
+/** Linger 0: close discards the unsent data and resets; the default sends it all. */
+export const lingerZero: Experiment = {
+  name: "option: setLinger(0), close",
+  go: "SetLinger(0): Close discards unsent data; the peer's Read fails: connection reset",
+  needs: ["ffi"],
+  limitMs: 10_000,
+  async run(lab: Lab): Promise<Outcome> {
+    const zero = await closeFull(lab, 0);
+    const normal = await closeFull(lab, undefined);
+    const kind = zero.end instanceof NetError ? zero.end.kind : "none";
+    return {
+      netconn: `linger ${zero.linger}: peer read ${bytes(zero.read)} of ${bytes(zero.accepted)}, ` +
+        `then ${describe(zero.end)}; default (linger ${normal.linger}): ` +
+        `${bytes(normal.read)}, then ${describe(normal.end)}`,
+      numbers: {
+        accepted: zero.accepted,
+        read: zero.read,
+        defaultAccepted: normal.accepted,
+        defaultRead: normal.read,
+      },
+      ok: zero.linger === 0 && kind === "reset" && zero.read < zero.accepted &&
+        normal.linger === -1 && normal.end === "EOF" && normal.read === normal.accepted,
+    };
+  },
+};
+
+/** The longest gap between 5 ms ticks of the event loop while `during` runs. */
+async function longestStall(during: () => Promise<void>): Promise<number> {
+  let last = performance.now();
+  let longest = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 5);
+  try {
+    await during();
+  } finally {
+    clearInterval(timer);
+  }
+  return Math.round(Math.max(longest, performance.now() - last));
+}
+
+/** Linger 1 s with unsent data and a peer that does not read yet. */
+export const lingerPositive: Experiment = {
+  name: "option: setLinger(1), close",
+  go: "SetLinger(n > 0): Close may block (Linux) while the data is sent; the peer gets it all",
+  needs: ["ffi"],
+  limitMs: 10_000,
+  async run(lab: Lab): Promise<Outcome> {
+    const { client, server } = await lab.pair();
+    const { accepted } = await fillUntilBlocked(client);
+    client.setLinger(1);
+    let closeMs = 0;
+    const stallMs = await longestStall(async () => {
+      const start = performance.now();
+      client.close();
+      closeMs = since(start);
+      await sleep(1500); // the peer reads only after this
+    });
+    const { read, end } = await readToEnd(server);
+    return {
+      netconn: `close() returned in ${closeMs} ms, then the event loop stalled ${stallMs} ms ` +
+        `(Deno closes the fd on its own thread); peer then read ${bytes(read)} of ` +
+        `${bytes(accepted)}, then ${describe(end)}`,
+      numbers: { accepted, read, closeMs, stallMs },
+      ok: read === accepted && end === "EOF",
+    };
+  },
+};
+
+/** Buffer sizes asked for and what Linux made of them. */
+export const bufferSizes: Experiment = {
+  name: "option: setReadBuffer / setWriteBuffer",
+  go: "SetReadBuffer / SetWriteBuffer: SO_RCVBUF / SO_SNDBUF; the kernel picks the size",
+  needs: ["ffi"],
+  async run(lab: Lab): Promise<Outcome> {
+    const { client } = await lab.pair();
+    const before = client.socketOptions();
+    const asks = [0, 16 * KiB, 64 * KiB, 1024 * KiB, 64 * 1024 * KiB];
+    const got: [number, number, number][] = [];
+    for (const ask of asks) {
+      client.setReadBuffer(ask);
+      client.setWriteBuffer(ask);
+      const o = client.socketOptions();
+      got.push([ask, o.readBuffer, o.writeBuffer]);
+    }
+    const numbers: Record<string, number> = {
+      defaultRead: before.readBuffer,
+      defaultWrite: before.writeBuffer,
+    };
+    for (const [ask, r, w] of got) {
+      numbers[`read ${ask}`] = r;
+      numbers[`write ${ask}`] = w;
+    }
+    const linux = Deno.build.os === "linux";
+    const doubled = got.filter(([ask]) => ask >= 16 * KiB && ask <= 1024 * KiB)
+      .every(([ask, r, w]) => r === ask * (linux ? 2 : 1) && w === ask * (linux ? 2 : 1));
+    const list = got.map(([ask, r, w]) =>
+      `${bytes(ask)} → ${bytes(r)}${r === w ? "" : ` / ${bytes(w)}`}`
+    ).join(", ");
+    return {
+      netconn: `default ${bytes(before.readBuffer)} / ${bytes(before.writeBuffer)}; ` +
+        `asked → got (read, write if different): ${list}`,
+      numbers,
+      ok: doubled,
+    };
+  },
+};
+
+/** The receive buffer set on the listener before the dial, or on the accepted conn after. */
+export const rcvbufWhere: Experiment = {
+  name: "option: SO_RCVBUF, listener vs accepted conn",
+  go: "a listener's SO_RCVBUF is inherited by accepted conns and sizes the handshake's window",
+  needs: ["ffi"],
+  async run(lab: Lab): Promise<Outcome> {
+    const sndbuf = 64 * KiB;
+    const rcvbuf = 16 * KiB;
+    const [normal, onListener, onAccepted] = await Promise.all([
+      measureCell(lab, { sndbuf, rcvbuf: undefined, noDelay: true }),
+      measureCell(lab, { sndbuf, rcvbuf, noDelay: true }),
+      measureCell(lab, { sndbuf, rcvbuf, noDelay: true }, { rcvbufOn: "accepted" }),
+    ]);
+    return {
+      netconn: `SO_SNDBUF 64 KiB; write blocked after: ${bytes(normal.threshold)} with the ` +
+        `default SO_RCVBUF, ${bytes(onListener.threshold)} with 16 KiB on the listener, ` +
+        `${bytes(onAccepted.threshold)} with 16 KiB on the accepted conn ` +
+        `(kernel: ${bytes(onListener.kernelRcvbuf)} both ways)`,
+      numbers: {
+        defaultThreshold: normal.threshold,
+        listenerThreshold: onListener.threshold,
+        acceptedThreshold: onAccepted.threshold,
+        listenerRcvbuf: onListener.kernelRcvbuf,
+        acceptedRcvbuf: onAccepted.kernelRcvbuf,
+      },
+      ok: onListener.threshold < normal.threshold && onAccepted.threshold < normal.threshold &&
+        onListener.kernelRcvbuf === onAccepted.kernelRcvbuf,
+    };
+  },
+};
+
+const TCP_INFO = 11; // Linux
+const TCPI_SACKED = 28; // offset of tcpi_sacked: a listener's accept-queue limit
+
+/**
+ * The accept-queue limit the kernel keeps for a listening socket (Linux:
+ * `tcpi_sacked` of TCP_INFO, the backlog after listen(2) capped it at
+ * somaxconn), or undefined elsewhere.
+ */
+export function acceptQueueLimit(ln: { addr: Deno.Addr }): number | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  const lib = libc("acceptQueueLimit");
+  const info = new Uint8Array(104);
+  const len = new Uint32Array([info.length]);
+  const fd = listenerFd(ln);
+  if (lib.sym.getsockopt(fd, lib.c.IPPROTO_TCP, TCP_INFO, info, len) !== 0) return undefined;
+  return new DataView(info.buffer).getUint32(TCPI_SACKED, true);
+}
+
+/** listen's default backlog is somaxconn, as Go's; Deno's own default is lower. */
+export const backlogDefault: Experiment = {
+  name: "listen: default backlog",
+  go: "Listen passes somaxconn (Linux: net.core.somaxconn) as the backlog",
+  needs: ["ffi"],
+  run(lab: Lab): Promise<Outcome> {
+    const somaxconn = maxListenerBacklog();
+    const limit = acceptQueueLimit(lab.listen());
+    const raw = Deno.listen({ hostname: LOOPBACK, port: 0 });
+    lab.track(raw, () => raw.close());
+    const rawLimit = acceptQueueLimit(raw);
+    const numbers: Record<string, number> = { somaxconn };
+    if (limit !== undefined) numbers.acceptQueueLimit = limit;
+    if (rawLimit !== undefined) numbers.rawAcceptQueueLimit = rawLimit;
+    return Promise.resolve({
+      netconn: limit === undefined
+        ? `backlog ${somaxconn} (somaxconn)`
+        : `somaxconn ${somaxconn}; the listener's accept-queue limit (TCP_INFO) ${limit}`,
+      raw: rawLimit === undefined ? "" : `Deno.listen: accept-queue limit ${rawLimit}`,
+      numbers,
+      ok: somaxconn > 0 && (limit === undefined || limit === somaxconn),
+    });
+  },
+};
+
+/** Backlog n: about n + 1 dials complete while nobody accepts, then they hang. */
+export const backlogN: Experiment = {
+  name: "listen: backlog n",
+  go: "backlog n: about n + 1 dials complete while nobody accepts; the next one hangs",
+  limitMs: 10_000,
+  async run(lab: Lab): Promise<Outcome> {
+    const backlog = 4;
+    const timeout = 300;
+    const ln = lab.listen({ backlog });
+    const conns: Conn[] = [];
+    let error: unknown;
+    while (conns.length < 64 && error === undefined) {
+      try {
+        conns.push(await lab.dial(ln.addr, { timeout }));
+      } catch (e) {
+        error = e;
+      }
+    }
+    const n = conns.length;
+    return {
+      netconn: `backlog ${backlog}: ${n} dials connected, the next → ${describe(error)} ` +
+        `at its ${timeout} ms timeout`,
+      numbers: { backlog, connected: n, timeoutMs: timeout },
+      ok: n >= backlog && n <= backlog + 2 && error instanceof NetError && error.timeout,
+    };
+  },
+};
+
+/** reusePort: a NotSupportedError without --unstable-net, a shared port with it. */
+export const reusePort: Experiment = {
+  name: "listen: reusePort",
+  go: "SO_REUSEPORT (ListenConfig.Control): listeners share one port",
+  async run(lab: Lab): Promise<Outcome> {
+    const track = (ln: Listener): Listener => lab.track(ln, () => ln[Symbol.asyncDispose]());
+    let first: Listener;
+    try {
+      first = track(listen(`${LOOPBACK}:0`, { reusePort: true }));
+    } catch (e) {
+      const named = e instanceof NotSupportedError && e.message.includes("--unstable-net");
+      return {
+        netconn: `without --unstable-net: ${describe(e)} naming the flag; the process goes on`,
+        raw: "Deno.listen({ reusePort: true }) exits the process (code 70)",
+        numbers: { shared: 0 },
+        ok: named,
+      };
+    }
+    const second = track(listen(`${LOOPBACK}:${first.addr.port}`, { reusePort: true }));
+    const dials = 20;
+    const counts = [0, 0];
+    const serving = [first, second].map(async (ln, i) => {
+      for await (const conn of ln) {
+        counts[i]!++;
+        conn.close();
+      }
+    });
+    for (let i = 0; i < dials; i++) {
+      const conn = await lab.dial(first.addr);
+      await failure(conn.read(new Uint8Array(1))); // EOF once a listener has served it
+      conn.close();
+    }
+    first.close();
+    second.close();
+    await Promise.all(serving);
+    return {
+      netconn: `two listeners on port ${first.addr.port}; ${dials} dials → ` +
+        `${counts[0]} + ${counts[1]} accepted`,
+      numbers: { shared: 1, dials, first: counts[0]!, second: counts[1]! },
+      ok: counts[0]! + counts[1]! === dials,
+    };
+  },
+};
+
+/** The socket-option rows, after the Nagle row. */
+export const sockoptExperiments: Experiment[] = [
+  noDelayOption,
+  keepAliveDefaults,
+  keepAlivePeriod,
+  keepAliveConfig,
+  lingerZero,
+  lingerPositive,
+  bufferSizes,
+  rcvbufWhere,
+  backlogDefault,
+  backlogN,
+  reusePort,
+];
