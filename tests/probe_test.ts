@@ -1,4 +1,5 @@
-// The probe, run as a user runs it: a subprocess with only --allow-net.
+// The probe, run as a user runs it: a subprocess with only --allow-net, and
+// with the flags of `deno task probe`.
 
 import assert from "node:assert/strict";
 import { ClosedError } from "../mod.ts";
@@ -15,17 +16,28 @@ interface Row {
   numbers: Record<string, unknown>;
   ok: boolean;
   ms: number;
+  skipped?: boolean;
+  tables?: { title: string; head: string[]; rows: string[][] }[];
 }
 
-/** Runs the probe with `args`, killing it after a minute. */
-async function runProbe(
+/** The permissions `deno task probe` grants. */
+const TASK_FLAGS = ["--allow-net", "--allow-ffi", "--allow-read"];
+
+/** Runs the probe with `args` and only --allow-net, killing it after a minute. */
+function runProbe(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runProbeWith(["--allow-net"], ...args);
+}
+
+/** Runs the probe with these permission flags and `args`, killing it after a minute. */
+async function runProbeWith(
+  flags: string[],
   ...args: string[]
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), 60_000);
   try {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", PROBE, ...args],
+      args: ["run", ...flags, PROBE, ...args],
       stdout: "piped",
       stderr: "piped",
       signal: controller.signal,
@@ -48,6 +60,12 @@ Deno.test("probe --json: every case has a row that behaves as in Go, with number
     assert.equal(row.ok, true, `row "${row.case}" is not ok: ${row.netconn}\n${stderr}`);
     assert.ok(row.go.length > 0, `row "${row.case}" says what Go does`);
     assert.ok(row.netconn.length > 0, `row "${row.case}" says what happened`);
+    const needs = experiments.find((e) => e.name === row.case)?.needs ?? [];
+    assert.equal(row.skipped === true, needs.length > 0, `row "${row.case}" skipped`);
+    if (row.skipped) {
+      assert.match(row.netconn, /needs --allow-ffi/);
+      continue;
+    }
     const numbers = Object.entries(row.numbers);
     assert.ok(numbers.length > 0, `row "${row.case}" carries numbers`);
     for (const [name, value] of numbers) {
@@ -79,6 +97,35 @@ Deno.test("probe: the numbers are the article's, measured", async () => {
     num("write timeout", "total") + num("write timeout", "settled"),
   );
   assert.equal(num("write success", "returned"), num("write success", "requested"));
+});
+
+Deno.test("probe with --allow-ffi: every row runs, the socket options read back as in Go", async () => {
+  const { code, stdout, stderr } = await runProbeWith(TASK_FLAGS, "--json");
+  const rows = new Map((JSON.parse(stdout) as Row[]).map((r) => [r.case, r]));
+  assert.deepEqual([...rows.keys()], experiments.map((e) => e.name));
+  for (const row of rows.values()) {
+    assert.equal(row.ok, true, `row "${row.case}" is not ok: ${row.netconn}\n${stderr}`);
+    assert.notEqual(row.skipped, true, `row "${row.case}" ran`);
+  }
+  assert.equal(code, 0, stderr);
+  const num = (c: string, n: string): number => rows.get(c)!.numbers[n] as number;
+  assert.equal(num("option: keepalive defaults", "dialedIdle"), 15_000);
+  assert.equal(num("option: keepalive defaults", "acceptedCount"), 9);
+  assert.ok(
+    num("option: setLinger(0), close", "read") < num("option: setLinger(0), close", "accepted"),
+  );
+  assert.equal(num("listen: default backlog", "somaxconn") > 0, true);
+  // The sweep: the default threshold is megabytes here; 16 KiB buffers cut it to kilobytes.
+  const sweep = rows.get("write-block threshold sweep")!;
+  const normal = num(sweep.case, "snd default rcv default noDelay on");
+  const small = num(sweep.case, "snd 16384 rcv 16384 noDelay on");
+  assert.ok(normal > 1024 * 1024, `default threshold ${normal}`);
+  assert.ok(small > 0 && small < normal / 4, `16 KiB threshold ${small}`);
+  assert.equal(sweep.tables?.length, 2, "a grid for NoDelay on and one for off");
+  for (const table of sweep.tables!) {
+    assert.equal(table.head.length, 7);
+    assert.equal(table.rows.length, 6);
+  }
 });
 
 Deno.test("probe: a table by default, --only filters, bad flags exit 2", async () => {
