@@ -1,0 +1,3 @@
+module netconn.example/bench/compare/go
+
+go 1.19
