@@ -230,11 +230,15 @@ export function setKeepAliveConfig(socket: SocketRef, config: KeepAliveConfig): 
  *
  * If sec < 0 (the default), the operating system finishes sending the data
  * in the background. If sec == 0, the operating system discards any unsent
- * or unacknowledged data, and close resets the connection (the peer's read
- * fails with a reset error). If sec > 0, the data is sent in the background
- * as with sec < 0; on some operating systems after sec seconds have elapsed
- * any remaining unsent data may be discarded. On Linux a close with sec > 0
- * and data still unsent can block Deno's runtime thread for up to sec seconds.
+ * or unacknowledged data, and close resets the connection. Deno half-closes
+ * a socket (FIN) before it closes it, so the peer's read fails with a reset
+ * error only when data was still unsent at close; when all of it had been
+ * delivered, the peer reads EOF and only its later writes fail. If sec > 0,
+ * the data is sent in the background as with sec < 0; on some operating
+ * systems after sec seconds have elapsed any remaining unsent data may be
+ * discarded (Linux goes on sending it). On Linux a close with sec > 0 and
+ * data still unsent blocks Deno's runtime thread, every timer and I/O
+ * callback with it, for up to sec seconds.
  *
  * @param socket The conn, listener or fd: a conn or listener is looked up
  * (see {@linkcode connFd}) on each call.
