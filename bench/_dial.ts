@@ -125,8 +125,8 @@ export function rawListener(): AcceptSide {
 }
 
 /** netconn: `listen`, which applies NoDelay and keepalive to each accepted conn. */
-export function connListener(): AcceptSide {
-  const ln = listen({ hostname: HOST, port: 0 });
+export function connListener(options: { keepAlive?: boolean } = {}): AcceptSide {
+  const ln = listen({ hostname: HOST, port: 0 }, options);
   return { port: ln.addr.port, accept: () => ln.accept(), close: () => ln.close() };
 }
 

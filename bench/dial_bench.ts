@@ -9,7 +9,8 @@
 //   --allow-ffi is given); a variant with keepalive off shows what they cost.
 // - accept: 100 conns dialed by raw Deno wait in the listener's backlog;
 //   the timed part accepts and closes all of them, checking each is one of
-//   the dialed conns. netconn's `listen` applies the same defaults.
+//   the dialed conns. netconn's `listen` applies the same defaults; again a
+//   variant with keepalive off shows their cost.
 
 import {
   acceptAll,
@@ -53,6 +54,7 @@ for (const d of dialers) {
 const listeners: { name: string; side: AcceptSide; baseline?: boolean }[] = [
   { name: "raw Deno.listen accept", side: rawListener(), baseline: true },
   { name: "netconn listen accept", side: connListener() },
+  { name: "netconn listen accept, keepAlive: false", side: connListener({ keepAlive: false }) },
 ];
 
 for (const l of listeners) {
