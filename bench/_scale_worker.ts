@@ -8,6 +8,7 @@
 //     bench/_scale_worker.ts --variant=raw|netconn --conns=N --buf=B
 
 import type { Conn, Listener } from "../mod.ts";
+import { lines } from "./_lines.ts";
 
 /** A step the parent asks for, and its arguments. */
 export interface Step {
@@ -157,18 +158,6 @@ function epochNow(): number {
 function arg(name: string, fallback: string): string {
   const found = Deno.args.find((a) => a.startsWith(`--${name}=`));
   return found === undefined ? fallback : found.slice(name.length + 3);
-}
-
-/** Splits a byte stream into lines of text, without their newlines. */
-export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let rest = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    rest += text;
-    for (let nl = rest.indexOf("\n"); nl >= 0; nl = rest.indexOf("\n")) {
-      yield rest.slice(0, nl);
-      rest = rest.slice(nl + 1);
-    }
-  }
 }
 
 const encoder = new TextEncoder();

@@ -26,7 +26,8 @@
 // counted by wrapping setTimeout in the worker: an idle conn without a
 // deadline must hold none.
 
-import { lines, type Step } from "./_scale_worker.ts";
+import { JsonLinesChild } from "./_lines.ts";
+import type { Step } from "./_scale_worker.ts";
 
 type Result = Record<string, unknown> & { step: string; error?: string };
 
@@ -107,27 +108,14 @@ function workerCommand(variant: string, options: Options): Deno.Command {
 
 /** A worker process, driven one step at a time. */
 class Worker {
-  #child: Deno.ChildProcess;
-  #stdin: WritableStreamDefaultWriter<Uint8Array>;
-  #lines: AsyncGenerator<string>;
-  #name: string;
+  #child: JsonLinesChild;
 
   constructor(name: string, command: Deno.Command) {
-    this.#name = name;
-    this.#child = command.spawn();
-    this.#stdin = this.#child.stdin.getWriter();
-    this.#lines = lines(this.#child.stdout);
+    this.#child = new JsonLinesChild(`Worker ${name}`, command);
   }
 
   async ask(step: Step): Promise<Result> {
-    await this.#stdin.write(new TextEncoder().encode(`${JSON.stringify(step)}\n`));
-    const next = await this.#lines.next();
-    if (next.done) throw new Error(`Worker ${this.#name} ended before step "${step.step}"`);
-    const result = JSON.parse(next.value) as Result;
-    if (result.error !== undefined) {
-      throw new Error(`Worker ${this.#name}, step "${step.step}": ${result.error}`);
-    }
-    return result;
+    return await this.#child.ask(step) as Result;
   }
 
   /** Open fds of the worker, from /proc. */
@@ -136,8 +124,7 @@ class Worker {
   }
 
   async end(): Promise<void> {
-    await this.#stdin.close();
-    await this.#child.status;
+    await this.#child.end();
   }
 }
 

@@ -1,11 +1,16 @@
 // The peers comparison, Deno's side: raw Deno.Conn or netconn, both ends of a
-// loopback pair in this one process. Run by bench/compare/run.ts:
+// loopback pair in this one process. Run by bench/compare/run.ts as
 //
-//   deno run --allow-net bench/compare/deno.ts --impl=raw|netconn \
-//     [--slices=5] [--slice-ms=300] [--buffer=4096]
+//   deno run --allow-net bench/compare/deno.ts --impl=raw|netconn
 //
-// It prints one line of JSON: for each workload, the rate of every slice and
-// their median. The workloads, the same in node.mjs and go/main.go:
+// Every peer (this file, node.mjs, go/main.go) speaks the same JSON lines:
+// it prints {"peer", "runtime"} once, then for each request on stdin,
+// {"workload", "ms", "buffer"}, it runs that workload for one slice and prints
+// {"workload", "unit", "rate"}; it exits at the end of stdin. The runner thus
+// interleaves the peers slice by slice, and a burst of load from elsewhere
+// hits all of them alike.
+//
+// The workloads, the same in every peer, each checking what it received:
 //
 // - bulk: 64 KiB writes, read into a 64 KiB buffer; byte k of the stream is
 //   k & 0xff, and the first and last byte of every read are checked. MiB/s.
@@ -14,7 +19,7 @@
 // - msg: 64-byte messages, one write each. Message m is [m u32 BE]
 //   [32 + j filler] [m & 0xff]; the receiver (64 KiB reads) checks bytes 0-3,
 //   20 and 63 of every message. Messages/s.
-// - msg-buf: the same messages through a `--buffer`-byte buffer: netconn's
+// - msg-buf: the same messages through a `buffer`-byte buffer: netconn's
 //   BufWriter (`await bw.write(msg)`), Go's bufio.Writer, a hand-rolled
 //   buffer for raw Deno and Node; flushed at the end of each unit.
 // - msg-buf-fast: the same, with no await per message where a peer has such
@@ -27,11 +32,15 @@
 //   serialises its writers with a promise-chain lock (its writes are not
 //   contiguous otherwise); netconn's, Node's and Go's writes are.
 //
-// A slice repeats its unit of work until --slice-ms have passed; one slice
-// warms up first.
+// A slice repeats a unit of work until `ms` have passed, on a fresh loopback
+// pair (set up untimed): one pair used for long slows down, in every
+// runtime, as small writes pile up in the kernel (raw Deno, 64-byte
+// messages: 335k/s falling to 107k/s over 3 s on one pair, steady on fresh
+// ones).
 
 import { BufWriter } from "../../bufio.ts";
 import { type Conn, dial, listen } from "../../mod.ts";
+import { lines } from "../_lines.ts";
 
 /** One end of a loopback conn, as the workloads drive it. */
 interface End {
@@ -297,7 +306,7 @@ interface Workload {
   /** Work done by one unit, in `unit`s. */
   work: number;
   /** Sets up on a pair; returns one unit of work. */
-  prepare(client: End, server: End): () => Promise<void>;
+  prepare(client: End, server: End, buffer: number): () => Promise<void>;
 }
 
 const BULK_MIB = 16;
@@ -306,8 +315,8 @@ const MESSAGES = 2000;
 const BUFFERED = 20_000;
 const FRAMES = 1600;
 
-function workloads(buffer: number): Workload[] {
-  const buffered = (fast: boolean) => (client: End, server: End) => {
+function workloads(): Workload[] {
+  const buffered = (fast: boolean) => (client: End, server: End, buffer: number) => {
     const send = client.buffered(buffer, fast);
     return async () => {
       await Promise.all([send(BUFFERED), receiveMessages(server, BUFFERED)]);
@@ -364,46 +373,33 @@ async function slice(unit: () => Promise<void>, work: number, ms: number): Promi
   return done / (elapsed / 1000);
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
+const encoder = new TextEncoder();
 
-function option(name: string, fallback: number): number {
-  const found = Deno.args.find((a) => a.startsWith(`--${name}=`));
-  const n = found === undefined ? fallback : Number(found.slice(name.length + 3));
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`Invalid --${name}: "${found}"`);
-  return n;
+function reply(message: Record<string, unknown>): void {
+  const bytes = encoder.encode(`${JSON.stringify(message)}\n`);
+  for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
 }
 
 async function main(): Promise<void> {
   const impl = Deno.args.find((a) => a.startsWith("--impl="))?.slice(7) ?? "netconn";
   if (impl !== "raw" && impl !== "netconn") throw new RangeError(`Invalid --impl "${impl}"`);
-  const slices = option("slices", 5);
-  const sliceMs = option("slice-ms", 300);
-  const buffer = option("buffer", 4096);
   const pair = impl === "raw" ? rawPair : connPair;
-  const results: Record<string, { unit: string; rates: number[]; median: number }> = {};
-  for (const w of workloads(buffer)) {
+  const byName = new Map(workloads().map((w) => [w.name, w]));
+  reply({ peer: impl === "raw" ? "deno-raw" : "netconn", runtime: `deno ${Deno.version.deno}` });
+  for await (const line of lines(Deno.stdin.readable)) {
+    if (line.trim() === "") continue;
+    const req = JSON.parse(line) as { workload: string; ms: number; buffer: number };
+    const w = byName.get(req.workload);
+    if (w === undefined) throw new RangeError(`Unknown workload "${req.workload}"`);
     const [client, server] = await pair();
     try {
-      const unit = w.prepare(client, server);
-      await slice(unit, w.work, sliceMs); // warm-up
-      const rates: number[] = [];
-      for (let i = 0; i < slices; i++) rates.push(await slice(unit, w.work, sliceMs));
-      results[w.name] = { unit: w.unit, rates, median: median(rates) };
+      const rate = await slice(w.prepare(client, server, req.buffer), w.work, req.ms);
+      reply({ workload: w.name, unit: w.unit, rate });
     } finally {
       client.close();
       server.close();
     }
   }
-  console.log(JSON.stringify({
-    peer: impl === "raw" ? "deno-raw" : "netconn",
-    runtime: `deno ${Deno.version.deno}`,
-    buffer,
-    results,
-  }));
 }
 
 if (import.meta.main) await main();

@@ -1,19 +1,17 @@
 // The peers comparison, Node's side: `node:net`, both ends of a loopback
 // pair in this one process, written as Node code is (data events, write()
-// until it returns false, then wait for "drain"). Run by bench/compare/run.ts:
-//
-//   node bench/compare/node.mjs [--slices=5] [--slice-ms=300] [--buffer=4096]
-//
-// The workloads and their checks are those of bench/compare/deno.ts. Node
-// keeps a reference to a buffer it could not write at once, so every message
-// or frame is built in a fresh Buffer (pooled by Node for small sizes);
-// "msg-buf" copies messages into a hand-rolled `--buffer`-byte Buffer, and
-// "msg-buf-fast" writes each message corked, uncorking every `--buffer` bytes.
-// It prints one line of JSON.
+// until it returns false, then wait for "drain"). Run by bench/compare/run.ts
+// as `node bench/compare/node.mjs`; it speaks the JSON lines described in
+// bench/compare/deno.ts, whose workloads and checks it repeats. Node keeps a
+// reference to a buffer it could not write at once, so every message or
+// frame is built in a fresh Buffer (pooled by Node for small sizes);
+// "msg-buf" copies messages into a hand-rolled buffer, and "msg-buf-fast"
+// writes each message corked, uncorking every `buffer` bytes.
 
 import { Buffer } from "node:buffer";
 import net from "node:net";
 import process from "node:process";
+import readline from "node:readline";
 
 const MSG = 64;
 const PING = 32;
@@ -270,7 +268,7 @@ async function framed(from, to, writers, frames) {
 
 // ---- slices ----
 
-function workloads(buffer) {
+function workloads() {
   return [
     { name: "bulk", unit: "MiB/s", work: BULK_MIB, run: (c, s) => bulk(c, s, BULK_MIB << 20) },
     {
@@ -284,64 +282,52 @@ function workloads(buffer) {
       name: "msg-buf",
       unit: "msgs/s",
       work: BUFFERED,
-      run: (c, s) => handBuffered(c, s, BUFFERED, buffer),
+      run: (c, s, buffer) => handBuffered(c, s, BUFFERED, buffer),
     },
     {
       name: "msg-buf-fast",
       unit: "msgs/s",
       work: BUFFERED,
-      run: (c, s) => corked(c, s, BUFFERED, buffer),
+      run: (c, s, buffer) => corked(c, s, BUFFERED, buffer),
     },
     { name: "frames-1", unit: "frames/s", work: FRAMES, run: (c, s) => framed(c, s, 1, FRAMES) },
     { name: "frames-8", unit: "frames/s", work: FRAMES, run: (c, s) => framed(c, s, 8, FRAMES) },
   ];
 }
 
-async function slice(w, client, server, ms) {
+async function slice(w, client, server, ms, buffer) {
   let done = 0;
   const start = performance.now();
   let elapsed = 0;
   do {
-    await w.run(client, server);
+    await w.run(client, server, buffer);
     done += w.work;
     elapsed = performance.now() - start;
   } while (elapsed < ms);
   return done / (elapsed / 1000);
 }
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-function option(name, fallback) {
-  const found = process.argv.find((a) => a.startsWith(`--${name}=`));
-  const n = found === undefined ? fallback : Number(found.slice(name.length + 3));
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`Invalid --${name}: "${found}"`);
-  return n;
+function reply(message) {
+  process.stdout.write(`${JSON.stringify(message)}\n`);
 }
 
 async function main() {
-  const slices = option("slices", 5);
-  const sliceMs = option("slice-ms", 300);
-  const buffer = option("buffer", 4096);
-  const results = {};
-  for (const w of workloads(buffer)) {
+  const byName = new Map(workloads().map((w) => [w.name, w]));
+  reply({ peer: "node", runtime: `node ${process.version}` });
+  for await (const line of readline.createInterface({ input: process.stdin })) {
+    if (line.trim() === "") continue;
+    const req = JSON.parse(line);
+    const w = byName.get(req.workload);
+    if (w === undefined) throw new RangeError(`Unknown workload "${req.workload}"`);
     const [client, server] = await pair();
     try {
-      await slice(w, client, server, sliceMs); // warm-up
-      const rates = [];
-      for (let i = 0; i < slices; i++) rates.push(await slice(w, client, server, sliceMs));
-      results[w.name] = { unit: w.unit, rates, median: median(rates) };
+      const rate = await slice(w, client, server, req.ms, req.buffer);
+      reply({ workload: w.name, unit: w.unit, rate });
     } finally {
       client.sock.destroy();
       server.sock.destroy();
     }
   }
-  console.log(
-    JSON.stringify({ peer: "node", runtime: `node ${process.version}`, buffer, results }),
-  );
 }
 
 await main();

@@ -4,21 +4,27 @@
 // bench/compare/deno.ts). Not part of CI; the README's way to re-check the
 // figures it claims.
 //
-//   deno run -A bench/compare/run.ts [--passes=3] [--slices=4] [--slice-ms=250]
+//   deno run -A bench/compare/run.ts [--rounds=8] [--warmup=1] [--slice-ms=250]
 //     [--buffer=4096] [--only=deno-raw,netconn,node,go] [--json]
 //
 // Go is built into a temporary directory when `go` is installed
-// (`apt-get install -y golang-go` on Debian) and skipped, with a note,
-// when it is not. Each pass runs every peer once, in an order that rotates
-// from pass to pass; a peer reports the median of its slices. The table gives
-// the median over passes of each rate, and of each per-pass ratio to raw
-// Deno, so a burst of load from another process moves one pass only.
+// (`apt-get install -y golang-go` on Debian) and skipped, with a note, when
+// it is not. Every peer runs the whole time, idle on its stdin between
+// requests; each round asks every peer for one slice of each workload, in
+// an order that rotates, so the slices compared sit a second apart and a
+// burst of load from another process hits them alike. The table gives the
+// median rate over the rounds, and the median of the per-round ratios to raw
+// Deno (the first `--warmup` rounds are not counted).
 
-interface PeerResult {
-  peer: string;
-  runtime: string;
+import { JsonLinesChild } from "../_lines.ts";
+
+interface Options {
+  rounds: number;
+  warmup: number;
+  sliceMs: number;
   buffer: number;
-  results: Record<string, { unit: string; rates: number[]; median: number }>;
+  only: string[] | null;
+  json: boolean;
 }
 
 interface Command {
@@ -33,15 +39,8 @@ interface Peer {
   /** Why the peer does not run, when it does not. */
   skipped?: string;
   runtime?: string;
-}
-
-interface Options {
-  passes: number;
-  slices: number;
-  sliceMs: number;
-  buffer: number;
-  only: string[] | null;
-  json: boolean;
+  /** Why it stopped, when it failed part-way. */
+  failed?: string;
 }
 
 const WORKLOADS: { key: string; name: string; unit: string }[] = [
@@ -57,14 +56,21 @@ const WORKLOADS: { key: string; name: string; unit: string }[] = [
 const PEERS = ["deno-raw", "netconn", "node", "go"];
 
 function parseOptions(args: string[]): Options {
-  const o: Options = { passes: 3, slices: 4, sliceMs: 250, buffer: 4096, only: null, json: false };
+  const o: Options = {
+    rounds: 8,
+    warmup: 1,
+    sliceMs: 250,
+    buffer: 4096,
+    only: null,
+    json: false,
+  };
   for (const a of args) {
     const [key, value] = a.split("=", 2) as [string, string | undefined];
     const n = Number(value);
     const count = Number.isInteger(n) && n >= 1;
     if (key === "--json" && value === undefined) o.json = true;
-    else if (key === "--passes" && count) o.passes = n;
-    else if (key === "--slices" && count) o.slices = n;
+    else if (key === "--rounds" && count) o.rounds = n;
+    else if (key === "--warmup" && Number.isInteger(n) && n >= 0) o.warmup = n;
     else if (key === "--slice-ms" && count) o.sliceMs = n;
     else if (key === "--buffer" && count && n >= 64) o.buffer = n;
     else if (key === "--only" && value !== undefined) {
@@ -78,7 +84,7 @@ function parseOptions(args: string[]): Options {
   return o;
 }
 
-/** Runs a command to its end; its output, or null when it cannot start or fails. */
+/** Runs a command to its end: its output, or null when it is missing or fails. */
 async function output(cmd: string, args: string[], cwd?: string): Promise<string | null> {
   try {
     const out = await new Deno.Command(cmd, {
@@ -88,12 +94,11 @@ async function output(cmd: string, args: string[], cwd?: string): Promise<string
       stdout: "piped",
       stderr: "piped",
     }).output();
-    const text = new TextDecoder().decode(out.stdout).trim();
     if (!out.success) {
       console.error(`${cmd} ${args.join(" ")} failed:\n${new TextDecoder().decode(out.stderr)}`);
       return null;
     }
-    return text;
+    return new TextDecoder().decode(out.stdout).trim();
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return null;
     throw e;
@@ -104,37 +109,22 @@ function here(path: string): string {
   return new URL(path, import.meta.url).pathname;
 }
 
-async function peers(o: Options, tmp: string): Promise<Peer[]> {
-  const common = [`--slices=${o.slices}`, `--slice-ms=${o.sliceMs}`, `--buffer=${o.buffer}`];
+async function findPeers(o: Options, tmp: string): Promise<Peer[]> {
   const deno = (impl: string): Command => ({
     cmd: Deno.execPath(),
-    args: ["run", "--allow-net", here("./deno.ts"), `--impl=${impl}`, ...common],
+    args: ["run", "--allow-net", here("./deno.ts"), `--impl=${impl}`],
   });
   const list: Peer[] = [
-    {
-      name: "deno-raw",
-      label: "raw Deno",
-      command: deno("raw"),
-      runtime: `deno ${Deno.version.deno}`,
-    },
-    {
-      name: "netconn",
-      label: "netconn",
-      command: deno("netconn"),
-      runtime: `deno ${Deno.version.deno}`,
-    },
+    { name: "deno-raw", label: "raw Deno", command: deno("raw") },
+    { name: "netconn", label: "netconn", command: deno("netconn") },
   ];
   const node = await output("node", ["--version"]);
   list.push(
-    node === null ? { name: "node", label: "Node", skipped: "`node` not found" } : {
-      name: "node",
-      label: "Node",
-      command: { cmd: "node", args: [here("./node.mjs"), ...common] },
-      runtime: `node ${node}`,
-    },
+    node === null
+      ? { name: "node", label: "Node", skipped: "`node` not found" }
+      : { name: "node", label: "Node", command: { cmd: "node", args: [here("./node.mjs")] } },
   );
-  const go = await output("go", ["version"]);
-  if (go === null) {
+  if (await output("go", ["version"]) === null) {
     list.push({
       name: "go",
       label: "Go",
@@ -144,27 +134,12 @@ async function peers(o: Options, tmp: string): Promise<Peer[]> {
     const bin = `${tmp}/netconn-compare-go`;
     const built = await output("go", ["build", "-o", bin, "."], here("./go/"));
     list.push(
-      built === null ? { name: "go", label: "Go", skipped: "`go build` failed" } : {
-        name: "go",
-        label: "Go",
-        command: { cmd: bin, args: common },
-        runtime: go.replace(/^go version /, ""),
-      },
+      built === null
+        ? { name: "go", label: "Go", skipped: "`go build` failed" }
+        : { name: "go", label: "Go", command: { cmd: bin, args: [] } },
     );
   }
   return list.filter((p) => o.only === null || o.only.includes(p.name));
-}
-
-async function runPeer(peer: Peer): Promise<PeerResult | string> {
-  const { cmd, args } = peer.command!;
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit" }).output();
-  const text = new TextDecoder().decode(out.stdout).trim();
-  if (!out.success) return `exited with code ${out.code}`;
-  try {
-    return JSON.parse(text.slice(text.lastIndexOf("\n") + 1)) as PeerResult;
-  } catch {
-    return `printed no JSON: ${text.slice(0, 200)}`;
-  }
 }
 
 function median(xs: number[]): number {
@@ -174,26 +149,75 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-/** Per peer, the results of every pass it completed (null for a failed pass). */
-type Passes = Map<string, (PeerResult | null)[]>;
+/** rates[peer][workload][round]: NaN where a peer had stopped. */
+type Rates = Map<string, Map<string, number[]>>;
 
-function rate(passes: Passes, peer: string, key: string): number {
-  return median(
-    (passes.get(peer) ?? []).flatMap((r) => r?.results[key] ? [r.results[key].median] : []),
-  );
+function rate(rates: Rates, peer: string, key: string): number {
+  return median((rates.get(peer)?.get(key) ?? []).filter((x) => !Number.isNaN(x)));
 }
 
-/** The median over passes of peer's rate over base's rate in the same pass. */
-function ratio(passes: Passes, peer: string, base: string, key: string, baseKey = key): number {
-  const a = passes.get(peer) ?? [];
-  const b = passes.get(base) ?? [];
-  const ratios: number[] = [];
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]?.results[key]?.median;
-    const y = b[i]?.results[baseKey]?.median;
-    if (x !== undefined && y !== undefined) ratios.push(x / y);
+/** The median over rounds of peer's rate over base's rate in the same round. */
+function ratio(rates: Rates, peer: string, base: string, key: string, baseKey = key): number {
+  const a = rates.get(peer)?.get(key) ?? [];
+  const b = rates.get(base)?.get(baseKey) ?? [];
+  const r = a.map((x, i) => x / b[i]!).filter((x) => Number.isFinite(x));
+  return median(r);
+}
+
+async function measure(list: Peer[], o: Options): Promise<Rates> {
+  const runnable = list.filter((p) => p.skipped === undefined);
+  const children = new Map<string, JsonLinesChild>();
+  const rates: Rates = new Map(
+    runnable.map((p) => [p.name, new Map(WORKLOADS.map((w) => [w.key, []]))]),
+  );
+  try {
+    for (const p of runnable) {
+      const child = new JsonLinesChild(
+        p.label,
+        new Deno.Command(p.command!.cmd, {
+          args: p.command!.args,
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "inherit",
+        }),
+      );
+      children.set(p.name, child);
+      try {
+        p.runtime = String((await child.read()).runtime);
+      } catch (e) {
+        p.failed = String(e);
+      }
+    }
+    for (let round = 0; round < o.warmup + o.rounds; round++) {
+      if (!o.json) {
+        console.error(
+          `round ${round + 1}/${o.warmup + o.rounds}${round < o.warmup ? " (warm-up)" : ""}`,
+        );
+      }
+      for (const [wi, w] of WORKLOADS.entries()) {
+        const order = runnable.map((_, i) => runnable[(i + round + wi) % runnable.length]!);
+        for (const p of order) {
+          let r = NaN;
+          if (p.failed === undefined) {
+            try {
+              const reply = await children.get(p.name)!.ask({
+                workload: w.key,
+                ms: o.sliceMs,
+                buffer: o.buffer,
+              });
+              r = Number(reply.rate);
+            } catch (e) {
+              p.failed = `${w.key}: ${e instanceof Error ? e.message : String(e)}`;
+            }
+          }
+          if (round >= o.warmup) rates.get(p.name)!.get(w.key)!.push(r);
+        }
+      }
+    }
+  } finally {
+    await Promise.allSettled([...children.values()].map((c) => c.end()));
   }
-  return median(ratios);
+  return rates;
 }
 
 function fmtRate(x: number): string {
@@ -203,17 +227,17 @@ function fmtRate(x: number): string {
   return Math.round(x).toLocaleString("en-US");
 }
 
-function table(list: Peer[], passes: Passes): string {
-  const cols = list.map((p) => p.label);
-  const header = ["workload", "unit", ...cols];
+function table(list: Peer[], rates: Rates): string {
+  const header = ["workload", "unit", ...list.map((p) => p.label)];
   const cells = WORKLOADS.map((w) => [
     w.name,
     w.unit,
     ...list.map((p) => {
       if (p.skipped !== undefined) return "skipped";
-      const r = rate(passes, p.name, w.key);
-      if (p.name === "deno-raw") return fmtRate(r);
-      return `${fmtRate(r)} ${ratio(passes, p.name, "deno-raw", w.key).toFixed(2)}x`;
+      const r = fmtRate(rate(rates, p.name, w.key));
+      if (p.name === "deno-raw") return r;
+      const x = ratio(rates, p.name, "deno-raw", w.key);
+      return Number.isNaN(x) ? r : `${r} ${x.toFixed(2)}x`;
     }),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
@@ -228,35 +252,35 @@ interface Goal {
   want: number;
 }
 
-function goals(passes: Passes): Goal[] {
-  const g: Goal[] = [
-    {
-      name: "bulk, netconn / raw Deno",
-      value: ratio(passes, "netconn", "deno-raw", "bulk"),
-      want: 0.95,
-    },
-    {
-      name: "ping-pong, netconn / raw Deno",
-      value: ratio(passes, "netconn", "deno-raw", "pingpong"),
-      want: 0.95,
-    },
+function goals(rates: Rates): Goal[] {
+  const list: Goal[] = [
     {
       name: "64 B via BufWriter (await write) / Go bufio.Writer",
-      value: ratio(passes, "netconn", "go", "msg-buf"),
+      value: ratio(rates, "netconn", "go", "msg-buf"),
       want: 1,
     },
     {
       name: "64 B via BufWriter (tryWrite) / Go bufio.Writer",
-      value: ratio(passes, "netconn", "go", "msg-buf-fast", "msg-buf"),
+      value: ratio(rates, "netconn", "go", "msg-buf-fast", "msg-buf"),
       want: 1,
     },
     {
-      name: "netconn 8 writers / 1 writer",
-      value: ratio(passes, "netconn", "netconn", "frames-8", "frames-1"),
+      name: "bulk, netconn / raw Deno",
+      value: ratio(rates, "netconn", "deno-raw", "bulk"),
+      want: 0.95,
+    },
+    {
+      name: "ping-pong, netconn / raw Deno",
+      value: ratio(rates, "netconn", "deno-raw", "pingpong"),
+      want: 0.95,
+    },
+    {
+      name: "netconn, 8 writers / 1 writer",
+      value: ratio(rates, "netconn", "netconn", "frames-8", "frames-1"),
       want: 0.9,
     },
   ];
-  return g.filter((x) => !Number.isNaN(x.value));
+  return list.filter((g) => !Number.isNaN(g.value));
 }
 
 function cpu(): string {
@@ -272,65 +296,50 @@ async function main(): Promise<void> {
   const o = parseOptions(Deno.args);
   const tmp = await Deno.makeTempDir({ prefix: "netconn-compare-" });
   try {
-    const list = await peers(o, tmp);
-    const runnable = list.filter((p) => p.skipped === undefined);
-    const passes: Passes = new Map(runnable.map((p) => [p.name, []]));
-    const failures: string[] = [];
-    for (let pass = 0; pass < o.passes; pass++) {
-      const order = runnable.map((_, i) => runnable[(i + pass) % runnable.length]!);
-      for (const peer of order) {
-        if (!o.json) console.error(`pass ${pass + 1}/${o.passes}: ${peer.label}`);
-        const r = await runPeer(peer);
-        if (typeof r === "string") failures.push(`${peer.label}, pass ${pass + 1}: ${r}`);
-        passes.get(peer.name)!.push(typeof r === "string" ? null : r);
-      }
-    }
-    const goalList = goals(passes);
+    const list = await findPeers(o, tmp);
+    const started = performance.now();
+    const rates = await measure(list, o);
+    const seconds = (performance.now() - started) / 1000;
+    const goalList = goals(rates);
     const machine = cpu();
-    const versions = list.flatMap((p) =>
-      p.runtime === undefined ? [] : [`${p.label}: ${p.runtime}`]
-    );
-    const notes = list.flatMap((p) =>
-      p.skipped === undefined ? [] : [`${p.label} skipped: ${p.skipped}`]
-    );
+    const versions = [...new Set(list.flatMap((p) => p.runtime ?? []))];
+    const notes = list.flatMap((p) => [
+      ...(p.skipped === undefined ? [] : [`${p.label} skipped: ${p.skipped}`]),
+      ...(p.failed === undefined ? [] : [`FAILED ${p.label}: ${p.failed}`]),
+    ]);
     if (o.json) {
       const summary = Object.fromEntries(WORKLOADS.map((w) => [
         w.key,
-        Object.fromEntries(runnable.map((p) => [p.name, {
-          rate: rate(passes, p.name, w.key),
-          ratioToRawDeno: ratio(passes, p.name, "deno-raw", w.key),
-        }])),
+        Object.fromEntries(
+          list.filter((p) => p.skipped === undefined).map((p) => [p.name, {
+            rate: rate(rates, p.name, w.key),
+            ratioToRawDeno: ratio(rates, p.name, "deno-raw", w.key),
+            rates: rates.get(p.name)?.get(w.key) ?? [],
+          }]),
+        ),
       ]));
-      console.log(JSON.stringify({
-        machine,
-        versions,
-        options: o,
-        notes,
-        failures,
-        goals: goalList,
-        summary,
-        passes: Object.fromEntries(passes),
-      }));
+      console.log(
+        JSON.stringify({ machine, versions, options: o, seconds, notes, goals: goalList, summary }),
+      );
     } else {
       console.log(
         `peers over loopback, each in its own process: ${machine}; ${versions.join(", ")}; ` +
-          `${o.passes} passes x ${o.slices} slices of ${o.sliceMs} ms, medians; ` +
-          `buffered = a ${o.buffer}-byte buffer; ratios to raw Deno`,
+          `${o.rounds} rounds of ${o.sliceMs} ms slices (medians); buffered: ${o.buffer} B`,
       );
-      console.log(table(list, passes));
+      console.log(table(list, rates));
       console.log(
-        "buffered: netconn BufWriter `await bw.write(msg)`, Go bufio.Writer, Node and raw Deno a " +
-          "hand-rolled buffer; fast path: netconn `bw.tryWrite(msg) || await bw.write(msg)`, " +
-          "Node cork/uncork, the others as buffered",
+        "ratios: to raw Deno in the same round. buffered: netconn BufWriter `await bw.write(msg)`, " +
+          "Go bufio.Writer, a hand-rolled buffer in Node and raw Deno. fast path: netconn " +
+          "`bw.tryWrite(msg) || await bw.write(msg)`, Node cork/uncork, the others as buffered.",
       );
       for (const g of goalList) {
         const verdict = g.value >= g.want ? "met" : "missed";
-        console.log(`goal ${g.name}: ${g.value.toFixed(2)}x (want >= ${g.want}) ${verdict}`);
+        console.log(`goal ${g.name}: ${g.value.toFixed(2)}x (want >= ${g.want}): ${verdict}`);
       }
       for (const n of notes) console.log(n);
-      for (const f of failures) console.log(`FAILED ${f}`);
+      console.log(`(${seconds.toFixed(0)} s)`);
     }
-    if (failures.length > 0) Deno.exitCode = 1;
+    if (list.some((p) => p.failed !== undefined)) Deno.exitCode = 1;
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

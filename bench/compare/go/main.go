@@ -1,12 +1,10 @@
 // The peers comparison, Go's side: net and bufio, both ends of a loopback
 // pair in this one process, each end in its own goroutine. Run by
-// bench/compare/run.ts, which builds it:
-//
-//	go build -o /tmp/netconn-compare-go . && /tmp/netconn-compare-go [-slices=5] [-slice-ms=300] [-buffer=4096]
-//
-// The workloads and their checks are those of bench/compare/deno.ts; Go's
-// "msg-buf" and "msg-buf-fast" both write through a bufio.Writer of -buffer
-// bytes (bufio has no slower path). It prints one line of JSON.
+// bench/compare/run.ts, which builds it into a temporary directory
+// (`go build -o /tmp/x .`); it speaks the JSON lines described in
+// bench/compare/deno.ts, whose workloads and checks it repeats. Go's
+// "msg-buf" and "msg-buf-fast" both write through a bufio.Writer
+// (bufio has no slower path).
 package main
 
 import (
@@ -14,13 +12,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"runtime"
-	"sort"
 	"time"
 )
 
@@ -336,84 +332,79 @@ var workloads = []workload{
 func slice(unit func() error, work float64, ms int) (float64, error) {
 	done := 0.0
 	start := time.Now()
-	var elapsed time.Duration
 	for {
 		if err := unit(); err != nil {
 			return 0, err
 		}
 		done += work
-		elapsed = time.Since(start)
+		elapsed := time.Since(start)
 		if elapsed >= time.Duration(ms)*time.Millisecond {
 			return done / elapsed.Seconds(), nil
 		}
 	}
 }
 
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	mid := len(s) / 2
-	if len(s)%2 == 1 {
-		return s[mid]
-	}
-	return (s[mid-1] + s[mid]) / 2
+type request struct {
+	Workload string `json:"workload"`
+	Ms       int    `json:"ms"`
+	Buffer   int    `json:"buffer"`
 }
 
-type result struct {
-	Unit   string    `json:"unit"`
-	Rates  []float64 `json:"rates"`
-	Median float64   `json:"median"`
-}
-
-func run(slices, sliceMs, buffer int) (map[string]result, error) {
-	results := map[string]result{}
+// serve runs one slice of the requested workload, on a fresh pair.
+func serve(req request) (map[string]any, error) {
 	for _, w := range workloads {
+		if w.name != req.Workload {
+			continue
+		}
+		if req.Ms < 1 || req.Buffer < msgSize {
+			return nil, fmt.Errorf("bad request %+v", req)
+		}
 		client, server, err := newPair()
 		if err != nil {
 			return nil, err
 		}
-		unit := w.prepare(client, server, buffer)
-		rates := []float64{}
-		for i := 0; i <= slices && err == nil; i++ { // slice 0 warms up
-			var rate float64
-			rate, err = slice(unit, w.work, sliceMs)
-			if i > 0 {
-				rates = append(rates, rate)
-			}
-		}
-		client.Close()
-		server.Close()
+		defer client.Close()
+		defer server.Close()
+		rate, err := slice(w.prepare(client, server, req.Buffer), w.work, req.Ms)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", w.name, err)
 		}
-		results[w.name] = result{w.unit, rates, median(rates)}
+		return map[string]any{"workload": w.name, "unit": w.unit, "rate": rate}, nil
 	}
-	return results, nil
+	return nil, fmt.Errorf("unknown workload %q", req.Workload)
+}
+
+func reply(message map[string]any) {
+	out, err := json.Marshal(message)
+	if err != nil {
+		fail(err)
+	}
+	fmt.Println(string(out))
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
 }
 
 func main() {
-	slices := flag.Int("slices", 5, "measured slices per workload")
-	sliceMs := flag.Int("slice-ms", 300, "milliseconds per slice")
-	buffer := flag.Int("buffer", 4096, "bufio.Writer size for the buffered workloads")
-	flag.Parse()
-	if *slices < 1 || *sliceMs < 1 || *buffer < msgSize {
-		fmt.Fprintln(os.Stderr, "invalid options")
-		os.Exit(2)
+	reply(map[string]any{"peer": "go", "runtime": runtime.Version()})
+	lines := bufio.NewScanner(os.Stdin)
+	for lines.Scan() {
+		if len(bytes.TrimSpace(lines.Bytes())) == 0 {
+			continue
+		}
+		var req request
+		if err := json.Unmarshal(lines.Bytes(), &req); err != nil {
+			fail(err)
+		}
+		message, err := serve(req)
+		if err != nil {
+			fail(err)
+		}
+		reply(message)
 	}
-	results, err := run(*slices, *sliceMs, *buffer)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	if err := lines.Err(); err != nil {
+		fail(err)
 	}
-	out, err := json.Marshal(map[string]any{
-		"peer":    "go",
-		"runtime": runtime.Version(),
-		"buffer":  *buffer,
-		"results": results,
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fmt.Println(string(out))
 }
