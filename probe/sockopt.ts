@@ -12,8 +12,8 @@ import { type Conn, listen, type Listener, NetError, NotSupportedError } from ".
 import { listenerFd, maxListenerBacklog, socketOptions } from "../sockopt.ts";
 import { libc } from "../_libc.ts";
 import { type Experiment, type Lab, LOOPBACK, type Outcome } from "./_lab.ts";
-import { bytes, describe, failure, since, sleep } from "./_io.ts";
-import { fillUntilBlocked, measureCell } from "./sweep.ts";
+import { describe, failure, since, sleep } from "./_io.ts";
+import { amount, fillUntilBlocked, measureCell, size } from "./sweep.ts";
 
 const KiB = 1024;
 
@@ -189,9 +189,9 @@ export const lingerZero: Experiment = {
     const normal = await closeFull(lab, undefined);
     const kind = zero.end instanceof NetError ? zero.end.kind : "none";
     return {
-      netconn: `linger ${zero.linger}: peer read ${bytes(zero.read)} of ${bytes(zero.accepted)}, ` +
-        `then ${describe(zero.end)}; default (linger ${normal.linger}): ` +
-        `${bytes(normal.read)}, then ${describe(normal.end)}`,
+      netconn: `linger ${zero.linger}: peer read ${amount(zero.read)} of ` +
+        `${amount(zero.accepted)}, then ${describe(zero.end)}; default (linger ` +
+        `${normal.linger}): ${amount(normal.read)}, then ${describe(normal.end)}`,
       numbers: {
         accepted: zero.accepted,
         read: zero.read,
@@ -241,8 +241,8 @@ export const lingerPositive: Experiment = {
     const { read, end } = await readToEnd(server);
     return {
       netconn: `close() returned in ${closeMs} ms, then the event loop stalled ${stallMs} ms ` +
-        `(Deno closes the fd on its own thread); peer then read ${bytes(read)} of ` +
-        `${bytes(accepted)}, then ${describe(end)}`,
+        `(the runtime thread waits in close(2)); peer then read ${amount(read)} of ` +
+        `${amount(accepted)}, then ${describe(end)}`,
       numbers: { accepted, read, closeMs, stallMs },
       ok: read === accepted && end === "EOF",
     };
@@ -277,10 +277,10 @@ export const bufferSizes: Experiment = {
     const doubled = got.filter(([ask]) => ask >= 16 * KiB && ask <= 1024 * KiB)
       .every(([ask, r, w]) => r === ask * (linux ? 2 : 1) && w === ask * (linux ? 2 : 1));
     const list = got.map(([ask, r, w]) =>
-      `${bytes(ask)} → ${bytes(r)}${r === w ? "" : ` / ${bytes(w)}`}`
+      `${size(ask)} → ${size(r)}${r === w ? "" : ` / ${size(w)}`}`
     ).join(", ");
     return {
-      netconn: `default ${bytes(before.readBuffer)} / ${bytes(before.writeBuffer)}; ` +
+      netconn: `default ${size(before.readBuffer)} / ${size(before.writeBuffer)}; ` +
         `asked → got (read, write if different): ${list}`,
       numbers,
       ok: doubled,
@@ -302,10 +302,10 @@ export const rcvbufWhere: Experiment = {
       measureCell(lab, { sndbuf, rcvbuf, noDelay: true }, { rcvbufOn: "accepted" }),
     ]);
     return {
-      netconn: `SO_SNDBUF 64 KiB; write blocked after: ${bytes(normal.threshold)} with the ` +
-        `default SO_RCVBUF, ${bytes(onListener.threshold)} with 16 KiB on the listener, ` +
-        `${bytes(onAccepted.threshold)} with 16 KiB on the accepted conn ` +
-        `(kernel: ${bytes(onListener.kernelRcvbuf)} both ways)`,
+      netconn: `SO_SNDBUF 64 KiB; write blocked after: ${amount(normal.threshold)} with the ` +
+        `default SO_RCVBUF, ${amount(onListener.threshold)} with 16 KiB on the listener, ` +
+        `${amount(onAccepted.threshold)} with 16 KiB on the accepted conn, which keeps the ` +
+        `window it offered in the handshake (kernel: ${size(onListener.kernelRcvbuf)} both ways)`,
       numbers: {
         defaultThreshold: normal.threshold,
         listenerThreshold: onListener.threshold,

@@ -185,8 +185,9 @@ export function diagonal(): CellSpec[] {
 
 /** A size for a table cell: whole KiB and MiB as such, else KiB or MiB with decimals. */
 export function size(n: number): string {
-  if (n % MiB === 0 && n > 0) return `${n / MiB} MiB`;
-  if (n % KiB === 0 && n > 0) return `${n / KiB} KiB`;
+  if (n === 0) return "0";
+  if (n % MiB === 0) return `${n / MiB} MiB`;
+  if (n % KiB === 0) return `${n / KiB} KiB`;
   return n < MiB ? `${(n / KiB).toFixed(1)} KiB` : `${(n / MiB).toFixed(2)} MiB`;
 }
 
