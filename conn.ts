@@ -317,9 +317,11 @@ export class Conn implements AsyncDisposable {
    * Turns Nagle's algorithm off (`true`, Go's default and netconn's) or on.
    *
    * @param on True to send small writes at once.
+   * @throws {TypeError} If `on` is not a boolean.
    * @throws {ClosedError} If the conn is closed.
    */
   setNoDelay(on: boolean): void {
+    checkBoolean(on, "setNoDelay");
     this.#checkOpen();
     this.#conn.setNoDelay(on);
   }
@@ -328,19 +330,24 @@ export class Conn implements AsyncDisposable {
    * Turns TCP keepalive on or off (on by default, as in Go).
    *
    * @param on True to send keepalive probes on an idle conn.
+   * @throws {TypeError} If `on` is not a boolean.
    * @throws {ClosedError} If the conn is closed.
    */
   setKeepAlive(on: boolean): void {
+    checkBoolean(on, "setKeepAlive");
     this.#checkOpen();
     this.#conn.setKeepAlive(on);
   }
 
   /**
-   * Sets the keepalive idle time and probe interval, as Go's
-   * `SetKeepAlivePeriod` up to Go 1.22 (whole seconds, rounded up; 0 is Go's
-   * default, 15 s). It does not turn keepalive on. Needs `--allow-ffi`.
+   * Sets the keepalive idle time and probe interval. Both are set, as Go's
+   * `SetKeepAlivePeriod` did up to Go 1.22 (Go 1.23 sets only the idle
+   * time); 0 means Go's default, 15 s, as in Go 1.23. The kernel counts
+   * whole seconds: the period is rounded up. It does not turn keepalive on.
+   * Needs `--allow-ffi`.
    *
-   * @param ms The period in milliseconds, >= 0.
+   * @param ms The period in milliseconds, >= 0 (Linux: up to 32767 s).
+   * @throws {TypeError} If `ms` is not a number.
    * @throws {RangeError} If `ms` is negative, NaN or beyond the OS's limit.
    * @throws {NotSupportedError} Without `--allow-ffi`, or off Linux and macOS.
    * @throws {ClosedError} If the conn is closed.
@@ -353,8 +360,10 @@ export class Conn implements AsyncDisposable {
   /**
    * Sets keepalive as Go 1.23's `SetKeepAliveConfig`: `enable` turns it on
    * or off; `idle`, `interval` (milliseconds) and `count` that are zero or
-   * left out take Go's defaults (15 s, 15 s, 9), negative ones leave the OS
-   * value. Needs `--allow-ffi`.
+   * left out take Go's defaults (15 s, 15 s, 9), negative ones leave the
+   * current value (after `dial` or `accept`, Go's defaults, which netconn
+   * set). As in Go, `enable: false` still sets the other fields. Needs
+   * `--allow-ffi`.
    *
    * @param config What to set.
    * @throws {RangeError} For values out of range.
@@ -382,12 +391,22 @@ export class Conn implements AsyncDisposable {
   }
 
   /**
-   * Sets what close does with unsent data, as Go's `SetLinger`: `< 0` (the
-   * default) sends it in the background; `0` discards it and resets the
-   * connection; `> 0` sends it for up to that many seconds, then resets.
+   * Sets what close does with data not yet sent, as Go's `SetLinger`:
+   *
+   * - `< 0` (the default): close returns at once and the kernel sends the
+   *   rest in the background.
+   * - `0`: the rest is discarded and the connection reset. The peer's read
+   *   fails with kind `"reset"` if data was still unsent; if everything had
+   *   arrived it reads EOF (Deno sends FIN before it closes the socket).
+   * - `> 0`: on Linux, close waits up to that many seconds for the data to
+   *   go out, and that wait blocks Deno's runtime thread (every timer and
+   *   callback of the process); then the kernel goes on sending. Prefer the
+   *   default.
+   *
    * Needs `--allow-ffi`.
    *
-   * @param seconds The linger time.
+   * @param seconds The linger time, an integer up to 2147483647.
+   * @throws {TypeError} If `seconds` is not a number.
    * @throws {RangeError} If `seconds` is NaN, not an integer or too large.
    * @throws {NotSupportedError} Without `--allow-ffi`, or off Linux and macOS.
    * @throws {ClosedError} If the conn is closed.
@@ -399,9 +418,14 @@ export class Conn implements AsyncDisposable {
 
   /**
    * Sets the size of the OS receive buffer (SO_RCVBUF), as Go's
-   * `SetReadBuffer`; Linux doubles it and applies a floor. Needs `--allow-ffi`.
+   * `SetReadBuffer`. Linux doubles it, applies a floor, caps it at
+   * `net.core.rmem_max` and stops auto-tuning it. The window offered in the
+   * handshake stays: to shrink an accepted conn's window, set the buffer on
+   * the listener before the dial (`setReadBuffer(ln, n)` from
+   * `@netconn/netconn/sockopt`). Needs `--allow-ffi`.
    *
-   * @param bytes The size, an integer >= 0.
+   * @param bytes The size, an integer from 0 to 2147483647.
+   * @throws {TypeError} If `bytes` is not a number.
    * @throws {RangeError} If `bytes` is negative, NaN or not an integer.
    * @throws {NotSupportedError} Without `--allow-ffi`, or off Linux and macOS.
    * @throws {ClosedError} If the conn is closed.
@@ -413,9 +437,11 @@ export class Conn implements AsyncDisposable {
 
   /**
    * Sets the size of the OS send buffer (SO_SNDBUF), as Go's
-   * `SetWriteBuffer`; Linux doubles it and applies a floor. Needs `--allow-ffi`.
+   * `SetWriteBuffer`. Linux doubles it, applies a floor, caps it at
+   * `net.core.wmem_max` and stops auto-tuning it. Needs `--allow-ffi`.
    *
-   * @param bytes The size, an integer >= 0.
+   * @param bytes The size, an integer from 0 to 2147483647.
+   * @throws {TypeError} If `bytes` is not a number.
    * @throws {RangeError} If `bytes` is negative, NaN or not an integer.
    * @throws {NotSupportedError} Without `--allow-ffi`, or off Linux and macOS.
    * @throws {ClosedError} If the conn is closed.
@@ -557,5 +583,11 @@ export class Conn implements AsyncDisposable {
   #runtimeError(op: NetOp, e: unknown): NetError {
     if (this.#closed) return this.#closedError(op, e);
     return fromRuntimeError(e, { op, source: this.#source, addr: this.#addr });
+  }
+}
+
+function checkBoolean(on: unknown, method: string): void {
+  if (typeof on !== "boolean") {
+    throw new TypeError(`${method} takes a boolean: received "${String(on)}"`);
   }
 }

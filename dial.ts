@@ -142,7 +142,12 @@ export interface ConnOptions {
  */
 export function checkKeepAlive(keepAlive: boolean | number, op: "dial" | "listen"): void {
   if (typeof keepAlive === "boolean") return;
-  if (typeof keepAlive !== "number" || !Number.isFinite(keepAlive)) {
+  if (typeof keepAlive !== "number") {
+    throw new TypeError(
+      `Invalid keepAlive "${String(keepAlive)}": want a boolean or milliseconds`,
+    );
+  }
+  if (!Number.isFinite(keepAlive)) {
     throw new RangeError(
       `Invalid keepAlive "${String(keepAlive)}": want a boolean or milliseconds`,
     );
