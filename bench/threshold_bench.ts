@@ -1,52 +1,60 @@
-// Write-block thresholds: bytes a writer can hand to a conn whose peer never
-// reads before `write` blocks, for each sender SO_SNDBUF x receiver SO_RCVBUF
-// (the OS default, then 16 KiB to 4 MiB by 4x), NoDelay on and off, through
-// netconn (`setWriteBuffer` / `setReadBuffer`, after connecting, as in Go).
+// Write-block thresholds: bytes a writer gets accepted by a conn whose peer
+// never reads before a `write` blocks, for each sender SO_SNDBUF x receiver
+// SO_RCVBUF (the OS default, then 16 KiB to 4 MiB by 4x), NoDelay on and
+// off, through netconn:
 //
 //   deno task bench                                   # with the whole suite
 //   deno bench --allow-net --allow-ffi bench/threshold_bench.ts
-//   deno run --allow-net --allow-ffi bench/threshold_bench.ts [--json] [--quiet-ms=300]
+//   deno run --allow-net --allow-ffi bench/threshold_bench.ts [--json]
 //
-// Under `deno bench` each NoDelay setting is one bench of one iteration (its
-// time is the sweep's, not a rate) and the tables print when the file ends.
-// Under `deno run` it prints the tables, or the cells as JSON with --json.
-// Without --allow-ffi only the default sizes are measured. See
-// bench/_threshold.ts for the method.
+// The measure is the probe's (probe/sweep.ts, `deno task probe --sweep`):
+// 64 KiB writes under a write deadline until one blocks and stays blocked;
+// the receiver's size set on the listener before the dial, so the window
+// of the handshake is already sized from it. Under `deno bench` each
+// NoDelay setting is one bench of one iteration (its time is the sweep's,
+// not a rate) and the tables print when the file ends; under `deno run` it
+// prints the tables, or the cells as JSON with --json. Buffer sizes are set
+// through libc: without --allow-ffi nothing is measured.
 
-import { formatBytes, formatGrid, measureGrid, type Threshold } from "./_threshold.ts";
+import { type Cell, fullGrid, sweep, sweepTables } from "../probe/sweep.ts";
+import { Lab } from "../probe/_lab.ts";
+import { sockoptSupported } from "../sockopt.ts";
 
-/** Both grids as text: a table per NoDelay setting, then what the kernel made of the sizes. */
-function report(cells: Threshold[]): string {
-  const out: string[] = [];
-  for (const noDelay of [true, false]) {
-    const grid = cells.filter((c) => c.noDelay === noDelay);
-    if (grid.length === 0) continue;
-    out.push(`\nBytes accepted before a write blocks, NoDelay ${noDelay ? "on" : "off"}:\n`);
-    out.push(formatGrid(grid));
+/** Measures the whole grid for one NoDelay setting. */
+async function measure(noDelay: boolean): Promise<Cell[]> {
+  const lab = new Lab();
+  try {
+    return await sweep(lab, fullGrid().filter((spec) => spec.noDelay === noDelay));
+  } finally {
+    await lab.close();
   }
-  const kernel = (asked: number | null, got: number) =>
-    `${asked === null ? "default" : formatBytes(asked)} → ${got < 0 ? "?" : formatBytes(got)}`;
-  const snd = new Map(cells.map((c) => [c.sendBuffer, c.kernelSendBuffer]));
-  const rcv = new Map(cells.map((c) => [c.receiveBuffer, c.kernelReceiveBuffer]));
-  out.push(
-    `\nAs the kernel reports them (getsockopt, at connect; defaults grow with autotuning):`,
-    `SO_SNDBUF ${[...snd].map(([a, g]) => kernel(a, g)).join(", ")}`,
-    `SO_RCVBUF ${[...rcv].map(([a, g]) => kernel(a, g)).join(", ")}`,
-  );
-  return out.join("\n");
 }
 
-const cells: Threshold[] = [];
+/** The cells as Markdown tables, one per NoDelay setting. */
+function report(cells: Cell[]): string {
+  return sweepTables(cells).map((t) =>
+    [
+      `\n${t.title}:\n`,
+      `| ${t.head.join(" | ")} |`,
+      `| --- |${" ---: |".repeat(t.head.length - 1)}`,
+      ...t.rows.map((row) => `| ${row.join(" | ")} |`),
+    ].join("\n")
+  ).join("\n");
+}
+
+const NO_FFI = "Write-block thresholds need --allow-ffi (buffer sizes are set through libc)";
+const cells: Cell[] = [];
 
 for (const noDelay of [true, false]) {
   Deno.bench({
-    name: `sweep, NoDelay ${noDelay ? "on" : "off"} (time of the whole sweep; see the tables)`,
+    name: `sweep, NoDelay ${noDelay ? "on" : "off"} (the whole grid; see the tables)`,
     group: "write-block thresholds",
     n: 1,
     warmup: 0,
+    ignore: !sockoptSupported(),
     async fn() {
-      const grid = await measureGrid(noDelay);
-      if (grid.some((c) => c.accepted <= 0)) throw new Error("A cell accepted no bytes");
+      const grid = await measure(noDelay);
+      if (grid.some((c) => !(c.threshold > 0))) throw new Error("A cell accepted no bytes");
       cells.push(...grid);
     },
   });
@@ -57,16 +65,10 @@ globalThis.addEventListener("unload", () => {
 });
 
 if (import.meta.main) {
-  const quietArg = Deno.args.find((a) => a.startsWith("--quiet-ms="));
-  const quietMs = quietArg === undefined ? undefined : Number(quietArg.slice("--quiet-ms=".length));
-  if (quietMs !== undefined && !(quietMs > 0)) {
-    console.error(`Invalid ${quietArg}: want milliseconds > 0`);
+  if (!sockoptSupported()) {
+    console.error(NO_FFI);
     Deno.exit(2);
   }
-  const all: Threshold[] = [];
-  for (const noDelay of [true, false]) {
-    all.push(...await measureGrid(noDelay, quietMs === undefined ? {} : { quietMs }));
-  }
-  if (Deno.args.includes("--json")) console.log(JSON.stringify(all, null, 2));
-  else console.log(report(all));
+  const all = [...await measure(true), ...await measure(false)];
+  console.log(Deno.args.includes("--json") ? JSON.stringify(all, null, 2) : report(all));
 }
