@@ -35,6 +35,8 @@ interface Pool {
   closeListener(): void;
   isTimeout(e: unknown): boolean;
   isClosed(e: unknown): boolean;
+  /** netconn: the work its fd lookups did (for socket options), so far. */
+  fdLookups(): Record<string, number>;
 }
 
 const DIAL_CONCURRENCY = 256;
@@ -92,11 +94,13 @@ function rawPool(): Pool {
     },
     isTimeout: () => false,
     isClosed: (e) => e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted,
+    fdLookups: () => ({}),
   };
 }
 
 async function netconnPool(): Promise<Pool> {
   const { dial, listen, ClosedError, TimeoutError } = await import("../mod.ts");
+  const { fdIndex } = await import("../_sockopt_fd.ts");
   const ln: Listener = listen("127.0.0.1:0");
   const conns: Conn[] = [];
   return {
@@ -121,6 +125,7 @@ async function netconnPool(): Promise<Pool> {
     },
     isTimeout: (e) => e instanceof TimeoutError,
     isClosed: (e) => e instanceof ClosedError,
+    fdLookups: () => ({ ...fdIndex.stats }),
   };
 }
 
@@ -229,7 +234,7 @@ async function main(): Promise<void> {
       const openMs = performance.now() - start;
       for (let i = 0; i < count; i++) bufs[i] = new Uint8Array(bufSize);
       startReads();
-      return { openMs, ...(await memory()) };
+      return { openMs, ...pool.fdLookups(), ...(await memory()) };
     },
     async measure() {
       return { ...(await memory()), ...tally() };

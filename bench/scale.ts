@@ -278,6 +278,13 @@ function rows(raw: Run, nc: Run, o: Options): Row[] {
       unit: "",
     },
     {
+      name: "fd lookups for socket options: scans of every fd",
+      raw: NaN,
+      netconn: sum(nc, "open", "scans"),
+      unit: "",
+      note: `${sum(nc, "open", "lookups")} lookups, ${sum(nc, "open", "probes")} single-fd probes`,
+    },
+    {
       name: "open all (dial half, accept half)",
       raw: num(raw.open?.[0], "wallMs"),
       netconn: num(nc.open?.[0], "wallMs"),

@@ -30,6 +30,7 @@ interface Options {
 interface Command {
   cmd: string;
   args: string[];
+  env?: Record<string, string>;
 }
 
 interface Peer {
