@@ -441,4 +441,12 @@ async function main(): Promise<void> {
   if (problems.length > 0) Deno.exitCode = 1;
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    console.error(e.message); // a bad option or a limit too low: no stack trace
+    Deno.exit(2);
+  }
+}

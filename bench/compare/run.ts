@@ -335,7 +335,7 @@ async function main(): Promise<void> {
       );
       for (const g of goalList) {
         const verdict = g.value >= g.want ? "met" : "missed";
-        console.log(`goal ${g.name}: ${g.value.toFixed(2)}x (want >= ${g.want}): ${verdict}`);
+        console.log(`goal ${g.name}: ${g.value.toFixed(3)}x (want >= ${g.want}): ${verdict}`);
       }
       for (const n of notes) console.log(n);
       console.log(`(${seconds.toFixed(0)} s)`);
