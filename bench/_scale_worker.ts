@@ -12,7 +12,7 @@ import { lines } from "./_lines.ts";
 
 /** A step the parent asks for, and its arguments. */
 export interface Step {
-  step: "listen" | "open" | "measure" | "arm" | "clear" | "deadline" | "echo" | "close";
+  step: "listen" | "open" | "arm" | "clear" | "deadline" | "echo" | "close";
   /** For "open": the peer's listening port. */
   peerPort?: number;
   /** For "deadline": the epoch milliseconds at which every read deadline passes. */
@@ -235,9 +235,6 @@ async function main(): Promise<void> {
       for (let i = 0; i < count; i++) bufs[i] = new Uint8Array(bufSize);
       startReads();
       return { openMs, ...pool.fdLookups(), ...(await memory()) };
-    },
-    async measure() {
-      return { ...(await memory()), ...tally() };
     },
     async arm() {
       const start = performance.now();
