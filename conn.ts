@@ -55,6 +55,11 @@ export interface ConnStats {
 /** Read sizes: the runtime reads at least MIN_READ bytes and at most MAX_READ. */
 const MIN_READ = 2048;
 const MAX_READ = 1 << 20;
+/** The runtime read size of `readable` for default readers (Deno's own streams read 64 KiB). */
+const STREAM_READ = 64 * 1024;
+/** A stream chunk at least this large takes the read buffer with it instead of a copy. */
+const GIVE_AWAY = 8 * 1024;
+const EMPTY = new Uint8Array(0);
 
 /**
  * Conn is a TCP connection with Go's `net.Conn` contract, made by
@@ -173,45 +178,18 @@ export class Conn implements AsyncDisposable {
    * @throws {ClosedError} The conn was closed by this side.
    * @throws {NetError} The peer reset the connection, or `signal` fired (`kind: "aborted"`).
    */
-  async read(p: Uint8Array, options?: IoOptions): Promise<number | null> {
+  read(p: Uint8Array, options?: IoOptions): Promise<number | null> {
     const signal = options?.signal;
-    if (this.#closed) throw this.#closedError("read");
-    const due = dueInterrupt(this.#readDeadline, signal);
-    if (due !== undefined) throw this.#interruptError("read", due);
-    if (p.length === 0) return 0;
-    if (!this.#reads.tryAcquire()) {
-      try {
-        await this.#reads.acquire(this.#readDeadline, signal);
-      } catch (e) {
-        throw this.#readError(e);
-      }
+    if (p.length === 0) {
+      const early = this.#readRefusal(signal);
+      return early === undefined ? Promise.resolve(0) : Promise.reject(early);
     }
-    try {
-      // Holds the read turn: serves from the buffer, or reads from the runtime.
-      if (this.#r === this.#w) {
-        if (this.#eof) return null;
-        const op = this.#pendingRead ?? (this.#pendingRead = this.#conn.read(this.#bufferFor(p)));
-        // An interrupt leaves op running in #pendingRead; the next read takes it over.
-        const n = await waitFor(op, this.#readDeadline, signal);
-        this.#pendingRead = null;
-        if (n === null) {
-          this.#eof = true;
-          return null;
-        }
-        this.#r = 0;
-        this.#w = n;
-      }
+    return this.#readInTurn(p.length, signal, () => {
       const n = Math.min(p.length, this.#w - this.#r);
       p.set(this.#buf.subarray(this.#r, this.#r + n));
       this.#r += n;
-      this.#bytesRead += n;
-      this.#readCount++;
       return n;
-    } catch (e) {
-      throw this.#readError(e);
-    } finally {
-      this.#reads.release();
-    }
+    });
   }
 
   /**
@@ -539,15 +517,87 @@ export class Conn implements AsyncDisposable {
       }
       return;
     }
-    const chunk = new Uint8Array(Math.max(this.#w - this.#r, MIN_READ * 8));
-    const n = await this.read(chunk);
-    if (n === null) controller.close();
-    else controller.enqueue(n === chunk.length ? chunk : chunk.slice(0, n));
+    const chunk = await this.#readChunk();
+    if (chunk === null) controller.close();
+    else controller.enqueue(chunk);
   }
 
-  /** The read buffer, sized for a read into `p`. Called only when it is empty. */
-  #bufferFor(p: Uint8Array): Uint8Array {
-    const want = Math.min(Math.max(p.length, MIN_READ), MAX_READ);
+  /**
+   * Reads what has arrived, as read() does, into a chunk the caller owns: a
+   * large one takes the read buffer itself (the next runtime read gets a
+   * new one), a small one is a copy, so the buffer is reused while chunks
+   * are small. Null at EOF.
+   */
+  #readChunk(): Promise<Uint8Array | null> {
+    return this.#readInTurn(STREAM_READ, undefined, () => {
+      let chunk: Uint8Array;
+      if (this.#w - this.#r >= GIVE_AWAY && this.#r === 0) {
+        chunk = this.#buf.subarray(0, this.#w);
+        this.#buf = EMPTY;
+      } else {
+        chunk = this.#buf.slice(this.#r, this.#w);
+      }
+      this.#r = this.#w = 0;
+      return chunk;
+    });
+  }
+
+  /**
+   * Takes the read turn, fills the read buffer from the runtime if it is
+   * empty (a runtime read of up to `size` bytes), then lets `take` consume
+   * from it. Null at EOF.
+   */
+  async #readInTurn<T extends number | Uint8Array>(
+    size: number,
+    signal: AbortSignal | undefined,
+    take: () => T,
+  ): Promise<T | null> {
+    const refusal = this.#readRefusal(signal);
+    if (refusal !== undefined) throw refusal;
+    if (!this.#reads.tryAcquire()) {
+      try {
+        await this.#reads.acquire(this.#readDeadline, signal);
+      } catch (e) {
+        throw this.#readError(e);
+      }
+    }
+    try {
+      if (this.#r === this.#w) {
+        if (this.#eof) return null;
+        const op = this.#pendingRead ??
+          (this.#pendingRead = this.#conn.read(this.#bufferFor(size)));
+        // An interrupt leaves op running in #pendingRead; the next read takes it over.
+        const n = await waitFor(op, this.#readDeadline, signal);
+        this.#pendingRead = null;
+        if (n === null) {
+          this.#eof = true;
+          return null;
+        }
+        this.#r = 0;
+        this.#w = n;
+      }
+      const before = this.#w - this.#r;
+      const taken = take();
+      this.#bytesRead += before - (this.#w - this.#r);
+      this.#readCount++;
+      return taken;
+    } catch (e) {
+      throw this.#readError(e);
+    } finally {
+      this.#reads.release();
+    }
+  }
+
+  /** Why a read must fail before it starts (closed, deadline passed, signal fired), if it must. */
+  #readRefusal(signal: AbortSignal | undefined): NetError | undefined {
+    if (this.#closed) return this.#closedError("read");
+    const due = dueInterrupt(this.#readDeadline, signal);
+    return due === undefined ? undefined : this.#interruptError("read", due);
+  }
+
+  /** The read buffer, sized for a read of `len` bytes. Called only when it is empty. */
+  #bufferFor(len: number): Uint8Array {
+    const want = Math.min(Math.max(len, MIN_READ), MAX_READ);
     if (this.#buf.length < want || this.#buf.length > want * 8) this.#buf = new Uint8Array(want);
     return this.#buf;
   }

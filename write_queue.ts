@@ -39,6 +39,29 @@ export interface WriteQueueOptions {
 /** The largest chunk handed to one runtime write. */
 export const MAX_CHUNK = 1 << 20;
 
+/** Bytes of waiting writes gathered into one runtime write, at most. */
+export const BATCH_BYTES = 64 * 1024;
+/** Waiting writes up to this size (and without a signal) join a batch. */
+const BATCH_ITEM = 16 * 1024;
+
+/** One write waiting in a batch: its bytes are batch.chunk[start, end). */
+interface BatchItem {
+  start: number;
+  end: number;
+  resolve(n: number): void;
+  reject(e: NetError): void;
+}
+
+/**
+ * Writes that queued behind the one in progress, copied into one pooled
+ * chunk in call order, sent with one runtime write when their turn comes.
+ */
+interface Batch {
+  chunk: Uint8Array;
+  used: number; // chunk[0, used) holds the items' bytes
+  items: BatchItem[];
+}
+
 /**
  * WriteQueue serves writes one at a time, first come first served, so each
  * caller's bytes are contiguous on the wire, and makes every outcome exact:
@@ -57,6 +80,12 @@ export const MAX_CHUNK = 1 << 20;
  *   passes, their signal fires, or the queue closes. A write that fails for
  *   any other reason (reset, broken pipe) does not fail the writes behind it:
  *   each meets the error itself, as in Go.
+ * - Small writes (up to 16 KiB, without a signal) that queue one after the
+ *   other behind a write in progress are gathered, in call order, into one
+ *   chunk of up to 64 KiB and sent with one runtime write: each is still
+ *   one contiguous run, in its place in line, and resolves once its own
+ *   bytes are accepted. A failure part-way through such a batch fails each
+ *   write not yet accepted, with the count of its own bytes that were.
  */
 export class WriteQueue {
   #sink: WriteSink;
@@ -69,6 +98,8 @@ export class WriteQueue {
   #ops = 0;
   #blockedMs = 0;
   #lastOp: Promise<number> | null = null; // the latest runtime write
+  #tail: Batch | null = null; // the batch at the end of the line, still open to joiners
+  #batched = 0; // writes waiting in batches, beyond one per batch (for depth)
 
   /**
    * @param sink One runtime write.
@@ -83,7 +114,7 @@ export class WriteQueue {
 
   /** Writes waiting or in progress, including a stranded runtime write. */
   get depth(): number {
-    return this.#fifo.depth;
+    return this.#fifo.depth + this.#batched;
   }
 
   /** Bytes the OS accepted, over all writes. */
@@ -114,10 +145,12 @@ export class WriteQueue {
     if (due !== undefined) return Promise.reject(this.#interruptError(due, 0));
     if (p.length === 0) return Promise.resolve(0);
     if (this.#fifo.tryAcquire()) return this.#send(p, signal);
+    if (signal === undefined && p.length <= BATCH_ITEM) return this.#join(p);
     return this.#queued(p, signal);
   }
 
   async #queued(p: Uint8Array, signal: AbortSignal | undefined): Promise<number> {
+    this.#tail = null; // later writes queue behind this one
     try {
       await this.#fifo.acquire(this.#deadline, signal);
     } catch (e) {
@@ -134,7 +167,10 @@ export class WriteQueue {
    */
   async inTurn<T>(action: () => Promise<T>): Promise<T> {
     if (this.#closed) throw CLOSED_INTERRUPT;
-    if (!this.#fifo.tryAcquire()) await this.#fifo.acquire(this.#deadline);
+    if (!this.#fifo.tryAcquire()) {
+      this.#tail = null; // later writes queue behind the action
+      await this.#fifo.acquire(this.#deadline);
+    }
     try {
       return await action();
     } finally {
@@ -192,6 +228,108 @@ export class WriteQueue {
       throw this.#failure(e, done);
     } finally {
       if (blockedSince >= 0) this.#blockedMs += this.#now() - blockedSince;
+    }
+  }
+
+  /** Copies `p` into the open batch at the end of the line, or opens one there. */
+  #join(p: Uint8Array): Promise<number> {
+    let batch = this.#tail;
+    if (batch !== null && batch.used + p.length <= batch.chunk.length) {
+      this.#batched++;
+    } else {
+      batch = { chunk: takeChunk(BATCH_BYTES), used: 0, items: [] };
+      this.#tail = batch;
+      void this.#runBatch(batch);
+    }
+    const start = batch.used;
+    batch.chunk.set(p, start);
+    batch.used = start + p.length;
+    const items = batch.items;
+    return new Promise<number>((resolve, reject) => {
+      items.push({ start, end: start + p.length, resolve, reject });
+    });
+  }
+
+  /** Waits for the batch's turn, then sends its bytes with one runtime write (more if partial). */
+  async #runBatch(batch: Batch): Promise<void> {
+    try {
+      await this.#fifo.acquire(this.#deadline);
+    } catch (e) {
+      this.#closeBatch(batch);
+      const why = isInterrupt(e) ? e : CLOSED_INTERRUPT;
+      for (const item of batch.items) item.reject(this.#interruptError(why, 0));
+      giveChunk(batch.chunk);
+      return;
+    }
+    this.#closeBatch(batch);
+    const { chunk, items } = batch;
+    const len = batch.used;
+    let done = 0; // bytes of the batch the OS accepted
+    let next = 0; // items[0, next) have resolved
+    let blockedSince = -1;
+    try {
+      while (done < len) {
+        if (this.#closed) throw CLOSED_INTERRUPT;
+        const op = this.#lastOp = this.#sink(chunk.subarray(done, len));
+        let n: number;
+        try {
+          n = await waitFor(op, this.#deadline);
+        } catch (e) {
+          if (!isInterrupt(e)) throw e;
+          this.#strandBatch(op, batch, done, next, e);
+          return;
+        }
+        done += n;
+        this.#bytes += n;
+        for (; next < items.length && items[next]!.end <= done; next++) {
+          this.#ops++;
+          items[next]!.resolve(items[next]!.end - items[next]!.start);
+        }
+        if (done < len && blockedSince < 0) blockedSince = this.#now();
+      }
+      giveChunk(chunk);
+      this.#fifo.release();
+    } catch (e) {
+      giveChunk(chunk);
+      this.#fifo.release();
+      for (; next < items.length; next++) {
+        const item = items[next]!;
+        item.reject(this.#failure(e, Math.max(0, done - item.start)));
+      }
+    } finally {
+      if (blockedSince >= 0) this.#blockedMs += this.#now() - blockedSince;
+    }
+  }
+
+  /** The batch's turn has come (or failed): no write joins it any more. */
+  #closeBatch(batch: Batch): void {
+    if (this.#tail === batch) this.#tail = null;
+    this.#batched -= batch.items.length - 1;
+  }
+
+  /**
+   * A deadline ended a batch while `op` was in flight: each write not yet
+   * accepted fails with its own count, and its `settled` gives its final
+   * count; the turn passes on once `op` settles.
+   */
+  #strandBatch(
+    op: Promise<number>,
+    batch: Batch,
+    done: number,
+    next: number,
+    why: Interrupt,
+  ): void {
+    const final = op.then((n) => {
+      this.#bytes += n;
+      return done + n;
+    }, () => done).finally(() => {
+      giveChunk(batch.chunk);
+      this.#fifo.release();
+    });
+    for (const item of batch.items.slice(next)) {
+      const own = (total: number): number =>
+        Math.min(Math.max(total - item.start, 0), item.end - item.start);
+      item.reject(this.#interruptError(why, own(done), final.then(own)));
     }
   }
 

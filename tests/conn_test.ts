@@ -291,6 +291,28 @@ Deno.test("a default stream reader gets chunks of the data", async () => {
   );
 });
 
+Deno.test("default stream chunks are the reader's: later reads never overwrite them", async () => {
+  await using t = await pair();
+  const reader = t.server.readable.getReader();
+  const kept: Uint8Array[] = [];
+  // Large chunks (the read buffer given away) and small ones (copies), in turn.
+  for (const [size, fill] of [[60_000, 1], [100, 2], [60_000, 3], [10, 4], [60_000, 5]]) {
+    await t.client.write(new Uint8Array(size!).fill(fill!));
+    let got = 0;
+    while (got < size!) {
+      const { value } = await reader.read();
+      got += value!.length;
+      kept.push(value!);
+    }
+  }
+  const fills = kept.map((c) => {
+    assert.ok(c.every((b) => b === c[0]), "a chunk changed after it was handed out");
+    return c[0];
+  });
+  assert.deepEqual([...new Set(fills)], [1, 2, 3, 4, 5]);
+  reader.releaseLock();
+});
+
 Deno.test("addresses are the socket's, IPv4 shown plainly", async () => {
   await using t = await pair();
   assert.equal(t.client.remoteAddr.hostname, "127.0.0.1");

@@ -308,3 +308,84 @@ Deno.test("inTurn runs after the writes before it and before those after", async
   await Promise.all([first, action, second]);
   assert.equal(seen, 2, "the action ran after write 1 and before write 2");
 });
+
+Deno.test("small writes queued behind one in progress go out in one runtime write", async () => {
+  using t = setup(0);
+  const first = t.queue.write(bytes(10, 1));
+  const frames = [3, 7, 1, 12, 5].map((n, i) => bytes(n, i + 2));
+  const writes = frames.map((f) => t.queue.write(f));
+  assert.equal(t.queue.depth, 6);
+  await settle();
+  assert.equal(t.socket.writesIssued, 1);
+  t.socket.drain(10 + 28);
+  assert.equal(await first, 10);
+  assert.deepEqual(await Promise.all(writes), [3, 7, 1, 12, 5]);
+  assert.equal(t.socket.writesIssued, 2, "the five waiting writes were one runtime write");
+  assert.deepEqual(t.socket.wire, [...bytes(10, 1), ...frames.flatMap((f) => [...f])]);
+  assert.equal(t.queue.depth, 0);
+  assert.equal(t.queue.ops, 6);
+  assert.equal(t.queue.bytes, 38);
+});
+
+Deno.test("a write with a signal or over 16 KiB keeps its place: later writes queue behind it", async () => {
+  using t = setup(0);
+  const signal = new AbortController().signal;
+  const order = [
+    t.queue.write(bytes(4, 1)),
+    t.queue.write(bytes(4, 2)),
+    t.queue.write(bytes(4, 3), signal),
+    t.queue.write(bytes(4, 4)),
+    t.queue.write(bytes(16 * 1024 + 1, 5)),
+    t.queue.write(bytes(4, 6)),
+  ];
+  const total = 5 * 4 + 16 * 1024 + 1;
+  while (t.socket.wire.length < total) {
+    await settle();
+    t.socket.drain(1000);
+  }
+  await Promise.all(order);
+  const runs = t.socket.wire.filter((b, i, all) => i === 0 || all[i - 1] !== b);
+  assert.deepEqual(runs, [1, 2, 3, 4, 5, 6]);
+});
+
+Deno.test("a deadline inside a batch: each write reports its own count, then its own final count", async () => {
+  using t = setup(0);
+  t.deadline.set(t.clock.now() + 100);
+  const first = t.queue.write(bytes(10, 1));
+  const [a, b, c] = [2, 3, 4].map((i) => t.queue.write(bytes(10, i)).catch((e) => e));
+  await settle();
+  t.socket.drain(10); // the first write; the batch (30 bytes) starts
+  assert.equal(await first, 10);
+  await settle();
+  t.socket.drain(15); // a whole, 5 bytes of b
+  await settle();
+  t.clock.advance(100);
+  assert.equal(await a, 10);
+  const [errB, errC] = await Promise.all([b, c]);
+  for (const e of [errB, errC]) assert.ok(e instanceof TimeoutError);
+  assert.equal(errB.bytesWritten, 5);
+  assert.equal(errC.bytesWritten, 0);
+  t.socket.drain(8); // the stranded runtime write sends 8 more: b's last 5, c's first 3
+  assert.equal(await errB.settled, 10);
+  assert.equal(await errC.settled, 3);
+  assert.equal(t.queue.depth, 0);
+});
+
+Deno.test("a runtime error inside a batch fails each unsent write with its own count", async () => {
+  using t = setup(0);
+  const first = t.queue.write(bytes(4, 1));
+  const [a, b] = [2, 3].map((i) => t.queue.write(bytes(6, i)).catch((e) => e));
+  await settle();
+  t.socket.drain(4 + 2);
+  assert.equal(await first, 4);
+  await settle();
+  t.socket.failWaiting(new Deno.errors.ConnectionReset("Connection reset by peer"));
+  const [errA, errB] = await Promise.all([a, b]);
+  for (const e of [errA, errB]) {
+    assert.ok(e instanceof NetError);
+    assert.equal(e.kind, "reset");
+  }
+  assert.equal(errA.bytesWritten, 2);
+  assert.equal(errB.bytesWritten, 0);
+  assert.notEqual(errA, errB, "each write meets its own error");
+});
