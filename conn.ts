@@ -118,11 +118,9 @@ export class Conn implements AsyncDisposable {
   #conn: Deno.TcpConn;
   #localAddr: Deno.NetAddr;
   #remoteAddr: Deno.NetAddr;
-  #source: string;
-  #addr: string;
   #readDeadline = new Deadline();
   #writeDeadline = new Deadline();
-  #writes: WriteQueue;
+  #writes: WriteQueue | null = null; // made by the first write or closeWrite
   #reads = new Fifo();
   #closed = false;
   // Read buffer: #buf[#r..#w] holds bytes read from the runtime and not yet
@@ -149,12 +147,28 @@ export class Conn implements AsyncDisposable {
     this.#conn = conn;
     this.#localAddr = normalizeAddr(conn.localAddr);
     this.#remoteAddr = normalizeAddr(conn.remoteAddr);
-    this.#source = formatAddr(this.#localAddr);
-    this.#addr = formatAddr(this.#remoteAddr);
-    this.#writes = new WriteQueue((chunk) => this.#conn.write(chunk), {
+  }
+
+  /** The local address as errors name it. */
+  get #source(): string {
+    return formatAddr(this.#localAddr);
+  }
+
+  /** The remote address as errors name it. */
+  get #addr(): string {
+    return formatAddr(this.#remoteAddr);
+  }
+
+  /** The write queue, made on first use so that a conn that never writes holds none. */
+  #queue(): WriteQueue {
+    if (this.#writes !== null) return this.#writes;
+    const conn = this.#conn;
+    this.#writes = new WriteQueue((chunk) => conn.write(chunk), {
       deadline: this.#writeDeadline,
       site: { op: "write", source: this.#source, addr: this.#addr },
     });
+    if (this.#closed) this.#writes.close();
+    return this.#writes;
   }
 
   /** The local address. An IPv4 peer of a dual-stack socket shows as IPv4, as in Go. */
@@ -204,7 +218,7 @@ export class Conn implements AsyncDisposable {
    *   was shut (`"broken-pipe"`), or `signal` fired (`"aborted"`).
    */
   write(p: Uint8Array, options: IoOptions = {}): Promise<number> {
-    return this.#writes.write(p, options.signal);
+    return this.#queue().write(p, options.signal);
   }
 
   /**
@@ -255,7 +269,7 @@ export class Conn implements AsyncDisposable {
   async closeWrite(): Promise<void> {
     if (this.#closed) throw this.#closedError("close");
     try {
-      await this.#writes.inTurn(() => this.#conn.closeWrite());
+      await this.#queue().inTurn(() => this.#conn.closeWrite());
     } catch (e) {
       throw isInterrupt(e) ? this.#interruptError("close", e) : this.#runtimeError("close", e);
     }
@@ -268,7 +282,7 @@ export class Conn implements AsyncDisposable {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#writes.close();
+    this.#writes?.close();
     this.#reads.close();
     this.#readDeadline.dispose();
     this.#writeDeadline.dispose();
@@ -288,7 +302,7 @@ export class Conn implements AsyncDisposable {
    */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
-    await Promise.allSettled([this.#pendingRead, this.#writes.idle()]);
+    await Promise.allSettled([this.#pendingRead, this.#writes?.idle()]);
   }
 
   /**
@@ -451,11 +465,11 @@ export class Conn implements AsyncDisposable {
   stats(): ConnStats {
     return {
       bytesRead: this.#bytesRead,
-      bytesWritten: this.#writes.bytes,
+      bytesWritten: this.#writes?.bytes ?? 0,
       reads: this.#readCount,
-      writes: this.#writes.ops,
-      writeQueueDepth: this.#writes.depth,
-      writeBlockedMs: this.#writes.blockedMs,
+      writes: this.#writes?.ops ?? 0,
+      writeQueueDepth: this.#writes?.depth ?? 0,
+      writeBlockedMs: this.#writes?.blockedMs ?? 0,
     };
   }
 

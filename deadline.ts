@@ -5,6 +5,8 @@
  * @module
  */
 
+import { cancel, schedule, type TimerEntry } from "./_timers.ts";
+
 /** A time as {@linkcode Deadline.set} takes it: a `Date`, epoch milliseconds, or `null` for none. */
 export type DeadlineTime = Date | number | null;
 
@@ -27,12 +29,10 @@ export interface DeadlineOptions {
 const systemClock: Clock = {
   now: Date.now,
   setTimeout(fn: () => void, ms: number): unknown {
-    const id = setTimeout(fn, ms);
-    Deno.unrefTimer(id);
-    return id;
+    return schedule(fn, ms);
   },
   clearTimeout(handle: unknown): void {
-    clearTimeout(handle as ReturnType<typeof setTimeout>);
+    cancel(handle as TimerEntry);
   },
 };
 
@@ -83,8 +83,10 @@ export function toDeadlineMs(t: DeadlineTime): number {
  * It costs no timer while nothing waits. While something waits it holds at
  * most one timer, which it keeps when the deadline moves later (it re-arms
  * when it fires early), so moving the deadline on every operation, as Go
- * servers do, costs a field store. The timer does not keep the process alive
- * by itself (the operation waiting on it does). {@linkcode Deadline.dispose}
+ * servers do, costs a field store. On the system clock that timer is an
+ * entry in one heap shared by every deadline of the process, behind a single
+ * runtime timer, as Go's runtime does; it does not keep the process alive by
+ * itself (the operation waiting on it does). {@linkcode Deadline.dispose}
  * releases it; a conn does that on close.
  *
  * @example A signal that aborts when the deadline passes
@@ -107,7 +109,7 @@ export class Deadline implements Disposable {
   #clock: Clock;
   #at = 0; // epoch ms; 0 = none
   #one: (() => void) | null = null; // the usual single waiter, kept out of the set
-  #waiters = new Set<() => void>();
+  #waiters: Set<() => void> | null = null; // more waiters; made when a second one comes
   #controller: AbortController | null = null;
   #timer: unknown = null;
   #fired = false; // the timer or set() saw the deadline pass; cleared when it moves
@@ -163,7 +165,7 @@ export class Deadline implements Disposable {
     this.#fired = false;
     if (this.#at === 0) return; // a stale timer finds nothing to do when it fires
     if (this.#clock.now() >= this.#at) this.#fire();
-    else if (this.#one !== null || this.#waiters.size > 0 || this.#controller !== null) this.#arm();
+    else if (this.#waited()) this.#arm();
   }
 
   /**
@@ -179,7 +181,7 @@ export class Deadline implements Disposable {
       return;
     }
     if (this.#one === null) this.#one = onExpire;
-    else this.#waiters.add(onExpire);
+    else (this.#waiters ??= new Set()).add(onExpire);
     if (this.#at !== 0) this.#arm();
   }
 
@@ -190,7 +192,7 @@ export class Deadline implements Disposable {
    */
   unwatch(onExpire: () => void): void {
     if (this.#one === onExpire) this.#one = null;
-    else if (this.#waiters.size > 0) this.#waiters.delete(onExpire);
+    else this.#waiters?.delete(onExpire);
   }
 
   /** Releases the timer, if one is armed. The deadline itself stays as set. */
@@ -217,15 +219,20 @@ export class Deadline implements Disposable {
     this.#timer = null;
     if (this.#at === 0) return;
     if (this.#clock.now() >= this.#at) this.#fire();
-    else if (this.#one !== null || this.#waiters.size > 0 || this.#controller !== null) this.#arm();
+    else if (this.#waited()) this.#arm();
+  }
+
+  /** Is anything waiting on the deadline (a watcher or a handed-out signal)? */
+  #waited(): boolean {
+    return this.#one !== null || (this.#waiters?.size ?? 0) > 0 || this.#controller !== null;
   }
 
   #fire(): void {
     this.#fired = true;
-    const waiters = [...this.#waiters];
+    const waiters = this.#waiters === null ? [] : [...this.#waiters];
     if (this.#one !== null) waiters.unshift(this.#one);
     this.#one = null;
-    this.#waiters.clear();
+    this.#waiters?.clear();
     for (const onExpire of waiters) onExpire();
     this.#abortSignal();
   }

@@ -109,7 +109,7 @@ export class WriteQueue {
     this.#sink = sink;
     this.#deadline = options.deadline;
     this.#site = { ...options.site, op: "write" };
-    this.#now = options.now ?? performance.now.bind(performance);
+    this.#now = options.now ?? perfNow;
   }
 
   /** Writes waiting or in progress, including a stranded runtime write. */
@@ -366,6 +366,10 @@ export class WriteQueue {
         return new ClosedError({ ...this.#site, ...counts });
     }
   }
+}
+
+function perfNow(): number {
+  return performance.now();
 }
 
 // The chunk pool: buffers for runtime writes, by power-of-two size class from
