@@ -9,6 +9,8 @@ import type { Conn } from "../conn.ts";
 import { dial, type DialOptions } from "../dial.ts";
 import { listen, type Listener, type ListenOptions } from "../listener.ts";
 
+export { pattern } from "./_iotest.ts";
+
 /** A listener, a conn dialed to it and the conn it accepted. */
 export interface Pair extends AsyncDisposable {
   ln: Listener;
@@ -159,19 +161,6 @@ export async function eventually<T>(
 /** Waits `ms`; for pacing inside an {@linkcode eventually} attempt, never as an assertion. */
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** `n` bytes of a pattern that differs for each `seed`, so misplaced bytes show. */
-export function pattern(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 /** Reads until `n` bytes have come or EOF; returns what came. */
