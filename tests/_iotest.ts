@@ -27,6 +27,17 @@ export class BytesReader implements Reader {
   }
 }
 
+/** A reader that never ends: every read fills the buffer with "a" and counts what it served. */
+export class EndlessReader implements Reader {
+  served = 0;
+
+  read(p: Uint8Array): Promise<number> {
+    p.fill(0x61);
+    this.served += p.length;
+    return Promise.resolve(p.length);
+  }
+}
+
 /** Returns at most one byte per read, as Go's iotest.OneByteReader. */
 export class OneByteReader implements Reader {
   #rd: Reader;

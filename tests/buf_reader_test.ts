@@ -7,6 +7,7 @@ import {
   byteStream,
   dec,
   enc,
+  EndlessReader,
   ErrAfterReader,
   HalfReader,
   OneByteReader,
@@ -450,19 +451,12 @@ Deno.test("BufReader readString collects across buffer fills and stops at maxLen
 });
 
 Deno.test("BufReader readString on an endless line holds bounded memory", async () => {
-  let served = 0;
-  const endless: Reader = {
-    read(p) {
-      p.fill(0x61);
-      served += p.length;
-      return Promise.resolve(p.length);
-    },
-  };
+  const endless = new EndlessReader();
   const br = new BufReader(endless, 1024);
   const err = await br.readString(0x0a, { maxLength: 100_000 }).catch((e) => e);
   assert.ok(err instanceof BufferFullError);
   assert.ok(err.partial.length <= 100_000 + 1024);
-  assert.ok(served <= 100_000 + 2 * 1024, `read ${served} bytes`);
+  assert.ok(endless.served <= 100_000 + 2 * 1024, `read ${endless.served} bytes`);
 });
 
 Deno.test("BufReader over a byte stream reads through BYOB without detaching its buffer", async () => {

@@ -5,6 +5,7 @@ import {
   BUFFER_SIZES,
   BytesReader,
   enc,
+  EndlessReader,
   ErrAfterReader,
   READER_KINDS,
   RecordingWriter,
@@ -32,20 +33,13 @@ Deno.test("LineReader keeps a \\r\\n split across buffer fills out of the line",
 });
 
 Deno.test("LineReader stops an endless line at maxLineLength with bounded reads", async () => {
-  let served = 0;
-  const endless: Reader = {
-    read(p) {
-      p.fill(0x61);
-      served += p.length;
-      return Promise.resolve(p.length);
-    },
-  };
+  const endless = new EndlessReader();
   const lines = new LineReader(endless, { maxLineLength: 10_000, bufferSize: 1024 });
   const err = await lines.readLine().catch((e) => e);
   assert.ok(err instanceof MessageTooLargeError);
   assert.equal(err.limit, 10_000);
   assert.ok(err.size > 10_000 && err.size <= 10_000 + 1024);
-  assert.ok(served <= 10_000 + 2 * 1024, `read ${served} bytes`);
+  assert.ok(endless.served <= 10_000 + 2 * 1024, `read ${endless.served} bytes`);
   assert.equal(await lines.readLine().catch((e) => e), err, "sticky");
 });
 
