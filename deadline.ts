@@ -5,6 +5,7 @@
  * @module
  */
 
+import { describe } from "./_check.ts";
 import { cancel, schedule, type TimerEntry } from "./_timers.ts";
 
 /** A time as {@linkcode Deadline.set} takes it: a `Date`, epoch milliseconds, or `null` for none. */
@@ -27,7 +28,7 @@ export interface DeadlineOptions {
 }
 
 const systemClock: Clock = {
-  now: Date.now,
+  now: preciseNow,
   setTimeout(fn: () => void, ms: number): unknown {
     return schedule(fn, ms);
   },
@@ -36,6 +37,18 @@ const systemClock: Clock = {
   },
 };
 
+/**
+ * Epoch milliseconds with sub-millisecond precision, so that a deadline of
+ * 10 µs (the article's client6) means 10 µs, not "when the millisecond
+ * ticks". Never behind `Date.now()`, so a deadline of `Date.now() - 1` has
+ * always passed.
+ */
+function preciseNow(): number {
+  const precise = performance.timeOrigin + performance.now();
+  const wall = Date.now();
+  return precise > wall ? precise : wall;
+}
+
 /** setTimeout's limit: longer delays fire at once, so a far deadline re-arms in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -43,6 +56,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * Converts a {@linkcode DeadlineTime} to epoch milliseconds, 0 meaning none.
  *
  * @param t The time: a `Date`, epoch milliseconds, or `null`/`0` for none.
+ * @param where The method, as error messages name it.
  * @returns Epoch milliseconds, or 0 for no deadline.
  * @throws {TypeError} If `t` is not a `Date`, number or `null`.
  * @throws {RangeError} If `t` is NaN, infinite or an invalid `Date`.
@@ -57,15 +71,25 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * assert.throws(() => toDeadlineMs(NaN), RangeError);
  * ```
  */
-export function toDeadlineMs(t: DeadlineTime): number {
+export function toDeadlineMs(t: DeadlineTime, where = "Deadline.set"): number {
   if (t === null) return 0;
   let ms: number;
   if (t instanceof Date) ms = t.getTime();
   else if (typeof t === "number") ms = t;
-  else throw new TypeError(`Invalid deadline: expected a Date, a number or null, got ${typeof t}`);
-  if (!Number.isFinite(ms)) throw new RangeError(`Invalid deadline: "${String(t)}"`);
-  // Epoch 0 is Go's zero time: no deadline. Any other past time has passed.
-  return ms === 0 ? 0 : ms;
+  else {
+    throw new TypeError(
+      `${where} takes a Date, epoch milliseconds, or null: received ${describe(t)}`,
+    );
+  }
+  if (!Number.isFinite(ms)) {
+    throw new RangeError(
+      `${where} takes a finite time: received ${
+        t instanceof Date ? "an invalid Date" : describe(t)
+      }`,
+    );
+  }
+  // 0 (as null) is Go's zero time: no deadline. Any other past time has passed.
+  return ms;
 }
 
 /**
@@ -157,11 +181,12 @@ export class Deadline implements Disposable {
    * value at once: a time that has passed fails them before `set` returns.
    *
    * @param t The time: a `Date`, epoch milliseconds, or `null`/`0` for none.
+   * @param where The method, as error messages name it.
    * @throws {TypeError} If `t` is not a `Date`, number or `null`.
    * @throws {RangeError} If `t` is NaN, infinite or an invalid `Date`.
    */
-  set(t: DeadlineTime): void {
-    this.#at = toDeadlineMs(t);
+  set(t: DeadlineTime, where?: string): void {
+    this.#at = toDeadlineMs(t, where);
     this.#fired = false;
     if (this.#at === 0) return; // a stale timer finds nothing to do when it fires
     if (this.#clock.now() >= this.#at) this.#fire();
