@@ -9,7 +9,6 @@
 import { formatAddr, normalizeAddr } from "./address.ts";
 import { Deadline, type DeadlineTime } from "./deadline.ts";
 import {
-  type ClosedError,
   type NetError,
   type NetOp,
   NotSupportedError,

@@ -6,7 +6,7 @@
 
 import { type Address, joinHostPort, parseAddress } from "./address.ts";
 import { checkConnOptions, Conn, type ConnOptions } from "./conn.ts";
-import { NetError, type NotSupportedError, TimeoutError, toNetError } from "./errors.ts";
+import { NetError, TimeoutError, toNetError } from "./errors.ts";
 import { checkFiniteOption, checkOptions, checkSignal, optionError } from "./_check.ts";
 import { Interrupt } from "./_wait.ts";
 

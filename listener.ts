@@ -9,7 +9,7 @@ import { type Address, formatAddr, joinHostPort, normalizeAddr, parseAddress } f
 import { checkConnOptions, Conn, type ConnOptions } from "./conn.ts";
 import { Deadline, type DeadlineTime } from "./deadline.ts";
 import { checkReusePort, maxListenerBacklog, releaseFd } from "./sockopt.ts";
-import { ClosedError, type NetError, type TimeoutError, toNetError } from "./errors.ts";
+import { ClosedError, type NetError, toNetError } from "./errors.ts";
 import { checkBooleanOption, checkInteger, checkOptions, checkSignal } from "./_check.ts";
 import { Fifo } from "./_fifo.ts";
 import { CLOSED, dueInterrupt, Interrupt, Leftover, waitFor } from "./_wait.ts";

@@ -37,7 +37,7 @@
  */
 
 export { type Address } from "./address.ts";
-export { Conn, type ConnStats, type IoOptions } from "./conn.ts";
+export { Conn, type ConnOptions, type ConnStats, type IoOptions } from "./conn.ts";
 export {
   type Clock,
   Deadline,
