@@ -15,6 +15,12 @@ export type DeadlineTime = Date | number | null;
 export interface Clock {
   /** The current time in epoch milliseconds. */
   now(): number;
+  /**
+   * A monotonic time in milliseconds, finer than `now()`; a deadline is
+   * measured on it from the moment it is set, as Go's poller does.
+   * @default {now}
+   */
+  monotonic?(): number;
   /** Calls `fn` after `ms` milliseconds; returns a handle for {@linkcode Clock.clearTimeout}. */
   setTimeout(fn: () => void, ms: number): unknown;
   /** Cancels a timer made by {@linkcode Clock.setTimeout}. */
@@ -28,7 +34,10 @@ export interface DeadlineOptions {
 }
 
 const systemClock: Clock = {
-  now: preciseNow,
+  now: Date.now,
+  monotonic(): number {
+    return performance.now();
+  },
   setTimeout(fn: () => void, ms: number): unknown {
     return schedule(fn, ms);
   },
@@ -36,18 +45,6 @@ const systemClock: Clock = {
     cancel(handle as TimerEntry);
   },
 };
-
-/**
- * Epoch milliseconds with sub-millisecond precision, so that a deadline of
- * 10 µs (the article's client6) means 10 µs, not "when the millisecond
- * ticks". Never behind `Date.now()`, so a deadline of `Date.now() - 1` has
- * always passed.
- */
-function preciseNow(): number {
-  const precise = performance.timeOrigin + performance.now();
-  const wall = Date.now();
-  return precise > wall ? precise : wall;
-}
 
 /** setTimeout's limit: longer delays fire at once, so a far deadline re-arms in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -131,13 +128,15 @@ export function toDeadlineMs(t: DeadlineTime, where = "Deadline.set"): number {
  */
 export class Deadline implements Disposable {
   #clock: Clock;
-  #at = 0; // epoch ms; 0 = none
+  #at = 0; // epoch ms as set; 0 = none
+  #due = 0; // when it passes, on the monotonic clock; meaningful while #at !== 0
   #one: (() => void) | null = null; // the usual single waiter, kept out of the set
   #waiters: Set<() => void> | null = null; // more waiters; made when a second one comes
   #controller: AbortController | null = null;
   #timer: unknown = null;
   #fired = false; // the timer or set() saw the deadline pass; cleared when it moves
-  #timerAt = 0; // when #timer fires, epoch ms; meaningful only while #timer !== null
+  #fresh = false; // set in the running task, before its first await: it cannot have passed
+  #timerAt = 0; // when #timer fires, on the monotonic clock; meaningful while #timer !== null
 
   /**
    * Makes a deadline that is not set.
@@ -156,10 +155,12 @@ export class Deadline implements Disposable {
   /** True when a deadline is set and has passed. */
   get expired(): boolean {
     if (this.#at === 0) return false;
+    if (this.#fired) return true;
+    if (this.#fresh) return false;
     // A timer armed for no later than the deadline will fire it: until then
     // it has not passed, as Go's poller sees it. Without one, read the clock.
-    if (this.#timer !== null && this.#timerAt <= this.#at) return this.#fired;
-    return this.#clock.now() >= this.#at;
+    if (this.#timer !== null && this.#timerAt <= this.#due) return false;
+    return this.#mono() >= this.#due;
   }
 
   /**
@@ -189,8 +190,26 @@ export class Deadline implements Disposable {
     this.#at = toDeadlineMs(t, where);
     this.#fired = false;
     if (this.#at === 0) return; // a stale timer finds nothing to do when it fires
-    if (this.#clock.now() >= this.#at) this.#fire();
-    else if (this.#waited()) this.#arm();
+    // As Go's poller: now on the monotonic clock, plus how far ahead the time
+    // is on the wall clock, so a time computed from Date.now() means its
+    // offset, 10 µs included. The wall clock counts whole milliseconds: a
+    // time less than one behind it may be "now" as its caller read the
+    // clock, so it passes at the next await rather than at once.
+    const ahead = this.#at - this.#clock.now();
+    if (ahead <= -1) {
+      this.#fire();
+      return;
+    }
+    this.#due = this.#mono() + (ahead > 0 ? ahead : 0);
+    // As in Go, where the timer cannot fire before the goroutine that set it
+    // parks: a time still ahead cannot pass before the next await, so a write
+    // issued right after setting a 10 µs deadline starts, and the kernel
+    // takes what it can.
+    if (!this.#fresh) {
+      this.#fresh = true;
+      queueMicrotask(() => this.#fresh = false);
+    }
+    if (this.#waited()) this.#arm();
   }
 
   /**
@@ -233,18 +252,23 @@ export class Deadline implements Disposable {
 
   /** Makes sure a timer fires no later than the deadline. */
   #arm(): void {
-    if (this.#timer !== null && this.#timerAt <= this.#at) return;
+    if (this.#timer !== null && this.#timerAt <= this.#due) return;
     if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
-    const delay = Math.min(Math.max(this.#at - this.#clock.now(), 0), MAX_TIMER_MS);
-    this.#timerAt = this.#clock.now() + delay;
+    const mono = this.#mono();
+    const delay = Math.min(Math.max(this.#due - mono, 0), MAX_TIMER_MS);
+    this.#timerAt = mono + delay;
     this.#timer = this.#clock.setTimeout(() => this.#onTimer(), delay);
   }
 
   #onTimer(): void {
     this.#timer = null;
     if (this.#at === 0) return;
-    if (this.#clock.now() >= this.#at) this.#fire();
+    if (this.#mono() >= this.#due) this.#fire();
     else if (this.#waited()) this.#arm();
+  }
+
+  #mono(): number {
+    return this.#clock.monotonic?.() ?? this.#clock.now();
   }
 
   /** Is anything waiting on the deadline (a watcher or a handed-out signal)? */

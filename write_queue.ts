@@ -262,14 +262,16 @@ export class WriteQueue {
     let chunk: Uint8Array | null = null;
     try {
       while (done < total) {
+        // Go's prepareWrite before the first runtime write, its waitWrite
+        // before each one after a partial write: the socket was full.
+        let due = dueInterrupt(this.#deadline, signal);
+        if (due !== undefined) throw due;
         const len = Math.min(total - done, MAX_CHUNK);
         chunk = takeChunk(len);
         copyRun(entries, ends, done, chunk);
         for (let off = 0; off < len;) {
           if (this.#closed) throw CLOSED;
-          // Go's prepareWrite at the start, its waitWrite after a partial write.
-          const due = dueInterrupt(this.#deadline, signal);
-          if (due !== undefined) throw due;
+          if (off > 0 && (due = dueInterrupt(this.#deadline, signal)) !== undefined) throw due;
           const op = this.#lastOp = this.#sink(off === 0 ? chunk : chunk.subarray(off));
           let n: number;
           try {
