@@ -183,10 +183,7 @@ export class WriteQueue {
       const entry: Entry = { p, signal, action, resolve, reject, onAbort: undefined, done: false };
       this.#line.push(entry);
       this.#waiting++;
-      if (!this.#busy) {
-        this.#busy = true;
-        void this.#serve();
-      }
+      if (!this.#busy) this.#next();
       if (entry.done) return; // the turn was free: it is being served
       if (signal !== undefined) {
         entry.onAbort = () => this.#leave(entry, new Interrupt("abort", signal.reason));
@@ -205,16 +202,24 @@ export class WriteQueue {
     this.#failWaiting(DEADLINE);
   };
 
-  /** Holds the turn and serves the line, batch after batch, until it is empty. */
-  async #serve(): Promise<void> {
-    for (let batch = this.#take(); batch !== undefined; batch = this.#take()) {
-      this.#serving = batch.entries.length;
-      const action = batch.entries[0]!.action;
-      if (action !== undefined) await this.#act(batch.entries[0]!, action);
-      else await this.#send(batch);
+  /**
+   * Passes the turn to the next batch in line, or frees it. Called before
+   * the previous batch's last write settles, so a caller who writes again
+   * once its write resolved finds the turn as Go's writer finds the fd
+   * lock: free, unless another write waits.
+   */
+  #next(): void {
+    const batch = this.#take();
+    if (batch === undefined) {
+      this.#busy = false;
       this.#serving = 0;
+      return;
     }
-    this.#busy = false;
+    this.#busy = true;
+    this.#serving = batch.entries.length;
+    const first = batch.entries[0]!;
+    if (first.action !== undefined) void this.#act(first, first.action);
+    else void this.#send(batch);
   }
 
   /** Takes the next batch off the line: one entry, or several small writes. */
@@ -241,18 +246,23 @@ export class WriteQueue {
   }
 
   async #act(entry: Entry, action: () => Promise<unknown>): Promise<void> {
+    let value: unknown;
     try {
-      entry.resolve(await action());
+      value = await action();
     } catch (e) {
+      this.#next();
       entry.reject(e);
+      return;
     }
+    this.#next();
+    entry.resolve(value);
   }
 
   /**
    * Sends a batch: copies its bytes into pooled chunks of up to MAX_CHUNK and
    * hands them to the runtime until every byte is accepted, resolving each
-   * write once its own bytes are. Returns once the turn can pass on: at the
-   * end, after a failure, or once a stranded runtime write has settled.
+   * write once its own bytes are. The turn passes on at the end, after a
+   * failure, or once a stranded runtime write has settled.
    */
   async #send(batch: Batch): Promise<void> {
     const { entries, ends, total, signal } = batch;
@@ -278,16 +288,16 @@ export class WriteQueue {
             n = await waitFor(op, this.#deadline, signal, this.#defer);
           } catch (e) {
             if (!(e instanceof Interrupt)) throw e;
-            const final = this.#strand(op, chunk, batch, done, next, e);
+            this.#blocked(blockedSince);
+            this.#strand(op, chunk, batch, done, next, e);
             chunk = null; // the stranded op owns it now, and the turn until it settles
-            this.#serving = 1;
-            await final;
             return;
           }
           off += n;
           done += n;
           this.#bytes += n;
-          for (; next < entries.length && ends[next]! <= done; next++) {
+          // Writes done before the batch's end resolve now; the last one once the turn passed.
+          for (; next < entries.length && ends[next]! <= done && done < total; next++) {
             this.#ops++;
             entries[next]!.resolve(entries[next]!.p.length);
           }
@@ -298,19 +308,30 @@ export class WriteQueue {
       }
     } catch (e) {
       if (chunk !== null) giveChunk(chunk);
+      this.#blocked(blockedSince);
+      this.#next();
       for (; next < entries.length; next++) {
         entries[next]!.reject(this.#error(e, own(done, ends, next)));
       }
-    } finally {
-      if (blockedSince >= 0) this.#blockedMs += this.#now() - blockedSince;
+      return;
     }
+    this.#blocked(blockedSince);
+    this.#next();
+    for (; next < entries.length; next++) {
+      this.#ops++;
+      entries[next]!.resolve(entries[next]!.p.length);
+    }
+  }
+
+  #blocked(since: number): void {
+    if (since >= 0) this.#blockedMs += this.#now() - since;
   }
 
   /**
    * The strand hand-off: a deadline or signal ended the batch while `op` was
    * in flight. Each write not yet accepted fails now with its own count, and
-   * its `settled` resolves with its own final count once `op` settles; the
-   * returned promise settles then too, and the turn passes on.
+   * its `settled` resolves with its own final count once `op` settles, and
+   * the turn passes on then.
    */
   #strand(
     op: Promise<number>,
@@ -319,20 +340,20 @@ export class WriteQueue {
     done: number,
     next: number,
     why: Interrupt,
-  ): Promise<number> {
+  ): void {
     const final = op.then((n) => {
       this.#bytes += n;
       return done + n;
     }, () => done).finally(() => {
       giveChunk(chunk);
-      this.#serving = 0; // the turn passes on
+      this.#next();
     });
     const { entries, ends } = batch;
     for (let i = next; i < entries.length; i++) {
       const settled = final.then((total) => own(total, ends, i));
       entries[i]!.reject(this.#error(why, own(done, ends, i), settled));
     }
-    return final;
+    this.#serving = 1; // the stranded write
   }
 
   /** The next entry still waiting, left in line. */
