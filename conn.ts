@@ -17,7 +17,6 @@ import {
 } from "./errors.ts";
 import {
   type KeepAliveConfig,
-  releaseFd,
   setKeepAliveConfig,
   setKeepAlivePeriod,
   setLinger,
@@ -26,7 +25,8 @@ import {
   type SocketOptions,
   socketOptions,
   sockoptSupported,
-} from "./sockopt.ts";
+} from "./sockopt/mod.ts";
+import { releaseFd } from "./sockopt/_fd.ts";
 import { WriteQueue } from "./write_queue.ts";
 import {
   checkBoolean,
@@ -144,6 +144,20 @@ const EMPTY = new Uint8Array(0);
  * ```
  */
 export class Conn implements AsyncDisposable {
+  // The conn's state, all of it, in one place:
+  //
+  //   life       open ──closeWrite()──▶ half-closed (writes: "broken-pipe")
+  //                │                          │
+  //                └────────close()───────────┴──▶ closed (everything: ClosedError)
+  //
+  //   read turn  #reads: one read at a time, in call order; the holder fills
+  //              #buf from the runtime only when it is empty.
+  //   stranded   #pendingRead: a runtime read a deadline or signal left
+  //   read       running; the next read adopts it, so its bytes are not lost.
+  //   write turn #writes (WriteQueue): one batch at a time, in call order;
+  //   stranded   a runtime write a deadline or signal left running holds the
+  //   write      write turn until it settles (its error's `settled`).
+  //   deadlines  #readDeadline, #writeDeadline: watched by whatever waits.
   #conn: Deno.TcpConn;
   #localAddr: Deno.NetAddr;
   #remoteAddr: Deno.NetAddr;

@@ -6,7 +6,7 @@
  */
 
 import { describe } from "./_check.ts";
-import { cancel, schedule, type TimerEntry } from "./_timers.ts";
+import { cancel, MAX_TIMER_MS, schedule, type TimerEntry } from "./_timers.ts";
 
 /** A time as {@linkcode Deadline.set} takes it: a `Date`, epoch milliseconds, or `null` for none. */
 export type DeadlineTime = Date | number | null;
@@ -46,9 +46,6 @@ const systemClock: Clock = {
   },
 };
 
-/** setTimeout's limit: longer delays fire at once, so a far deadline re-arms in steps. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /**
  * Converts a {@linkcode DeadlineTime} to epoch milliseconds, 0 meaning none.
  *
@@ -60,7 +57,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  *
  * @example
  * ```ts
- * import { toDeadlineMs } from "@netconn/netconn";
+ * import { toDeadlineMs } from "./deadline.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(toDeadlineMs(null), 0);
@@ -101,7 +98,8 @@ export function toDeadlineMs(t: DeadlineTime, where = "Deadline.set"): number {
  *   into the future makes the conn usable again.
  * - "No deadline" (0) and "deadline now" are never the same value.
  *
- * It costs no timer while nothing waits. While something waits it holds at
+ * It costs no timer while nothing waits (a handed-out `signal` counts as
+ * waiting for good: it is for tools that need one). While something waits it holds at
  * most one timer, which it keeps when the deadline moves later (it re-arms
  * when it fires early), so moving the deadline on every operation, as Go
  * servers do, costs a field store. On the system clock that timer is an
@@ -112,7 +110,7 @@ export function toDeadlineMs(t: DeadlineTime, where = "Deadline.set"): number {
  *
  * @example A signal that aborts when the deadline passes
  * ```ts
- * import { Deadline } from "@netconn/netconn";
+ * import { Deadline } from "./deadline.ts";
  * import assert from "node:assert/strict";
  *
  * using deadline = new Deadline();

@@ -8,10 +8,8 @@ import { type Address, joinHostPort, parseAddress } from "./address.ts";
 import { checkConnOptions, Conn, type ConnOptions } from "./conn.ts";
 import { NetError, TimeoutError, toNetError } from "./errors.ts";
 import { checkFiniteOption, checkOptions, checkSignal, optionError } from "./_check.ts";
+import { MAX_TIMER_MS } from "./_timers.ts";
 import { Interrupt } from "./_wait.ts";
-
-/** setTimeout's largest delay. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Options for {@linkcode dial}: a timeout or signal, and the new conn's options. */
 export interface DialOptions extends ConnOptions {

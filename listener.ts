@@ -8,7 +8,8 @@
 import { type Address, formatAddr, joinHostPort, normalizeAddr, parseAddress } from "./address.ts";
 import { checkConnOptions, Conn, type ConnOptions } from "./conn.ts";
 import { Deadline, type DeadlineTime } from "./deadline.ts";
-import { checkReusePort, maxListenerBacklog, releaseFd } from "./sockopt.ts";
+import { checkReusePort, maxListenerBacklog } from "./sockopt/_listen.ts";
+import { releaseFd } from "./sockopt/_fd.ts";
 import { ClosedError, type NetError, toNetError } from "./errors.ts";
 import { checkBooleanOption, checkInteger, checkOptions, checkSignal } from "./_check.ts";
 import { Fifo } from "./_fifo.ts";

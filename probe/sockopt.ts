@@ -9,8 +9,9 @@
  */
 
 import { type Conn, listen, type Listener, NetError, NotSupportedError } from "../mod.ts";
-import { listenerFd, maxListenerBacklog, socketOptions } from "../sockopt.ts";
-import { libc } from "../_libc.ts";
+import { listenerFd, socketOptions } from "../sockopt/mod.ts";
+import { maxListenerBacklog } from "../sockopt/_listen.ts";
+import { libc } from "../sockopt/_libc.ts";
 import { type Experiment, type Lab, LOOPBACK, type Outcome } from "./_lab.ts";
 import { describe, failure, since, sleep } from "./_io.ts";
 import { amount, fillUntilBlocked, measureCell, size } from "./sweep.ts";

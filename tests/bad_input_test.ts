@@ -5,7 +5,8 @@
 // because of a bad argument.
 
 import assert from "node:assert/strict";
-import { Conn, Deadline, dial, listen, type Listener, NetError } from "../mod.ts";
+import { Conn, dial, listen, type Listener, NetError } from "../mod.ts";
+import { Deadline } from "../deadline.ts";
 import { mustNotSettle, mustSettle, pair, readAtLeast } from "./_helpers.ts";
 
 /** What a caller passes where bytes go. */

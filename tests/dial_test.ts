@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { type Conn, dial, listen, type Listener, NetError, TimeoutError } from "../mod.ts";
-import { sockoptSupported } from "../sockopt.ts";
+import { sockoptSupported } from "../sockopt/mod.ts";
 import {
   ipv6Available,
   mustNotSettle,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ClosedError, Deadline, NetError, TimeoutError } from "../mod.ts";
+import { ClosedError, NetError, TimeoutError } from "../mod.ts";
+import { Deadline } from "../deadline.ts";
 import { WriteQueue } from "../write_queue.ts";
 import { MAX_CHUNK } from "../_chunk_pool.ts";
 import { FakeClock } from "./_fake_clock.ts";
