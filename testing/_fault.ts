@@ -14,32 +14,35 @@ export type Direction = "upstream" | "downstream" | "both";
 
 /** Adds a delay to every chunk: `ms`, plus or minus up to `jitter`. */
 export interface LatencyFault {
+  /** Tells this fault apart: `"latency"`. */
   kind: "latency";
   /** The delay in milliseconds, measured from when the proxy read the chunk. */
   ms: number;
   /** Each chunk's delay is drawn uniformly from `ms ± jitter` (never below 0). @default {0} */
   jitter?: number;
-  /** @default {"both"} */
+  /** Which way it applies. @default {"both"} */
   direction?: Direction;
 }
 
 /** Caps the rate: at most `bytesPerSecond`, sent in pieces of 10 ms' worth. */
 export interface BandwidthFault {
+  /** Tells this fault apart: `"bandwidth"`. */
   kind: "bandwidth";
   /** The cap in bytes a second, at least 1. */
   bytesPerSecond: number;
-  /** @default {"both"} */
+  /** Which way it applies. @default {"both"} */
   direction?: Direction;
 }
 
 /** Cuts the stream into writes of at most `size` bytes, `delay` ms apart. */
 export interface SliceFault {
+  /** Tells this fault apart: `"slice"`. */
   kind: "slice";
   /** The largest write, in bytes: an integer of at least 1. */
   size: number;
   /** Milliseconds between one slice and the next. @default {0} */
   delay?: number;
-  /** @default {"both"} */
+  /** Which way it applies. @default {"both"} */
   direction?: Direction;
 }
 
@@ -49,8 +52,9 @@ export interface SliceFault {
  * once the fault is removed. An EOF is held too.
  */
 export interface SilenceFault {
+  /** Tells this fault apart: `"silence"`. */
   kind: "silence";
-  /** @default {"both"} */
+  /** Which way it applies. @default {"both"} */
   direction?: Direction;
 }
 
@@ -60,10 +64,11 @@ export interface SilenceFault {
  * goes on.
  */
 export interface CutFault {
+  /** Tells this fault apart: `"cut"`. */
   kind: "cut";
   /** Bytes forwarded, counted from when the fault reached the conn. @default {0} */
   after?: number;
-  /** @default {"both"} */
+  /** Which way it applies. @default {"both"} */
   direction?: Direction;
 }
 
@@ -75,6 +80,7 @@ export interface CutFault {
  * as {@linkcode FaultProxy} documents.
  */
 export interface ResetFault {
+  /** Tells this fault apart: `"reset"`. */
   kind: "reset";
   /** Bytes forwarded in `direction`, counted from when the fault reached the conn. */
   after?: number;
@@ -86,15 +92,17 @@ export interface ResetFault {
 
 /** New conns are accepted and closed at once (the client reads EOF); open conns go on. */
 export interface RefuseFault {
+  /** Tells this fault apart: `"refuse"`. */
   kind: "refuse";
 }
 
 /** Holds an EOF for `ms` before passing it on (FIN), after the data before it. */
 export interface SlowCloseFault {
+  /** Tells this fault apart: `"slow-close"`. */
   kind: "slow-close";
   /** The extra delay in milliseconds. */
   ms: number;
-  /** @default {"both"} */
+  /** Which way it applies. @default {"both"} */
   direction?: Direction;
 }
 

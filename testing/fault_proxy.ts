@@ -11,6 +11,7 @@ import type { Way } from "./_link.ts";
 import { ProxiedConn } from "./_proxied.ts";
 import { resetSupported } from "./_reset.ts";
 
+export type { Address } from "../mod.ts";
 export type {
   BandwidthFault,
   CutFault,
