@@ -60,11 +60,14 @@ Deno.test("latency: one way and both ways, within 10% of what was asked", async 
 
 Deno.test("latency: jitter spreads each chunk's delay over ms ± jitter", async () => {
   await using t = await through([{ kind: "latency", ms: 30, jitter: 10, direction: "downstream" }]);
-  const samples: number[] = [];
-  for (let i = 0; i < 12; i++) samples.push(await roundTrip(t.peer, t.client));
-  for (const s of samples) assert.ok(s >= 19 && s <= 45, `sample ${s.toFixed(1)} in 30 ± 10 ms`);
-  assert.ok(Math.max(...samples) - Math.min(...samples) >= 4, "samples spread");
-  near(mean(samples), 30, "mean of jittered latency", 15);
+  // A mean of 12 uniform draws strays by 1.7 ms (one sigma): up to three tries.
+  await eventually(async () => {
+    const samples: number[] = [];
+    for (let i = 0; i < 12; i++) samples.push(await roundTrip(t.peer, t.client));
+    for (const s of samples) assert.ok(s >= 19 && s <= 45, `sample ${s.toFixed(1)} in 30 ± 10 ms`);
+    assert.ok(Math.max(...samples) - Math.min(...samples) >= 4, "samples spread");
+    near(mean(samples), 30, "mean of jittered latency", 10);
+  }, { start: 1, cap: 3 });
 });
 
 Deno.test("latency: a stream is delayed, not slowed: chunks in flight wait together", async () => {
