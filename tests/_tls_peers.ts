@@ -245,10 +245,10 @@ export async function startSServer(options: SServerOptions = {}): Promise<SServe
 
 /**
  * Starts `openssl s_client` towards `port`. It resolves once the process is
- * spawned: against a Deno listener the handshake only completes once the
- * Deno side reads, writes or calls `handshake()`, so wait for
- * `waitFor("Verify return code: 0")` after that. What the Deno side writes
- * appears in `stdout`; closing stdin ends the session.
+ * spawned; wait for `waitFor("Verify return code: 0 (ok)")` to know the
+ * handshake finished (a Deno TLS listener runs its side of the handshake
+ * on its own once the conn is accepted). What the Deno side writes appears
+ * in `stdout`; closing stdin ends the session (unless `-ign_eof`).
  */
 export function startSClient(options: SClientOptions): Promise<OpensslPeer> {
   const hostname = options.hostname ?? "127.0.0.1";
@@ -271,6 +271,81 @@ export function startSClient(options: SClientOptions): Promise<OpensslPeer> {
   }
   args.push(...options.args ?? []);
   return Promise.resolve(spawnPeer(args));
+}
+
+/** A plaintext peer that hands over to TLS: see {@linkcode startStartTlsPeer}. */
+export interface StartTlsPeer extends AsyncDisposable {
+  /** The plaintext port on 127.0.0.1 to dial. */
+  readonly port: number;
+  /** The s_server that speaks TLS once the prelude is over. */
+  readonly server: SServer;
+  /** Settles when the one conn is over (prelude error included). */
+  readonly done: Promise<void>;
+  /** Closes the listener, the conns and the s_server; waits for all of them. */
+  close(): Promise<void>;
+}
+
+/**
+ * A STARTTLS peer (openssl s_server has no server side of STARTTLS): listens
+ * on 127.0.0.1, accepts one conn, runs `prelude` on it (the plaintext part,
+ * e.g. greet, read "STARTTLS", answer "220 go ahead"), then relays the raw
+ * bytes both ways to an `openssl s_server` started with `options`, so the
+ * TLS handshake and everything after it are s_server's. The prelude must
+ * not read past the client's last plaintext byte.
+ */
+export async function startStartTlsPeer(
+  prelude: (conn: Deno.TcpConn) => Promise<void>,
+  options: SServerOptions = {},
+): Promise<StartTlsPeer> {
+  const server = await startSServer(options);
+  const ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const closeQuietly = (c: { close(): void }) => {
+    try {
+      c.close();
+    } catch { /* already closed */ }
+  };
+  const pipe = async (from: Deno.Conn, to: Deno.Conn) => {
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      for (let n = await from.read(buf); n !== null; n = await from.read(buf)) {
+        for (let off = 0; off < n;) off += await to.write(buf.subarray(off, n));
+      }
+      await to.closeWrite();
+    } catch {
+      // One side failed or was closed: end both, so the other pipe ends too.
+      closeQuietly(from);
+      closeQuietly(to);
+    }
+  };
+  const done = (async () => {
+    let plain: Deno.TcpConn;
+    try {
+      plain = await ln.accept();
+    } catch {
+      return; // closed before anyone dialled
+    } finally {
+      closeQuietly(ln);
+    }
+    conns.add(plain);
+    try {
+      await prelude(plain);
+      const tls = await Deno.connect({ hostname: server.hostname, port: server.port });
+      conns.add(tls);
+      await Promise.all([pipe(plain, tls), pipe(tls, plain)]);
+    } finally {
+      for (const c of conns) closeQuietly(c);
+    }
+  })();
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= (async () => {
+      closeQuietly(ln);
+      for (const c of conns) closeQuietly(c);
+      await done.catch(() => {});
+      await server.close();
+    })();
+  return { port: ln.addr.port, server, done, close, [Symbol.asyncDispose]: close };
 }
 
 /** Reads from `conn` until `want` bytes arrived or EOF; returns the text. */

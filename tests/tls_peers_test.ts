@@ -3,7 +3,14 @@
 // certificate presented to an s_server that asks for one.
 
 import assert from "node:assert/strict";
-import { certifiedKey, certText, readText, startSClient, startSServer } from "./_tls_peers.ts";
+import {
+  certifiedKey,
+  certText,
+  readText,
+  startSClient,
+  startSServer,
+  startStartTlsPeer,
+} from "./_tls_peers.ts";
 
 const encoder = new TextEncoder();
 const caCerts = [certText("ca.pem")];
@@ -79,4 +86,31 @@ Deno.test("tls peers: s_server that asks for a client certificate refuses a conn
   await assert.rejects(conn.read(new Uint8Array(16)));
   await server.status;
   assert.match(server.stderr + server.stdout, /peer did not return a certificate/);
+});
+
+Deno.test("tls peers: STARTTLS through a plaintext prelude handed over to s_server", async () => {
+  await using peer = await startStartTlsPeer(async (conn) => {
+    await conn.write(encoder.encode("220 ready\r\n"));
+    assert.equal(await readText(conn, 10), "STARTTLS\r\n");
+    await conn.write(encoder.encode("220 go ahead\r\n"));
+  });
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port: peer.port });
+  try {
+    assert.equal(await readText(tcp, 11), "220 ready\r\n");
+    await tcp.write(encoder.encode("STARTTLS\r\n"));
+    assert.equal(await readText(tcp, 14), "220 go ahead\r\n");
+  } catch (e) {
+    tcp.close();
+    throw e;
+  }
+  // Deno.startTls consumes tcp: from here only conn is closed.
+  const conn = await Deno.startTls(tcp, { hostname: "localhost", caCerts });
+  try {
+    await conn.handshake();
+    await conn.write(encoder.encode("over tls\n"));
+    await peer.server.waitFor("over tls\n");
+  } finally {
+    conn.close();
+  }
+  await peer.done;
 });
