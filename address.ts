@@ -14,6 +14,42 @@ import { NetError } from "./errors.ts";
  */
 export type Address = string | { hostname?: string; port: number };
 
+/**
+ * A unix socket address, as `Deno.connect` and `Deno.listen` take it:
+ * `{ transport: "unix", path: "/run/app.sock" }`.
+ */
+export interface UnixAddress {
+  /** Always `"unix"`. */
+  transport: "unix";
+  /** The socket file's path. */
+  path: string;
+}
+
+/** Is `address` a {@linkcode UnixAddress} (by its `transport`)? */
+export function isUnixAddress(address: unknown): address is UnixAddress {
+  return typeof address === "object" && address !== null &&
+    (address as { transport?: unknown }).transport === "unix";
+}
+
+/**
+ * Checks a unix address: a non-empty path string without NUL bytes (except
+ * a leading one, Linux's abstract namespace).
+ *
+ * @throws {NetError} of kind `"invalid-address"` when it is malformed.
+ */
+export function checkUnixAddress(address: UnixAddress, op: "dial" | "listen"): string {
+  const path = (address as { path?: unknown }).path;
+  if (typeof path !== "string" || path === "") {
+    throw invalid(
+      op,
+      String(path),
+      `unix path must be a non-empty string: received ${describe(path)}`,
+    );
+  }
+  if (path.indexOf("\0", 1) >= 0) throw invalid(op, path, "unix path contains a NUL byte");
+  return path;
+}
+
 /** A parsed address: a hostname (empty for "unspecified") and a port. */
 export interface HostPort {
   /** The host name or IP literal, without brackets; "" when the address left it out. */
@@ -128,17 +164,49 @@ class NetAddr implements Deno.NetAddr {
 }
 
 /**
- * The address as netconn hands it out: printable, with an IPv4-mapped IPv6
- * host shown as plain IPv4, as Go does.
+ * UnixAddr is a unix socket address as netconn hands it out: a
+ * `Deno.UnixAddr` that prints as its path, as Go prints one. The unnamed end
+ * of a connection (a client that did not bind) has the path `""`.
  */
-export function normalizeAddr(addr: Deno.NetAddr): Deno.NetAddr {
+class UnixAddr implements Deno.UnixAddr {
+  readonly transport: "unix";
+  readonly path: string;
+
+  constructor(path: string | null) {
+    this.transport = "unix";
+    this.path = path ?? "";
+  }
+
+  /** The path, as Go's `UnixAddr.String()`. */
+  toString(): string {
+    return this.path;
+  }
+
+  [Symbol.for("Deno.customInspect")](): string {
+    return `unix ${this.path}`;
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `unix ${this.path}`;
+  }
+}
+
+/**
+ * The address as netconn hands it out: printable, with an IPv4-mapped IPv6
+ * host shown as plain IPv4, as Go does. A TLS conn's address (which
+ * `Deno.startTls` hands out without a `transport`) is a TCP address.
+ */
+export function normalizeAddr(addr: Deno.NetAddr): Deno.NetAddr;
+export function normalizeAddr(addr: Deno.Addr): Deno.Addr;
+export function normalizeAddr(addr: Deno.Addr): Deno.Addr {
+  if (!("hostname" in addr)) return new UnixAddr((addr as { path: string | null }).path);
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr.hostname);
   return new NetAddr(mapped === null ? addr.hostname : mapped[1]!, addr.port);
 }
 
-/** `host:port` of a `Deno.NetAddr`, for error messages. */
-export function formatAddr(addr: Deno.NetAddr): string {
-  return joinHostPort(addr.hostname, addr.port);
+/** An address as error messages show it: `host:port`, or a unix path. */
+export function formatAddr(addr: Deno.Addr): string {
+  return String(normalizeAddr(addr));
 }
 
 function checkPort(port: unknown, op: "dial" | "listen", address: string): void {

@@ -8,25 +8,21 @@
 
 import { formatAddr, normalizeAddr } from "./address.ts";
 import { Deadline, type DeadlineTime } from "./deadline.ts";
-import {
-  type NetError,
-  type NetOp,
-  NotSupportedError,
-  type OpCounts,
-  toNetError,
-} from "./errors.ts";
+import { NetError, type NetOp, NotSupportedError, type OpCounts, toNetError } from "./errors.ts";
 import {
   type KeepAliveConfig,
+  setKeepAlive,
   setKeepAliveConfig,
   setKeepAlivePeriod,
   setLinger,
+  setNoDelay,
   setReadBuffer,
   setWriteBuffer,
   type SocketOptions,
   socketOptions,
   sockoptSupported,
 } from "./sockopt/mod.ts";
-import { releaseFd } from "./sockopt/_fd.ts";
+import { type ConnAddrs, releaseFd } from "./sockopt/_fd.ts";
 import { WriteQueue } from "./write_queue.ts";
 import {
   checkBoolean,
@@ -39,6 +35,15 @@ import {
 } from "./_check.ts";
 import { Fifo } from "./_fifo.ts";
 import { CLOSED, dueInterrupt, Interrupt, Leftover, waitFor } from "./_wait.ts";
+
+/** The network of a {@linkcode Conn}: `"tcp"`, `"tls"` (TLS over TCP) or `"unix"`. */
+export type Network = "tcp" | "tls" | "unix";
+
+/** A Deno stream conn, as a Conn wraps it. */
+type RawConn = Deno.TcpConn | Deno.TlsConn | Deno.UnixConn;
+
+/** True while `startTls` builds the TLS conn: the TCP conn's options carry over. */
+let upgrading = false;
 
 /** Options for one {@linkcode Conn.read} or {@linkcode Conn.write}. */
 export interface IoOptions {
@@ -158,9 +163,11 @@ export class Conn implements AsyncDisposable {
   //   stranded   a runtime write a deadline or signal left running holds the
   //   write      write turn until it settles (its error's `settled`).
   //   deadlines  #readDeadline, #writeDeadline: watched by whatever waits.
-  #conn: Deno.TcpConn;
-  #localAddr: Deno.NetAddr;
-  #remoteAddr: Deno.NetAddr;
+  #conn: RawConn;
+  #network: Network;
+  #sock: ConnAddrs | null; // the TCP socket's addresses, for options through libc; null for unix
+  #localAddr: Deno.Addr;
+  #remoteAddr: Deno.Addr;
   #readDeadline = new Deadline();
   #writeDeadline = new Deadline();
   #writes: WriteQueue | null = null; // made by the first write or closeWrite
@@ -181,29 +188,38 @@ export class Conn implements AsyncDisposable {
   #writable: WritableStream<Uint8Array> | null = null;
 
   /**
-   * Wraps a Deno TCP connection and gives it Go's defaults, as
-   * {@linkcode dial} does: Nagle off, keepalive on (15 s with
-   * `--allow-ffi`, the OS's timing without). The Conn owns it from now on:
-   * use only the Conn.
+   * Wraps a Deno stream conn: a `Deno.TcpConn`, `Deno.TlsConn` or
+   * `Deno.UnixConn`. A TCP or TLS conn gets Go's defaults, as
+   * {@linkcode dial} gives them: Nagle off, keepalive on (15 s with
+   * `--allow-ffi`, the OS's timing without; a TLS conn has no Deno setters,
+   * so it gets them only with `--allow-ffi`). The Conn owns the conn from now
+   * on: use only the Conn.
    *
-   * @param conn The connection, from `Deno.connect` or `Deno.TcpListener.accept`.
-   * @param options Nagle and keepalive for this conn.
-   * @throws {TypeError} If `conn` is not a Deno TCP conn or an option has the wrong type.
+   * @param conn The connection, from `Deno.connect`, `Deno.connectTls`,
+   *   `Deno.startTls` or a listener's `accept`.
+   * @param options Nagle and keepalive for a TCP or TLS conn.
+   * @throws {TypeError} If `conn` is not a Deno stream conn or an option has the wrong type.
    * @throws {RangeError} If `keepAlive` is NaN or infinite.
    * @throws {NotSupportedError} For a keepalive period without `--allow-ffi`.
    */
-  constructor(conn: Deno.TcpConn, options?: ConnOptions) {
+  constructor(conn: Deno.TcpConn | Deno.TlsConn | Deno.UnixConn, options?: ConnOptions) {
     if (
       typeof conn !== "object" || conn === null || typeof conn.read !== "function" ||
-      typeof conn.write !== "function" || typeof conn.setNoDelay !== "function"
+      typeof conn.write !== "function" || typeof conn.closeWrite !== "function" ||
+      typeof conn.localAddr !== "object" || conn.localAddr === null
     ) {
-      throw new TypeError(`new Conn takes a Deno.TcpConn: received ${describe(conn)}`);
+      throw new TypeError(
+        `new Conn takes a Deno.TcpConn, TlsConn or UnixConn: received ${describe(conn)}`,
+      );
     }
     const { noDelay = true, keepAlive = true } = checkConnOptions(options, "new Conn");
     this.#conn = conn;
     this.#localAddr = normalizeAddr(conn.localAddr);
     this.#remoteAddr = normalizeAddr(conn.remoteAddr);
-    this.#applyOptions(noDelay, keepAlive);
+    const tcp = "hostname" in this.#localAddr;
+    this.#network = !tcp ? "unix" : "handshake" in conn ? "tls" : "tcp";
+    this.#sock = tcp ? { localAddr: this.#localAddr, remoteAddr: this.#remoteAddr } : null;
+    if (!upgrading) this.#applyOptions(noDelay, keepAlive);
   }
 
   /**
@@ -211,19 +227,28 @@ export class Conn implements AsyncDisposable {
    * refuse them; its first read or write says how.
    */
   #applyOptions(noDelay: boolean, keepAlive: boolean | number): void {
+    const off = keepAlive === false || (typeof keepAlive === "number" && keepAlive < 0);
+    const raw = this.#conn;
     try {
-      this.#conn.setNoDelay(noDelay);
-      if (keepAlive === false || (typeof keepAlive === "number" && keepAlive < 0)) {
-        this.#conn.setKeepAlive(false);
-      } else if (sockoptSupported()) {
-        const period = keepAlive === true ? 0 : keepAlive; // 0: Go's 15 s
-        setKeepAliveConfig(this.#conn, { enable: true, idle: period, interval: period });
-      } else {
-        this.#conn.setKeepAlive(true);
+      if (this.#network === "tcp") {
+        (raw as Deno.TcpConn).setNoDelay(noDelay);
+        if (off || !sockoptSupported()) (raw as Deno.TcpConn).setKeepAlive(!off);
+      } else if (this.#network === "tls" && sockoptSupported()) {
+        setNoDelay(this.#sock!, noDelay);
+        if (off) setKeepAlive(this.#sock!, false);
+      }
+      if (!off && this.#sock !== null && sockoptSupported()) {
+        const period = keepAlive === true ? 0 : keepAlive as number; // 0: Go's 15 s
+        setKeepAliveConfig(this.#sock, { enable: true, idle: period, interval: period });
       }
     } catch {
       // The socket is already dead; the next operation says how.
     }
+  }
+
+  /** The network: `"tcp"`, `"tls"` (TLS over TCP) or `"unix"`. */
+  get network(): Network {
+    return this.#network;
   }
 
   /** The local address as errors name it. */
@@ -242,20 +267,29 @@ export class Conn implements AsyncDisposable {
     const conn = this.#conn;
     this.#writes = new WriteQueue((chunk) => conn.write(chunk), {
       deadline: this.#writeDeadline,
-      site: { op: "write", source: this.#source, addr: this.#addr },
+      site: { op: "write", net: this.#net, source: this.#source, addr: this.#addr },
     });
     if (this.#closed) this.#writes.close();
     return this.#writes;
   }
 
-  /** The local address. An IPv4 peer of a dual-stack socket shows as IPv4, as in Go. */
+  /**
+   * The local address; it prints as Go prints it (`127.0.0.1:8001`). An IPv4
+   * peer of a dual-stack socket shows as IPv4, as in Go. (A unix conn's is a
+   * `Deno.UnixAddr`: see {@linkcode UnixConn}.)
+   */
   get localAddr(): Deno.NetAddr {
-    return this.#localAddr;
+    return this.#localAddr as Deno.NetAddr;
   }
 
-  /** The remote address. An IPv4 peer of a dual-stack socket shows as IPv4, as in Go. */
+  /** The remote address, as {@linkcode Conn.localAddr}. */
   get remoteAddr(): Deno.NetAddr {
-    return this.#remoteAddr;
+    return this.#remoteAddr as Deno.NetAddr;
+  }
+
+  /** The network as error messages name it, as Go: TLS runs over "tcp". */
+  get #net(): string {
+    return this.#network === "unix" ? "unix" : "tcp";
   }
 
   /**
@@ -353,10 +387,141 @@ export class Conn implements AsyncDisposable {
   }
 
   /**
+   * Completes the TLS handshake, if it has not completed yet, and returns
+   * what it negotiated, as Go's `tls.Conn.Handshake` with
+   * `ConnectionState().NegotiatedProtocol`. Deno runs the handshake by
+   * itself as soon as the conn exists (the first read or write waits for
+   * it); this waits for it, bounded by the conn's read and write deadlines:
+   * a peer that never answers ends in a {@linkcode TimeoutError}, and the
+   * conn stays as it was.
+   *
+   * @param options A signal that ends the wait early, as Go's `HandshakeContext`.
+   * @returns The ALPN protocol the peer chose, or `null`.
+   * @throws {NetError} Kind `"tls"` (op `"handshake"`) when the handshake
+   *   failed: an unknown authority, a wrong host name, an expired
+   *   certificate, a peer that does not speak TLS or sent an alert; `cause`
+   *   is the runtime's error. A reset is kind `"reset"`.
+   * @throws {TimeoutError} A deadline passed first.
+   * @throws {NotSupportedError} On a conn that is not TLS.
+   * @throws {ClosedError} If the conn is closed.
+   */
+  async handshake(options?: IoOptions): Promise<{ alpnProtocol: string | null }> {
+    const signal = checkIoOptions(options, "Conn.handshake");
+    if (this.#closed) throw this.#error("handshake", CLOSED);
+    if (this.#network !== "tls") {
+      throw new NotSupportedError(`handshake needs a TLS conn: this is a ${this.#network} conn`, {
+        op: "handshake",
+        net: this.#net,
+        source: this.#source,
+        addr: this.#addr,
+      });
+    }
+    try {
+      const op = (this.#conn as Deno.TlsConn).handshake();
+      const state = await waitFor(waitFor(op, this.#readDeadline, signal), this.#writeDeadline);
+      return { alpnProtocol: state.alpnProtocol ?? null };
+    } catch (e) {
+      throw this.#error("handshake", e);
+    }
+  }
+
+  /**
+   * Upgrades this conn to TLS as its client, mid-conversation (STARTTLS,
+   * Postgres's SSLRequest), as Go's `tls.Client(conn, config)` followed by
+   * `Handshake`. It consumes this conn: from the call on, every use of it
+   * fails with {@linkcode ClosedError}, also when the handshake fails
+   * (Deno destroys the TCP conn then, so the socket is closed). The new
+   * conn keeps the deadlines in effect, and the handshake is bounded by
+   * them and by `signal`.
+   *
+   * It refuses, with a NetError of kind `"busy"` and the conn left usable
+   * and nothing lost, while bytes are read but not yet returned, or a read
+   * or write is pending (a read a deadline left running counts): Deno would
+   * destroy the conn then.
+   *
+   * @param options The name to verify, trusted CAs, ALPN protocols, a signal.
+   * @returns The TLS conn, handshake done.
+   * @throws {NetError} Kind `"busy"` (see above), or `"tls"` when the handshake failed.
+   * @throws {TimeoutError} A deadline passed during the handshake.
+   * @throws {NotSupportedError} On a unix or TLS conn: only a TCP conn upgrades.
+   * @throws {ClosedError} If the conn is closed.
+   * @throws {TypeError} If an option has the wrong type; nothing changes.
+   */
+  async startTls(options?: StartTlsOptions): Promise<Conn> {
+    const checked = checkTlsOptions(options, "Conn.startTls");
+    const { signal } = checked;
+    if (this.#closed) throw this.#error("handshake", CLOSED);
+    if (this.#network !== "tcp") {
+      throw new NotSupportedError(`startTls needs a TCP conn: this is a ${this.#network} conn`, {
+        op: "handshake",
+        net: this.#net,
+        source: this.#source,
+        addr: this.#addr,
+      });
+    }
+    const busy = this.#w > this.#r
+      ? `${this.#w - this.#r} bytes were read from the socket but not yet returned by read`
+      : this.#pendingRead.op !== null || this.#reads.locked
+      ? "a read is pending"
+      : (this.#writes?.depth ?? 0) > 0
+      ? "a write is pending"
+      : undefined;
+    if (busy !== undefined) {
+      throw new NetError(`startTls: ${busy}; the conn is left as it was`, {
+        op: "handshake",
+        kind: "busy",
+        source: this.#source,
+        addr: this.#addr,
+      });
+    }
+    const readAt = this.#readDeadline.time;
+    const writeAt = this.#writeDeadline.time;
+    const host = (this.#remoteAddr as Deno.NetAddr).hostname;
+    const raw = this.#conn as Deno.TcpConn;
+    this.#consume();
+    let tls: Conn;
+    try {
+      const tlsRaw = await Deno.startTls(raw, {
+        hostname: checked.hostname ?? host,
+        ...(checked.caCerts === undefined ? {} : { caCerts: checked.caCerts }),
+        ...(checked.alpnProtocols === undefined ? {} : { alpnProtocols: checked.alpnProtocols }),
+      });
+      upgrading = true;
+      try {
+        tls = new Conn(tlsRaw);
+      } finally {
+        upgrading = false;
+      }
+    } catch (e) {
+      throw this.#error("handshake", e);
+    }
+    try {
+      if (readAt !== 0) tls.setReadDeadline(readAt);
+      if (writeAt !== 0) tls.setWriteDeadline(writeAt);
+      await tls.handshake(signal === undefined ? {} : { signal });
+    } catch (e) {
+      tls.close();
+      throw e;
+    }
+    return tls;
+  }
+
+  /** startTls takes the socket over: this conn is closed without closing the socket. */
+  #consume(): void {
+    this.#closed = true;
+    this.#writes?.close();
+    this.#reads.close();
+    this.#readDeadline.dispose();
+    this.#writeDeadline.dispose();
+    this.#buf = EMPTY;
+  }
+
+  /**
    * Shuts down the sending side (TCP FIN) after the writes queued before this
    * call; the peer reads EOF and may go on sending. Later writes fail with a
    * `"broken-pipe"` NetError. Waiting for earlier writes is bounded by the
-   * write deadline.
+   * write deadline. Over TLS it sends a `close_notify` alert, then FIN: the
+   * peer reads EOF and the conn still reads, a true half-close.
    *
    * @throws {ClosedError} If the conn is closed.
    * @throws {TimeoutError} If the write deadline passed while earlier writes were pending.
@@ -388,7 +553,7 @@ export class Conn implements AsyncDisposable {
     } catch {
       // Already closed by the runtime: nothing to undo.
     }
-    releaseFd(this.#conn);
+    if (this.#sock !== null) releaseFd(this.#sock);
   }
 
   /**
@@ -409,8 +574,9 @@ export class Conn implements AsyncDisposable {
    */
   setNoDelay(on: boolean): void {
     checkBoolean(on, "Conn.setNoDelay");
-    this.#checkOpen();
-    this.#conn.setNoDelay(on);
+    const socket = this.#socket("setNoDelay");
+    if (this.#network === "tcp") (this.#conn as Deno.TcpConn).setNoDelay(on);
+    else setNoDelay(socket, on);
   }
 
   /**
@@ -422,8 +588,9 @@ export class Conn implements AsyncDisposable {
    */
   setKeepAlive(on: boolean): void {
     checkBoolean(on, "Conn.setKeepAlive");
-    this.#checkOpen();
-    this.#conn.setKeepAlive(on);
+    const socket = this.#socket("setKeepAlive");
+    if (this.#network === "tcp") (this.#conn as Deno.TcpConn).setKeepAlive(on);
+    else setKeepAlive(socket, on);
   }
 
   /**
@@ -440,8 +607,7 @@ export class Conn implements AsyncDisposable {
    * @throws {ClosedError} If the conn is closed.
    */
   setKeepAlivePeriod(ms: number): void {
-    this.#checkOpen();
-    setKeepAlivePeriod(this.#conn, ms);
+    setKeepAlivePeriod(this.#socket("setKeepAlivePeriod"), ms);
   }
 
   /**
@@ -473,8 +639,7 @@ export class Conn implements AsyncDisposable {
    * ```
    */
   setKeepAliveConfig(config: KeepAliveConfig): void {
-    this.#checkOpen();
-    setKeepAliveConfig(this.#conn, config);
+    setKeepAliveConfig(this.#socket("setKeepAliveConfig"), config);
   }
 
   /**
@@ -499,8 +664,7 @@ export class Conn implements AsyncDisposable {
    * @throws {ClosedError} If the conn is closed.
    */
   setLinger(seconds: number): void {
-    this.#checkOpen();
-    setLinger(this.#conn, seconds);
+    setLinger(this.#socket("setLinger"), seconds);
   }
 
   /**
@@ -518,8 +682,7 @@ export class Conn implements AsyncDisposable {
    * @throws {ClosedError} If the conn is closed.
    */
   setReadBuffer(bytes: number): void {
-    this.#checkOpen();
-    setReadBuffer(this.#conn, bytes);
+    setReadBuffer(this.#socket("setReadBuffer"), bytes);
   }
 
   /**
@@ -534,8 +697,7 @@ export class Conn implements AsyncDisposable {
    * @throws {ClosedError} If the conn is closed.
    */
   setWriteBuffer(bytes: number): void {
-    this.#checkOpen();
-    setWriteBuffer(this.#conn, bytes);
+    setWriteBuffer(this.#socket("setWriteBuffer"), bytes);
   }
 
   /**
@@ -547,8 +709,7 @@ export class Conn implements AsyncDisposable {
    * @throws {ClosedError} If the conn is closed.
    */
   socketOptions(): SocketOptions {
-    this.#checkOpen();
-    return socketOptions(this.#conn);
+    return socketOptions(this.#socket("socketOptions"));
   }
 
   /**
@@ -714,9 +875,23 @@ export class Conn implements AsyncDisposable {
     if (this.#closed) throw this.#error("set", CLOSED);
   }
 
+  /** The TCP socket a socket option goes to: open, and not a unix socket. */
+  #socket(method: string): ConnAddrs {
+    this.#checkOpen();
+    if (this.#sock === null) {
+      throw new NotSupportedError(`${method} is a TCP option: this is a unix conn`, {
+        op: "set",
+        net: "unix",
+        source: this.#source,
+        addr: this.#addr,
+      });
+    }
+    return this.#sock;
+  }
+
   /** The one way this conn turns a failure (an interrupt, a runtime error) into its NetError. */
   #error(op: NetOp, failure: unknown, counts: OpCounts = {}): NetError {
-    const site = { op, source: this.#source, addr: this.#addr };
+    const site = { op, net: this.#net, source: this.#source, addr: this.#addr };
     return toNetError(
       failure,
       site,
@@ -724,6 +899,72 @@ export class Conn implements AsyncDisposable {
       this.#closed,
     );
   }
+}
+
+/**
+ * UnixConn is a {@linkcode Conn} over a unix socket, as {@linkcode dial} and
+ * {@linkcode listen} give it for a `{ transport: "unix", path }` address:
+ * the same contract (deadlines, whole writes, true counts, close, streams),
+ * with unix addresses, and without the TCP options and TLS methods: calling
+ * one is a type error here, and a {@linkcode NotSupportedError} at run time.
+ * At run time it is a `Conn` whose `network` is `"unix"`.
+ */
+export type UnixConn =
+  & Omit<
+    Conn,
+    | "localAddr"
+    | "remoteAddr"
+    | "setNoDelay"
+    | "setKeepAlive"
+    | "setKeepAlivePeriod"
+    | "setKeepAliveConfig"
+    | "setLinger"
+    | "setReadBuffer"
+    | "setWriteBuffer"
+    | "socketOptions"
+    | "handshake"
+    | "startTls"
+  >
+  & {
+    /** The local address; it prints as its path (`""` for an unnamed end). */
+    readonly localAddr: Deno.UnixAddr;
+    /** The remote address; it prints as its path (`""` for an unnamed end). */
+    readonly remoteAddr: Deno.UnixAddr;
+  };
+
+/** Options for {@linkcode Conn.startTls}: how the client verifies the server. */
+export interface StartTlsOptions {
+  /** The name to verify the server's certificate for. @default {the remote address's host} */
+  hostname?: string;
+  /** PEM certificates of the authorities to trust, instead of the system's. */
+  caCerts?: string[];
+  /** ALPN protocols to offer, in order of preference. */
+  alpnProtocols?: string[];
+  /** Ends the handshake early: the upgraded conn is closed. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Checks TLS client options field by field.
+ *
+ * @throws {TypeError} For a field of the wrong type.
+ */
+export function checkTlsOptions<T extends StartTlsOptions>(
+  options: T | undefined,
+  where: string,
+): T {
+  const checked = checkOptions(options, where);
+  const { hostname, caCerts, alpnProtocols, signal } = checked;
+  if (hostname !== undefined && (typeof hostname !== "string" || hostname === "")) {
+    throw optionError(where, "hostname", "a non-empty string", hostname);
+  }
+  for (const [name, list] of [["caCerts", caCerts], ["alpnProtocols", alpnProtocols]] as const) {
+    if (list !== undefined && (!Array.isArray(list) || !list.every((x) => typeof x === "string"))) {
+      throw optionError(where, name, "an array of strings", list);
+    }
+  }
+  checkSignal(signal, where);
+  return checked;
 }
 
 /** Checks a read's or write's options; returns the signal. */

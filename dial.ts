@@ -1,12 +1,27 @@
 /**
- * dial: connect to a TCP address, as Go's `net.Dial` / `net.DialTimeout`.
+ * dial and dialTls: connect to a TCP address, a unix socket, or a TLS
+ * server, as Go's `net.Dial`, `net.DialTimeout` and `tls.DialWithDialer`.
  *
  * @module
  */
 
-import { type Address, joinHostPort, parseAddress } from "./address.ts";
-import { checkConnOptions, Conn, type ConnOptions } from "./conn.ts";
-import { NetError, TimeoutError, toNetError } from "./errors.ts";
+import {
+  type Address,
+  checkUnixAddress,
+  isUnixAddress,
+  joinHostPort,
+  parseAddress,
+  type UnixAddress,
+} from "./address.ts";
+import {
+  checkConnOptions,
+  checkTlsOptions,
+  Conn,
+  type ConnOptions,
+  type StartTlsOptions,
+  type UnixConn,
+} from "./conn.ts";
+import { NetError, NotSupportedError, type OpSite, TimeoutError, toNetError } from "./errors.ts";
 import { checkFiniteOption, checkOptions, checkSignal, optionError } from "./_check.ts";
 import { MAX_TIMER_MS } from "./_timers.ts";
 import { Interrupt } from "./_wait.ts";
@@ -26,11 +41,14 @@ export interface DialOptions extends ConnOptions {
 }
 
 /**
- * Connects to a TCP address, as Go's `net.Dial("tcp", address)`.
+ * Connects to a TCP address, as Go's `net.Dial("tcp", address)`, or to a
+ * unix socket, as `net.Dial("unix", path)`.
  *
  * The address is Go's syntax, `"host:port"`, `"[::1]:8001"`, or `":8001"`
- * for the local system (127.0.0.1), or an object like `Deno.NetAddr`. The
- * conn comes with Go's defaults: Nagle off (`noDelay`), keepalive on.
+ * for the local system (127.0.0.1), or an object like `Deno.NetAddr`; or
+ * `{ transport: "unix", path }` for a unix socket (needs `--allow-read`,
+ * `--allow-write` and `--allow-net`), which gives a {@linkcode UnixConn}.
+ * A TCP conn comes with Go's defaults: Nagle off (`noDelay`), keepalive on.
  *
  * A port nobody listens on fails at once with a NetError of kind
  * `"refused"`. A listener whose backlog is full leaves the dial hanging
@@ -62,13 +80,156 @@ export interface DialOptions extends ConnOptions {
  * assert.equal(peer.remoteAddr.port, conn.localAddr.port);
  * ```
  */
-export async function dial(address: Address, options?: DialOptions): Promise<Conn> {
-  const checked = checkOptions(options, "dial");
+export function dial(address: UnixAddress, options?: DialOptions): Promise<UnixConn>;
+export function dial(address: Address, options?: DialOptions): Promise<Conn>;
+export async function dial(
+  address: Address | UnixAddress,
+  options?: DialOptions,
+): Promise<Conn | UnixConn> {
+  const checked = checkDialOptions(options, "dial");
   const { timeout = 0, signal } = checked;
-  if (typeof timeout !== "number") throw optionError("dial", "timeout", "milliseconds", timeout);
-  checkFiniteOption(timeout, "dial", "timeout");
-  checkSignal(signal, "dial");
-  const connOptions = checkConnOptions(checked, "dial");
+  if (isUnixAddress(address)) {
+    if (checked.noDelay !== undefined || checked.keepAlive !== undefined) {
+      throw new TypeError(
+        'dial options "noDelay" and "keepAlive" are for TCP: this is a unix address',
+      );
+    }
+    const path = checkUnixAddress(address, "dial");
+    const site = { op: "dial" as const, net: "unix", addr: path };
+    using limit = new DialLimit(timeout, signal, site);
+    const raw = await limit.race(Deno.connect({ transport: "unix", path }));
+    return new Conn(raw);
+  }
+  const { hostname, port, site } = dialTarget(address);
+  using limit = new DialLimit(timeout, signal, site);
+  const raw = await limit.connect(hostname, port);
+  return new Conn(raw, checked);
+}
+
+/** Options for {@linkcode dialTls}: the dial's, and how to verify the server. */
+export interface DialTlsOptions extends DialOptions, Omit<StartTlsOptions, "signal"> {
+  /**
+   * A client certificate (PEM), with {@linkcode DialTlsOptions.key}, for a
+   * server that asks for one. Deno takes one only when the name to verify is
+   * the host dialled (`hostname` left out or equal to it).
+   */
+  cert?: string;
+  /** The client certificate's private key (PEM). */
+  key?: string;
+}
+
+/**
+ * Connects to a TLS server, as Go's `tls.DialWithDialer`: Go's address
+ * syntax, Go's defaults for the TCP conn (Nagle off, keepalive on), and
+ * `timeout` and `signal` covering the TCP connect and the handshake. The
+ * returned conn has completed its handshake: `await conn.handshake()` gives
+ * the ALPN protocol chosen.
+ *
+ * What Deno 2.9 allows: the name to verify (`hostname`) may differ from the
+ * host dialled (connect to `127.0.0.1`, verify `localhost`), and a client
+ * certificate (`cert` + `key`) may be presented, but not both at once:
+ * `Deno.startTls` takes no client certificate, and `Deno.connectTls` uses
+ * one name to connect and to verify. That combination throws
+ * {@linkcode NotSupportedError} before any connection. With a client
+ * certificate, Nagle and keepalive are set through libc (`--allow-ffi`);
+ * without FFI that conn keeps Deno's defaults (Nagle on, no keepalive).
+ *
+ * @param address Where to connect, in Go's syntax.
+ * @param options Verification, client certificate, ALPN, timeout, signal, socket options.
+ * @returns The TLS conn, handshake done.
+ * @throws {NetError} Kind `"tls"` (op `"handshake"`) when the handshake
+ *   failed (unknown authority, wrong name, expired certificate, a peer not
+ *   speaking TLS); the kinds of {@linkcode dial} for the connect.
+ * @throws {TimeoutError} When `timeout` runs out, connect and handshake together.
+ * @throws {NotSupportedError} For a client certificate with another name to verify.
+ * @throws {TypeError} When an option has the wrong type, before any network I/O.
+ *
+ * @example Dial a TLS server that trusts a test CA
+ * ```ts
+ * import { dialTls, listenTls } from "@netconn/netconn";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = new URL("./tests/certs/", import.meta.url);
+ * const cert = Deno.readTextFileSync(new URL("server.pem", dir));
+ * const key = Deno.readTextFileSync(new URL("server.key", dir));
+ * const ca = Deno.readTextFileSync(new URL("ca.pem", dir));
+ *
+ * await using ln = listenTls("127.0.0.1:0", { cert, key, alpnProtocols: ["x-demo"] });
+ * const accepted = ln.accept();
+ * await using conn = await dialTls(ln.addr, {
+ *   hostname: "localhost",
+ *   caCerts: [ca],
+ *   alpnProtocols: ["x-demo"],
+ * });
+ * await using server = await accepted;
+ * assert.deepEqual(await conn.handshake(), { alpnProtocol: "x-demo" });
+ * await conn.write(new TextEncoder().encode("hi"));
+ * const buf = new Uint8Array(2);
+ * assert.equal(await server.read(buf), 2);
+ * ```
+ */
+export async function dialTls(address: Address, options?: DialTlsOptions): Promise<Conn> {
+  const checked = checkTlsOptions(checkDialOptions(options, "dialTls"), "dialTls");
+  const { timeout = 0, signal, cert, key } = checked;
+  for (const [name, value] of [["cert", cert], ["key", key]] as const) {
+    if (value !== undefined && (typeof value !== "string" || value === "")) {
+      throw optionError("dialTls", name, "a PEM string", value);
+    }
+  }
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new TypeError('dialTls options "cert" and "key" go together: one is missing');
+  }
+  const { hostname, port, site } = dialTarget(address);
+  const verify = checked.hostname ?? hostname;
+  const tlsOptions = {
+    ...(checked.caCerts === undefined ? {} : { caCerts: checked.caCerts }),
+    ...(checked.alpnProtocols === undefined ? {} : { alpnProtocols: checked.alpnProtocols }),
+  };
+  using limit = new DialLimit(timeout, signal, site);
+  let conn: Conn;
+  if (cert !== undefined && key !== undefined) {
+    if (verify !== hostname) {
+      throw new NotSupportedError(
+        `dialTls: a client certificate needs the name to verify ("${verify}") to be the host ` +
+          `dialled ("${hostname}"): Deno.connectTls uses one name for both`,
+        site,
+      );
+    }
+    const raw = await limit.race(Deno.connectTls({ hostname, port, cert, key, ...tlsOptions }));
+    conn = new Conn(raw, checked);
+    try {
+      await conn.handshake({ signal: limit.signal });
+    } catch (e) {
+      conn.close();
+      throw limit.error(e);
+    }
+  } else {
+    const tcp = new Conn(await limit.connect(hostname, port), checked);
+    try {
+      conn = await tcp.startTls({ hostname: verify, ...tlsOptions, signal: limit.signal });
+    } catch (e) {
+      tcp.close();
+      throw limit.error(e);
+    }
+  }
+  return conn;
+}
+
+/** Checks the options every dial takes. */
+function checkDialOptions<T extends DialOptions>(options: T | undefined, where: string): T {
+  const checked = checkOptions(options, where);
+  const { timeout, signal } = checked;
+  if (timeout !== undefined && typeof timeout !== "number") {
+    throw optionError(where, "timeout", "milliseconds", timeout);
+  }
+  checkFiniteOption(timeout, where, "timeout");
+  checkSignal(signal, where);
+  checkConnOptions(checked, where);
+  return checked;
+}
+
+/** Where a TCP dial goes: the host (127.0.0.1 for ":port"), the port, and its error site. */
+function dialTarget(address: Address): { hostname: string; port: number; site: OpSite } {
   const parsed = parseAddress(address, "dial");
   const hostname = parsed.hostname === "" ? "127.0.0.1" : parsed.hostname;
   const addr = joinHostPort(hostname, parsed.port);
@@ -78,38 +239,84 @@ export async function dial(address: Address, options?: DialOptions): Promise<Con
       kind: "invalid-address",
     });
   }
-  const site = { op: "dial" as const, addr };
-  // A negative timeout is a limit already passed, as in Go.
-  if (timeout < 0) throw new TimeoutError(site);
-  if (signal?.aborted) throw toNetError(new Interrupt("abort", signal.reason), site);
+  return { hostname, port: parsed.port, site: { op: "dial", addr } };
+}
 
-  const controller = new AbortController();
-  let timedOut = false;
-  // setTimeout fires at once for delays over 2^31 - 1 ms (24.8 days); every
-  // OS gives up a connect long before that, so such a timeout is no limit.
-  const timer = timeout > 0 && timeout <= MAX_TIMER_MS
-    ? setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timeout)
-    : undefined;
-  const onAbort = (): void => controller.abort();
-  signal?.addEventListener("abort", onAbort, { once: true });
-  let raw: Deno.TcpConn;
-  try {
-    raw = await Deno.connect({
-      hostname,
-      port: parsed.port,
-      transport: "tcp",
-      signal: controller.signal,
-    });
-  } catch (e) {
-    if (timedOut) throw new TimeoutError({ ...site, cause: e });
+/**
+ * The time limit and signal of one dial, shared by its connect and its TLS
+ * handshake: one AbortSignal that fires when the timeout runs out or the
+ * caller's signal fires. A negative timeout has passed already, as in Go.
+ */
+class DialLimit implements Disposable {
+  #controller = new AbortController();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timedOut = false;
+  #caller: AbortSignal | undefined;
+  #site: OpSite;
+  #onAbort = (): void => this.#controller.abort();
+
+  constructor(timeout: number, signal: AbortSignal | undefined, site: OpSite) {
+    this.#caller = signal;
+    this.#site = site;
+    if (timeout < 0) throw new TimeoutError(site);
     if (signal?.aborted) throw toNetError(new Interrupt("abort", signal.reason), site);
-    throw toNetError(e, site);
-  } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener("abort", onAbort);
+    // setTimeout fires at once for delays over 2^31 - 1 ms (24.8 days); every
+    // OS gives up a connect long before that, so such a timeout is no limit.
+    if (timeout > 0 && timeout <= MAX_TIMER_MS) {
+      this.#timer = setTimeout(() => {
+        this.#timedOut = true;
+        this.#controller.abort();
+      }, timeout);
+    }
+    signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
-  return new Conn(raw, connOptions);
+
+  /** Fires when the dial must end. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** A TCP connect, ended by the limit. */
+  async connect(hostname: string, port: number): Promise<Deno.TcpConn> {
+    try {
+      return await Deno.connect({ hostname, port, transport: "tcp", signal: this.signal });
+    } catch (e) {
+      throw this.error(e);
+    }
+  }
+
+  /**
+   * An op that takes no signal, ended by the limit: what it yields after
+   * the limit fired is closed.
+   */
+  race<T extends { close(): void }>(op: Promise<T>): Promise<T> {
+    const signal = this.signal;
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => {
+        op.then((late) => late.close(), () => {});
+        reject(this.error(new Interrupt("abort", signal.reason)));
+      };
+      op.then((value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      }, (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(this.error(e));
+      });
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** The dial's error for a failure: a timeout, the caller's abort, or the failure itself. */
+  error(e: unknown): NetError {
+    if (this.#timedOut) return new TimeoutError({ ...this.#site, cause: e });
+    const caller = this.#caller;
+    if (caller?.aborted) return toNetError(new Interrupt("abort", caller.reason), this.#site);
+    return toNetError(e, this.#site);
+  }
+
+  [Symbol.dispose](): void {
+    clearTimeout(this.#timer);
+    this.#caller?.removeEventListener("abort", this.#onAbort);
+  }
 }

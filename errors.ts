@@ -16,6 +16,7 @@ export type NetOp =
   | "read"
   | "write"
   | "close"
+  | "handshake"
   | "set";
 
 /**
@@ -33,6 +34,11 @@ export type NetOp =
  * - `"addr-not-available"`: the address is not local (EADDRNOTAVAIL)
  * - `"unreachable"`: no route to the host or network
  * - `"lookup"`: the host name did not resolve
+ * - `"tls"`: a TLS handshake or record failed (unknown authority, wrong host
+ *   name, expired certificate, a peer not speaking TLS, an alert from the
+ *   peer); `cause` has the runtime's error
+ * - `"busy"`: the operation needs the conn idle (`startTls` with bytes
+ *   unread or an operation in flight); nothing was changed
  * - `"invalid-address"`: the address could not be parsed or is out of range
  * - `"other"`: anything else; `cause` has the runtime's error
  */
@@ -48,6 +54,8 @@ export type NetErrorKind =
   | "addr-not-available"
   | "unreachable"
   | "lookup"
+  | "tls"
+  | "busy"
   | "invalid-address"
   | "other";
 
@@ -57,6 +65,8 @@ export interface NetErrorOptions {
   op: NetOp;
   /** What went wrong. @default {"other"} */
   kind?: NetErrorKind;
+  /** The network, as Go names it in messages: `"tcp"` (TLS too) or `"unix"`. @default {"tcp"} */
+  net?: string;
   /** The local address, `host:port`, when there is one. */
   source?: string;
   /** The remote address (or the listener's own), `host:port`. */
@@ -237,18 +247,20 @@ export class NotSupportedError extends NetError {
 }
 
 function formatMessage(detail: string, options: NetErrorOptions): string {
-  const { op, source, addr } = options;
+  const { op, source, addr, net = "tcp" } = options;
   let where = "";
   if (source !== undefined && addr !== undefined) where = ` ${source}->${addr}`;
   else if (addr !== undefined) where = ` ${addr}`;
   else if (source !== undefined) where = ` ${source}`;
-  return `${op} tcp${where}: ${detail}`;
+  return `${op} ${net}${where}: ${detail}`;
 }
 
 /** Where an operation ran: the error fields every conn and listener fill in. */
 export interface OpSite {
   /** The operation. */
   op: NetOp;
+  /** The network, `"tcp"` or `"unix"`. */
+  net?: string;
   /** The local address, `host:port`. */
   source?: string;
   /** The remote address (or the listener's own), `host:port`. */
@@ -303,6 +315,8 @@ const RUNTIME_KINDS: [new (...args: never[]) => Error, NetErrorKind, string][] =
   [Deno.errors.AddrNotAvailable, "addr-not-available", "cannot assign requested address"],
   [Deno.errors.NetworkUnreachable, "unreachable", "network is unreachable"],
   [Deno.errors.TimedOut, "timeout", "i/o timeout"],
+  [Deno.errors.InvalidData, "tls", ""],
+  [Deno.errors.UnexpectedEof, "tls", "unexpected EOF"],
 ];
 
 /** Maps an error thrown by the Deno runtime to a {@linkcode NetError} with the given site and counts. */
@@ -310,10 +324,10 @@ function fromRuntimeError(error: unknown, site: OpSite, counts: OpCounts): NetEr
   const options = { ...site, ...counts, cause: error };
   for (const [type, kind, detail] of RUNTIME_KINDS) {
     if (!(error instanceof type)) continue;
-    return kind === "timeout" ? new TimeoutError(options) : new NetError(detail, {
-      ...options,
-      kind,
-    });
+    if (kind === "timeout") return new TimeoutError(options);
+    // TLS failures are told apart only by the runtime's message: keep it.
+    const text = kind === "tls" ? `tls: ${detail || (error as Error).message}` : detail;
+    return new NetError(text, { ...options, kind });
   }
   const message = error instanceof Error ? error.message : String(error);
   if (/failed to lookup address|Name or service not known|No address associated/i.test(message)) {

@@ -1,17 +1,32 @@
 /**
- * listen and Listener: accept TCP connections, as Go's `net.Listen` and
- * `net.TCPListener`.
+ * listen, listenTls and Listener: accept TCP, TLS and unix-socket
+ * connections, as Go's `net.Listen`, `tls.Listen` and `net.Listener`.
  *
  * @module
  */
 
-import { type Address, formatAddr, joinHostPort, normalizeAddr, parseAddress } from "./address.ts";
-import { checkConnOptions, Conn, type ConnOptions } from "./conn.ts";
+import {
+  type Address,
+  checkUnixAddress,
+  formatAddr,
+  isUnixAddress,
+  joinHostPort,
+  normalizeAddr,
+  parseAddress,
+  type UnixAddress,
+} from "./address.ts";
+import { checkConnOptions, Conn, type ConnOptions, type UnixConn } from "./conn.ts";
 import { Deadline, type DeadlineTime } from "./deadline.ts";
 import { checkReusePort, maxListenerBacklog } from "./sockopt/_listen.ts";
 import { releaseFd } from "./sockopt/_fd.ts";
 import { ClosedError, type NetError, toNetError } from "./errors.ts";
-import { checkBooleanOption, checkInteger, checkOptions, checkSignal } from "./_check.ts";
+import {
+  checkBooleanOption,
+  checkInteger,
+  checkOptions,
+  checkSignal,
+  optionError,
+} from "./_check.ts";
 import { Fifo } from "./_fifo.ts";
 import { CLOSED, dueInterrupt, Interrupt, Leftover, waitFor } from "./_wait.ts";
 
@@ -71,22 +86,139 @@ export interface AcceptOptions {
  * assert.equal(server.localAddr.port, ln.addr.port);
  * ```
  */
-export function listen(address: Address, options?: ListenOptions): Listener {
-  const checked = checkOptions(options, "listen");
-  const { backlog, reusePort = false } = checked;
-  if (backlog !== undefined) checkInteger(backlog, 'listen option "backlog"', 0, 2 ** 31 - 1);
-  checkBooleanOption(reusePort, "listen", "reusePort");
-  const { noDelay, keepAlive } = checkConnOptions(checked, "listen");
+export function listen(address: UnixAddress, options?: ListenOptions): Listener<UnixConn>;
+export function listen(address: Address, options?: ListenOptions): Listener;
+export function listen(
+  address: Address | UnixAddress,
+  options?: ListenOptions,
+): Listener | Listener<UnixConn> {
+  const checked = checkListenOptions(options, "listen");
+  if (isUnixAddress(address)) {
+    const tcpOnly = ["backlog", "reusePort", "noDelay", "keepAlive"] as const;
+    const given = tcpOnly.filter((name) => checked[name] !== undefined);
+    if (given.length > 0) {
+      throw new TypeError(`listen options ${given.join(", ")} are for TCP: this is a unix address`);
+    }
+    const path = checkUnixAddress(address, "listen");
+    try {
+      return new Listener<UnixConn>(Deno.listen({ transport: "unix", path }));
+    } catch (e) {
+      throw toNetError(e, { op: "listen", net: "unix", addr: path });
+    }
+  }
+  return bindTcp(address, checked, (bind) => Deno.listen({ ...bind, transport: "tcp" }));
+}
+
+/** Options for {@linkcode listenTls}: the server's certificate, ALPN, and the listen options. */
+export interface ListenTlsOptions extends ListenOptions {
+  /** The server's certificate chain (PEM). */
+  cert: string;
+  /** The certificate's private key (PEM). */
+  key: string;
+  /** ALPN protocols the server accepts, in order of preference. */
+  alpnProtocols?: string[];
+}
+
+/**
+ * Listens for TLS connections, as Go's `tls.Listen("tcp", address, config)`:
+ * the address and options of {@linkcode listen}, plus the server's
+ * certificate and ALPN protocols. `accept()` returns as soon as the TCP
+ * connection is made, before its handshake, so a client that connects and
+ * never finishes its handshake holds up nobody; the handshake runs by itself
+ * and the first read or write (or `conn.handshake()`) waits for it, bounded
+ * by that conn's deadlines.
+ *
+ * Deno's TLS listener cannot ask clients for certificates, and Deno has no
+ * server-side STARTTLS. Accepted conns get Go's Nagle and keepalive defaults
+ * only with `--allow-ffi` (Deno has no setters on TLS conns); without it
+ * they keep Deno's (Nagle on, no keepalive).
+ *
+ * @param address Where to listen, in Go's syntax.
+ * @param options Certificate, key, ALPN protocols, and the listen options.
+ * @returns The listener; its conns are TLS conns (`network === "tls"`).
+ * @throws {NetError} As {@linkcode listen}.
+ * @throws {TypeError} When `cert` or `key` is missing or an option has the wrong type.
+ *
+ * @example Serve TLS and read the ALPN protocol
+ * ```ts
+ * import { dialTls, listenTls } from "@netconn/netconn";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = new URL("./tests/certs/", import.meta.url);
+ * const cert = Deno.readTextFileSync(new URL("server.pem", dir));
+ * const key = Deno.readTextFileSync(new URL("server.key", dir));
+ * const ca = Deno.readTextFileSync(new URL("ca.pem", dir));
+ *
+ * await using ln = listenTls("127.0.0.1:0", { cert, key, alpnProtocols: ["h2", "http/1.1"] });
+ * const dialed = dialTls(ln.addr, { hostname: "localhost", caCerts: [ca], alpnProtocols: ["http/1.1"] });
+ * await using server = await ln.accept();
+ * await using client = await dialed;
+ * assert.equal(server.network, "tls");
+ * assert.deepEqual(await server.handshake(), { alpnProtocol: "http/1.1" });
+ * ```
+ */
+export function listenTls(address: Address, options: ListenTlsOptions): Listener {
+  const checked = checkListenOptions(options, "listenTls");
+  const { cert, key, alpnProtocols } = checked;
+  for (const [name, value] of [["cert", cert], ["key", key]] as const) {
+    if (typeof value !== "string" || value === "") {
+      throw optionError("listenTls", name, "a PEM string", value);
+    }
+  }
+  if (
+    alpnProtocols !== undefined &&
+    (!Array.isArray(alpnProtocols) || !alpnProtocols.every((p) => typeof p === "string"))
+  ) {
+    throw optionError("listenTls", "alpnProtocols", "an array of strings", alpnProtocols);
+  }
+  return bindTcp(address, checked, (bind) =>
+    Deno.listenTls({
+      ...bind,
+      transport: "tcp",
+      cert,
+      key,
+      ...(alpnProtocols === undefined ? {} : { alpnProtocols }),
+    }));
+}
+
+/** Checks the options every listen takes. */
+function checkListenOptions<T extends ListenOptions>(options: T | undefined, where: string): T {
+  const checked = checkOptions(options, where);
+  const { backlog, reusePort } = checked;
+  if (backlog !== undefined) checkInteger(backlog, `${where} option "backlog"`, 0, 2 ** 31 - 1);
+  checkBooleanOption(reusePort, where, "reusePort");
+  checkConnOptions(checked, where);
+  return checked;
+}
+
+/** What a TCP (or TLS) listener binds. */
+interface TcpBind {
+  hostname: string;
+  port: number;
+  tcpBacklog: number;
+  reusePort?: boolean;
+}
+
+/**
+ * Binds a TCP (or TLS) listener as Go does: `":port"` on `::` with IPv4
+ * mapped in, falling back to `0.0.0.0` where IPv6 is off; the backlog from
+ * the OS maximum.
+ */
+function bindTcp(
+  address: Address,
+  options: ListenOptions,
+  open: (bind: TcpBind) => Deno.TcpListener | Deno.TlsListener,
+): Listener {
+  const { backlog, reusePort = false, noDelay, keepAlive } = options;
   if (reusePort) checkReusePort();
   const { hostname, port } = parseAddress(address, "listen");
   const hosts = hostname === "" ? ["::", "0.0.0.0"] : [hostname];
   let error: unknown;
   for (const host of hosts) {
     try {
-      const ln = Deno.listen({
+      const ln = open({
         hostname: host,
         port,
-        transport: "tcp",
         tcpBacklog: backlog ?? maxListenerBacklog(),
         ...(reusePort ? { reusePort } : {}),
       });
@@ -139,32 +271,39 @@ export function listen(address: Address, options?: ListenOptions): Listener {
  * assert.equal(await served, 3);
  * ```
  */
-export class Listener implements AsyncDisposable, AsyncIterable<Conn> {
-  #ln: Deno.TcpListener;
-  #addr: Deno.NetAddr;
-  #site: { op: "accept"; addr: string };
+export class Listener<C extends Conn | UnixConn = Conn>
+  implements AsyncDisposable, AsyncIterable<C> {
+  #ln: Deno.Listener;
+  #addr: Deno.Addr;
+  #site: { op: "accept"; net: string; addr: string };
   #connOptions: ConnOptions;
   #deadline = new Deadline();
   #accepts = new Fifo();
-  #pending = new Leftover<Deno.TcpConn>(); // a runtime accept a deadline left running
+  #pending = new Leftover<Deno.Conn>(); // a runtime accept a deadline left running
   #closed = false;
 
   /**
-   * Wraps a Deno TCP listener; {@linkcode listen} is the usual way to get one.
+   * Wraps a Deno listener (TCP, TLS or unix); {@linkcode listen} and
+   * {@linkcode listenTls} are the usual ways to get one.
    *
    * @param ln The listener. The Listener owns it from now on.
-   * @param options Options applied to each accepted conn.
+   * @param options Options applied to each accepted TCP or TLS conn.
    */
-  constructor(ln: Deno.TcpListener, options?: ConnOptions) {
+  constructor(ln: Deno.TcpListener | Deno.TlsListener | Deno.UnixListener, options?: ConnOptions) {
     this.#connOptions = checkConnOptions(options, "new Listener");
-    this.#ln = ln;
+    this.#ln = ln as Deno.Listener;
     this.#addr = normalizeAddr(ln.addr);
-    this.#site = { op: "accept", addr: formatAddr(this.#addr) };
+    const net = "hostname" in this.#addr ? "tcp" : "unix";
+    this.#site = { op: "accept", net, addr: formatAddr(this.#addr) };
   }
 
-  /** The address the listener is bound to, with the port the OS picked for port 0. */
-  get addr(): Deno.NetAddr {
-    return this.#addr;
+  /**
+   * The address the listener is bound to, with the port the OS picked for
+   * port 0; it prints as Go prints it. (A unix listener's is a
+   * `Deno.UnixAddr`, printing as its path.)
+   */
+  get addr(): C extends Conn ? Deno.NetAddr : Deno.UnixAddr {
+    return this.#addr as C extends Conn ? Deno.NetAddr : Deno.UnixAddr;
   }
 
   /**
@@ -176,7 +315,7 @@ export class Listener implements AsyncDisposable, AsyncIterable<Conn> {
    * @throws {ClosedError} The listener was closed.
    * @throws {NetError} `signal` fired (`"aborted"`), or the OS refused (e.g. too many open files).
    */
-  async accept(options?: AcceptOptions): Promise<Conn> {
+  async accept(options?: AcceptOptions): Promise<C> {
     const { signal } = checkOptions(options, "Listener.accept");
     checkSignal(signal, "Listener.accept");
     const due = this.#closed ? CLOSED : dueInterrupt(this.#deadline, signal);
@@ -190,7 +329,7 @@ export class Listener implements AsyncDisposable, AsyncIterable<Conn> {
       const op = this.#pending.adopt(() => this.#ln.accept());
       const raw = await waitFor(op, this.#deadline, signal);
       this.#pending.clear();
-      return new Conn(raw, this.#connOptions);
+      return new Conn(raw as Deno.TcpConn, this.#connOptions) as unknown as C;
     } catch (e) {
       throw await this.#error(e);
     } finally {
@@ -230,7 +369,7 @@ export class Listener implements AsyncDisposable, AsyncIterable<Conn> {
     } catch {
       // Already closed by the runtime: nothing to undo.
     }
-    releaseFd(this.#ln);
+    if (this.#site.net === "tcp") releaseFd({ addr: this.#addr });
     // A connection that won the race with close() is closed, not leaked.
     this.#pending.op?.then((conn) => conn.close(), () => {});
   }
@@ -242,7 +381,7 @@ export class Listener implements AsyncDisposable, AsyncIterable<Conn> {
   }
 
   /** Accepts connections until the listener is closed. */
-  async *[Symbol.asyncIterator](): AsyncIterableIterator<Conn> {
+  async *[Symbol.asyncIterator](): AsyncIterableIterator<C> {
     while (true) {
       try {
         yield await this.accept();

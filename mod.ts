@@ -36,10 +36,18 @@
  * @module
  */
 
-export { type Address } from "./address.ts";
-export { Conn, type ConnOptions, type ConnStats, type IoOptions } from "./conn.ts";
+export { type Address, type UnixAddress } from "./address.ts";
+export {
+  Conn,
+  type ConnOptions,
+  type ConnStats,
+  type IoOptions,
+  type Network,
+  type StartTlsOptions,
+  type UnixConn,
+} from "./conn.ts";
 export type { DeadlineTime } from "./deadline.ts";
-export { dial, type DialOptions } from "./dial.ts";
+export { dial, type DialOptions, dialTls, type DialTlsOptions } from "./dial.ts";
 export {
   ClosedError,
   NetError,
@@ -49,6 +57,13 @@ export {
   NotSupportedError,
   TimeoutError,
 } from "./errors.ts";
-export { type AcceptOptions, listen, Listener, type ListenOptions } from "./listener.ts";
+export {
+  type AcceptOptions,
+  listen,
+  Listener,
+  type ListenOptions,
+  listenTls,
+  type ListenTlsOptions,
+} from "./listener.ts";
 export { type KeepAliveConfig, type SocketOptions } from "./sockopt/mod.ts";
 export type { Reader, Writer } from "./io.ts";

@@ -17,6 +17,7 @@ import {
   toSeconds,
 } from "./_set.ts";
 import type { SocketRef } from "./_fd.ts";
+import { checkBoolean } from "../_check.ts";
 
 // Go's defaults for a zero KeepAliveConfig field (net.defaultTCPKeepAlive*).
 const DEFAULT_IDLE = 15 * SECOND;
@@ -45,6 +46,73 @@ const DEFAULT_COUNT = 9;
  */
 export function sockoptSupported(): boolean {
   return libcAvailable();
+}
+
+/**
+ * Turns Nagle's algorithm off (`true`, Go's default) or on (TCP_NODELAY):
+ * for sockets whose Deno object has no `setNoDelay`, such as a
+ * `Deno.TlsConn`.
+ *
+ * @param socket The conn, listener or fd, as for {@linkcode setKeepAlivePeriod}.
+ * @param on True to send small writes at once.
+ * @throws {TypeError} When `on` is not a boolean.
+ * @throws {NotSupportedError} Without `--allow-ffi`, or off Linux and macOS.
+ * @throws {ClosedError} When the socket is closed.
+ *
+ * @example Nagle off on a TLS conn
+ * ```ts
+ * import { setNoDelay, socketOptions } from "@netconn/netconn/sockopt";
+ * import assert from "node:assert/strict";
+ *
+ * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: ln.addr.port });
+ * using _peer = await ln.accept();
+ * setNoDelay(conn, true);
+ * assert.equal(socketOptions(conn).noDelay, true);
+ * ```
+ */
+export function setNoDelay(socket: SocketRef, on: boolean): void {
+  setFlag(socket, on, "setNoDelay", "TCP_NODELAY");
+}
+
+/**
+ * Turns keep-alive probes on or off (SO_KEEPALIVE), with the timing in
+ * effect: for sockets whose Deno object has no `setKeepAlive`, such as a
+ * `Deno.TlsConn`.
+ *
+ * @param socket The conn, listener or fd, as for {@linkcode setKeepAlivePeriod}.
+ * @param on True to probe an idle conn.
+ * @throws {TypeError} When `on` is not a boolean.
+ * @throws {NotSupportedError} Without `--allow-ffi`, or off Linux and macOS.
+ * @throws {ClosedError} When the socket is closed.
+ *
+ * @example
+ * ```ts
+ * import { setKeepAlive, socketOptions } from "@netconn/netconn/sockopt";
+ * import assert from "node:assert/strict";
+ *
+ * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: ln.addr.port });
+ * using _peer = await ln.accept();
+ * setKeepAlive(conn, true);
+ * assert.equal(socketOptions(conn).keepAlive, true);
+ * ```
+ */
+export function setKeepAlive(socket: SocketRef, on: boolean): void {
+  setFlag(socket, on, "setKeepAlive", "SO_KEEPALIVE");
+}
+
+function setFlag(
+  socket: SocketRef,
+  on: boolean,
+  what: string,
+  option: "TCP_NODELAY" | "SO_KEEPALIVE",
+): void {
+  checkBoolean(on, what);
+  const lib = libc(what);
+  const { IPPROTO_TCP, SOL_SOCKET } = lib.c;
+  const level = option === "TCP_NODELAY" ? IPPROTO_TCP : SOL_SOCKET;
+  setOption(lib, resolveFd(lib, socket), level, lib.c[option], on ? 1 : 0, `${what} "${on}"`);
 }
 
 /**
