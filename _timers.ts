@@ -120,3 +120,49 @@ function siftDown(entry: TimerEntry): void {
 export function timerState(): { entries: number; runtimeTimer: boolean } {
   return { entries: heap.length, runtimeTimer: runtimeTimer !== null };
 }
+
+/**
+ * Resolves after one real turn of the event loop, in which timers, I/O
+ * callbacks and other tasks run: about 50 µs here. (A resolved promise or an
+ * op the runtime completes at once resolves within the same turn.)
+ */
+export function nextTurn(): Promise<void> {
+  const { port1, port2 } = new MessageChannel();
+  return new Promise<void>((resolve) => {
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+    port2.close();
+  });
+}
+
+/** How long synchronous kernel-first I/O may run before it yields a turn. */
+const SYNC_MS = 2;
+
+/**
+ * SyncRun bounds a run of synchronous (kernel-first) operations that never
+ * waited: once one has gone on for 2 ms, {@linkcode SyncRun.allowed} says
+ * no and the caller yields a real turn ({@linkcode nextTurn}) first, so
+ * timers, other conns and `close()` keep their turn. A wait (the kernel would
+ * block, a runtime op waits) ends the run.
+ */
+export class SyncRun {
+  #start = -1; // performance.now() at the run's first operation; -1: no run
+
+  /** True while the run may go on; starts a run when none is going. */
+  allowed(): boolean {
+    const now = performance.now();
+    if (this.#start < 0) {
+      this.#start = now;
+      return true;
+    }
+    return now - this.#start < SYNC_MS;
+  }
+
+  /** A real turn came (a wait, or a yield): the run is over. */
+  reset(): void {
+    this.#start = -1;
+  }
+}

@@ -23,6 +23,7 @@ import {
   sockoptSupported,
 } from "./sockopt/mod.ts";
 import { type ConnAddrs, releaseFd } from "./sockopt/_fd.ts";
+import { AGAIN, KernelSocket } from "./sockopt/_kernel.ts";
 import { WriteQueue } from "./write_queue.ts";
 import {
   checkBoolean,
@@ -35,6 +36,7 @@ import {
 } from "./_check.ts";
 import { Fifo } from "./_fifo.ts";
 import { CLOSED, dueInterrupt, Interrupt, Leftover, waitFor } from "./_wait.ts";
+import { nextTurn, SyncRun } from "./_timers.ts";
 
 /** The network of a {@linkcode Conn}: `"tcp"`, `"tls"` (TLS over TCP) or `"unix"`. */
 export type Network = "tcp" | "tls" | "unix";
@@ -89,6 +91,9 @@ export interface ConnStats {
 /** Read sizes: the runtime reads at least MIN_READ bytes and at most MAX_READ. */
 const MIN_READ = 2048;
 const MAX_READ = 1 << 20;
+/** How far ahead of the caller's read size the runtime reads, at most, while reads fill up. */
+const READ_AHEAD = 256 * 1024;
+
 /** The runtime read size of `readable` for default readers (Deno's own streams read 64 KiB). */
 const STREAM_READ = 64 * 1024;
 /** A stream chunk at least this large takes the read buffer with it instead of a copy. */
@@ -181,6 +186,10 @@ export class Conn implements AsyncDisposable {
   #r = 0;
   #w = 0;
   #pendingRead = new Leftover<number | null>(); // a runtime read into #buf a deadline left running
+  #filled = false; // the last runtime read filled #buf: read further ahead next time
+  #kernel: KernelSocket | null = null; // kernel-first I/O on a TCP conn (Linux, --allow-ffi)
+  #readRun = new SyncRun(); // kernel-first reads since the last wait
+  #lingerZero = false; // setLinger(0): close resets the conn, as Go's
   #eof = false;
   #bytesRead = 0;
   #readCount = 0;
@@ -219,6 +228,7 @@ export class Conn implements AsyncDisposable {
     const tcp = "hostname" in this.#localAddr;
     this.#network = !tcp ? "unix" : "handshake" in conn ? "tls" : "tcp";
     this.#sock = tcp ? { localAddr: this.#localAddr, remoteAddr: this.#remoteAddr } : null;
+    if (this.#network === "tcp") this.#kernel = KernelSocket.open(this.#sock!);
     if (!upgrading) this.#applyOptions(noDelay, keepAlive);
   }
 
@@ -265,7 +275,9 @@ export class Conn implements AsyncDisposable {
   #queue(): WriteQueue {
     if (this.#writes !== null) return this.#writes;
     const conn = this.#conn;
+    const kernel = this.#kernel;
     this.#writes = new WriteQueue((chunk) => conn.write(chunk), {
+      ...(kernel === null ? {} : { trySend: (p: Uint8Array) => kernel.send(p) }),
       deadline: this.#writeDeadline,
       site: { op: "write", net: this.#net, source: this.#source, addr: this.#addr },
     });
@@ -317,6 +329,24 @@ export class Conn implements AsyncDisposable {
       const early = this.#readRefusal(signal);
       return early === undefined ? Promise.resolve(0) : Promise.reject(early);
     }
+    if (this.#kernel !== null && this.#r === this.#w) {
+      if (!this.#readRun.allowed()) {
+        // Reading without a wait for 2 ms: give the event loop a turn first.
+        // The read starts now (its deadline is checked now); the yield is
+        // not a wait for the socket.
+        const refusal = this.#readRefusal(signal);
+        if (refusal !== undefined) return Promise.reject(refusal);
+        this.#readRun.reset();
+        return nextTurn().then(() => this.#readNow(p, signal, true) ?? this.#readCopy(p, signal));
+      }
+      const now = this.#readNow(p, signal);
+      if (now !== undefined) return now;
+    }
+    return this.#readCopy(p, signal);
+  }
+
+  /** A read through the read buffer: from what it holds, or from a runtime read into it. */
+  #readCopy(p: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
     return this.#readInTurn(p.length, signal, () => {
       const n = Math.min(p.length, this.#w - this.#r);
       p.set(this.#buf.subarray(this.#r, this.#r + n));
@@ -509,6 +539,8 @@ export class Conn implements AsyncDisposable {
   /** startTls takes the socket over: this conn is closed without closing the socket. */
   #consume(): void {
     this.#closed = true;
+    this.#kernel?.forget();
+    this.#kernel = null;
     this.#writes?.close();
     this.#reads.close();
     this.#readDeadline.dispose();
@@ -546,6 +578,9 @@ export class Conn implements AsyncDisposable {
     this.#reads.close();
     this.#readDeadline.dispose();
     this.#writeDeadline.dispose();
+    if (this.#lingerZero) this.#kernel?.abort(); // RST now, as Go's close with linger 0
+    this.#kernel?.forget();
+    this.#kernel = null;
     this.#buf = new Uint8Array(0);
     this.#r = this.#w = 0;
     try {
@@ -665,6 +700,7 @@ export class Conn implements AsyncDisposable {
    */
   setLinger(seconds: number): void {
     setLinger(this.#socket("setLinger"), seconds);
+    this.#lingerZero = seconds === 0;
   }
 
   /**
@@ -838,6 +874,7 @@ export class Conn implements AsyncDisposable {
         // An interrupt leaves op running; the next read adopts it.
         const n = await waitFor(op, this.#readDeadline, signal);
         this.#pendingRead.clear();
+        this.#filled = n === this.#buf.length;
         if (n === null) {
           this.#eof = true;
           return null;
@@ -866,9 +903,48 @@ export class Conn implements AsyncDisposable {
 
   /** The read buffer, sized for a read of `len` bytes. Called only when it is empty. */
   #bufferFor(len: number): Uint8Array {
-    const want = Math.min(Math.max(len, MIN_READ), MAX_READ);
+    // Read ahead: a runtime read that filled the buffer doubles the next one,
+    // up to READ_AHEAD (bulk moves in fewer runtime reads); one that came back
+    // short brings it back to the caller's size, so an idle conn stays small.
+    const base = Math.min(Math.max(len, MIN_READ), MAX_READ);
+    const want = this.#filled ? Math.min(Math.max(this.#buf.length * 2, base), READ_AHEAD) : base;
     if (this.#buf.length < want || this.#buf.length > want * 8) this.#buf = new Uint8Array(want);
     return this.#buf;
+  }
+
+  /**
+   * The kernel-first read: with the turn free, nothing buffered and no
+   * runtime read left running, `recv` straight into `p`. Undefined when the
+   * kernel has nothing now: the runtime read waits for it.
+   */
+  #readNow(
+    p: Uint8Array,
+    signal: AbortSignal | undefined,
+    started = false,
+  ): Promise<number | null> | undefined {
+    if (this.#eof || this.#pendingRead.op !== null || this.#r < this.#w) return undefined;
+    if (!this.#reads.tryAcquire()) return undefined;
+    let n: number | null;
+    try {
+      const refusal = started && !this.#closed ? undefined : this.#readRefusal(signal);
+      if (refusal !== undefined) return Promise.reject(refusal);
+      n = this.#kernel!.recv(p);
+    } catch (e) {
+      return Promise.reject(this.#error("read", e));
+    } finally {
+      this.#reads.release();
+    }
+    if (n === AGAIN) {
+      this.#readRun.reset(); // the runtime read waits: a real turn
+      return undefined;
+    }
+    if (n === null) {
+      this.#eof = true;
+      return Promise.resolve(null);
+    }
+    this.#bytesRead += n;
+    this.#readCount++;
+    return Promise.resolve(n);
   }
 
   #checkOpen(): void {

@@ -9,7 +9,7 @@ import type { Deadline } from "./deadline.ts";
 import { type OpSite, toNetError } from "./errors.ts";
 import { giveChunk, MAX_CHUNK, takeChunk } from "./_chunk_pool.ts";
 import { CLOSED, DEADLINE, dueInterrupt, Interrupt, waitFor } from "./_wait.ts";
-import { schedule } from "./_timers.ts";
+import { nextTurn, schedule, SyncRun } from "./_timers.ts";
 
 /** One runtime write: sends a prefix of `chunk`, resolves with its length. */
 export type WriteSink = (chunk: Uint8Array) => Promise<number>;
@@ -23,6 +23,15 @@ export interface WriteQueueOptions {
   /** Time in milliseconds, for the blocked-time stat. @default {performance.now} */
   now?: () => number;
   /**
+   * Sends what the kernel takes of `p` at once, on the caller's buffer:
+   * returns the count, or `AGAIN` (-1) when it would block, and throws the
+   * runtime's error classes. With it, a write goes to the kernel first and
+   * only what does not fit waits, copied, on a runtime write.
+   */
+  trySend?: (p: Uint8Array) => number;
+  /** Resolves after a real turn of the event loop. @default {nextTurn} */
+  yield?: () => Promise<void>;
+  /**
    * Calls `fn` after the current timer turn: how long an interrupt waits for
    * a runtime write that the kernel may have completed without waiting.
    * @default {a zero-delay timer}
@@ -34,6 +43,8 @@ export interface WriteQueueOptions {
 const BATCH_BYTES = 64 * 1024;
 /** Waiting writes up to this size (and without a signal) join a batch. */
 const BATCH_ITEM = 16 * 1024;
+/** What `trySend` returns when the kernel would block. */
+const AGAIN = -1;
 
 /** A write (or an action such as closeWrite) waiting in line or being served. */
 interface Entry {
@@ -103,6 +114,9 @@ export class WriteQueue {
   #ops = 0;
   #blockedMs = 0;
   #lastOp: Promise<number> | null = null; // the latest runtime write
+  #yield: () => Promise<void>;
+  #trySend: ((p: Uint8Array) => number) | undefined;
+  #run = new SyncRun(); // kernel-first sends since the last wait
 
   /**
    * @param sink One runtime write.
@@ -114,6 +128,8 @@ export class WriteQueue {
     this.#site = { ...options.site, op: "write" };
     this.#now = options.now ?? perfNow;
     this.#defer = options.defer ?? deferToTimer;
+    this.#trySend = options.trySend;
+    this.#yield = options.yield ?? nextTurn;
   }
 
   /** Writes waiting or in progress, including a stranded runtime write. */
@@ -270,12 +286,40 @@ export class WriteQueue {
     let next = 0; // entries[0, next) have resolved
     let blockedSince = -1;
     let chunk: Uint8Array | null = null;
+    const accepted = (n: number): void => {
+      done += n;
+      this.#bytes += n;
+      // Writes done before the batch's end resolve now; the last one once the turn passed.
+      for (; next < entries.length && ends[next]! <= done && done < total; next++) {
+        this.#ops++;
+        entries[next]!.resolve(entries[next]!.p.length);
+      }
+    };
     try {
       while (done < total) {
         // Go's prepareWrite before the first runtime write, its waitWrite
         // before each one after a partial write: the socket was full.
         let due = dueInterrupt(this.#deadline, signal);
         if (due !== undefined) throw due;
+        if (this.#trySend !== undefined) {
+          if (!this.#run.allowed()) {
+            // Sending without a wait for 2 ms: give the event loop a turn first.
+            // The deadline was checked above: a yield is not a wait for the socket.
+            this.#run.reset();
+            await this.#yield();
+          }
+          // Kernel first, on the callers' own bytes: what it takes now is
+          // written, and no copy is needed.
+          if (this.#closed) throw CLOSED;
+          const sent = sendNow(this.#trySend, entries, ends, done, total);
+          accepted(sent);
+          if (done === total) break;
+          if (sent > 0) {
+            if (blockedSince < 0) blockedSince = this.#now();
+            if ((due = dueInterrupt(this.#deadline, signal)) !== undefined) throw due;
+          }
+        }
+        this.#run.reset(); // the kernel would block: the runtime write waits, a real turn
         const len = Math.min(total - done, MAX_CHUNK);
         chunk = takeChunk(len);
         copyRun(entries, ends, done, chunk);
@@ -294,13 +338,7 @@ export class WriteQueue {
             return;
           }
           off += n;
-          done += n;
-          this.#bytes += n;
-          // Writes done before the batch's end resolve now; the last one once the turn passed.
-          for (; next < entries.length && ends[next]! <= done && done < total; next++) {
-            this.#ops++;
-            entries[next]!.resolve(entries[next]!.p.length);
-          }
+          accepted(n);
           if (off < len && blockedSince < 0) blockedSince = this.#now();
         }
         giveChunk(chunk);
@@ -418,6 +456,33 @@ export class WriteQueue {
     const counts = settled === undefined ? { bytesWritten: done } : { bytesWritten: done, settled };
     return toNetError(failure, this.#site, counts, this.#closed);
   }
+}
+
+/**
+ * Sends the batch's bytes from `from` on, entry by entry, as far as the
+ * kernel takes them now; returns how many it took (0 when it would block).
+ */
+function sendNow(
+  trySend: (p: Uint8Array) => number,
+  entries: Entry[],
+  ends: number[],
+  from: number,
+  total: number,
+): number {
+  let at = from;
+  let i = 0;
+  while (ends[i]! <= at) i++;
+  while (at < total) {
+    const start = i === 0 ? 0 : ends[i - 1]!;
+    const p = entries[i]!.p;
+    const part = at === start ? p : p.subarray(at - start);
+    const n = trySend(part);
+    if (n === AGAIN) break;
+    at += n;
+    if (n < part.length) break; // the socket is full
+    i++;
+  }
+  return at - from;
 }
 
 /** The bytes of entry i of a batch that are among the first `total` bytes of the batch. */

@@ -93,6 +93,10 @@ const SYMBOLS = {
     result: "i32",
     optional: true,
   },
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
 } as const;
 
 type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -215,7 +219,7 @@ export function getLingerStruct(lib: Libc, fd: number): number {
 }
 
 /** The errno of the last failed call, without its text. */
-function errnoValue({ sym }: Libc): number {
+export function errnoValue({ sym }: Libc): number {
   const errnoAt = sym.__errno_location ?? sym.__error;
   const where = errnoAt === null ? null : errnoAt();
   return where === null ? 0 : new Deno.UnsafePointerView(where).getInt32();

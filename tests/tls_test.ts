@@ -179,9 +179,12 @@ Deno.test("tls: startTls upgrades a conn mid-conversation (STARTTLS against s_se
 
 Deno.test("tls: startTls refuses while bytes are unread or an operation is pending; nothing is lost", async () => {
   await using p = await pair();
-  // Bytes read from the socket but not yet returned.
+  // Bytes read from the socket but not yet returned: a read waiting when
+  // they came read them all into the conn's buffer, and returned two.
+  const first = p.server.read(new Uint8Array(2));
+  await mustNotSettle(first, 20, "a read with no data");
   await p.client.write(encoder.encode("abcdef"));
-  assert.equal(await p.server.read(new Uint8Array(2)), 2);
+  assert.equal(await first, 2);
   let err = await mustReject(p.server.startTls({ caCerts }), NetError);
   assert.equal(err.kind, "busy");
   assert.equal(await readString(p.server, 4), "cdef", "the unread bytes are still there");
