@@ -57,4 +57,4 @@ export {
 } from "./errors.ts";
 export { type AcceptOptions, listen, Listener, type ListenOptions } from "./listener.ts";
 export { type KeepAliveConfig, type SocketOptions } from "./sockopt.ts";
-export type { Reader, Writer } from "./io.ts";
+export type { Reader, Writer } from "./bufio/io.ts";

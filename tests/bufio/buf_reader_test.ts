@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
-import { BufferFullError, BufReader, NoProgressError, UnexpectedEofError } from "../bufio.ts";
-import type { Reader } from "../io.ts";
+import {
+  BufferFullError,
+  BufReader,
+  NoProgressError,
+  type Reader,
+  UnexpectedEofError,
+} from "../../bufio/mod.ts";
 import {
   BUFFER_SIZES,
   BytesReader,
@@ -14,7 +19,7 @@ import {
   pattern,
   READER_KINDS,
   ScriptReader,
-} from "./_iotest.ts";
+} from "../_iotest.ts";
 
 // Ways to read everything from a BufReader, as Go's bufreaders table.
 const READ_ALL: Record<string, (br: BufReader) => Promise<Uint8Array>> = {
