@@ -1,38 +1,56 @@
-// Internal machinery shared by the frame and line readers and writers: the
-// BufReader they read through, limit checks, and a writer that puts each
-// message on the wire with one write call, in call order, with sticky errors.
+/**
+ * What the frame and line readers and writers share: the options and
+ * BufReader a reader reads through, sticky failures, and a writer that puts
+ * each message on the wire with one write call, in call order. Internal.
+ *
+ * @module
+ */
 
-import { _Lock, _locked, _writeAll } from "./_util.ts";
-import { type _StreamAdapter, _toWriter } from "./_stream.ts";
+import { checkInteger, checkOptions } from "../_check.ts";
+import { Fifo, inTurn } from "../_fifo.ts";
+import { checkSource, type StreamAdapter, toWriter } from "./_stream.ts";
+import { bufferSize, RESOLVED, writeAll } from "./_util.ts";
 import { BufReader } from "./buf_reader.ts";
 import { BufWriter } from "./buf_writer.ts";
 import type { Reader, Writer } from "./io.ts";
 
 /** Largest scratch buffer a message writer keeps between messages (64 KiB). */
 const MAX_KEPT_SCRATCH = 64 * 1024;
-const RESOLVED: Promise<void> = Promise.resolve();
 
-/** Uses `source` when it is a BufReader already, else buffers it. */
-export function _bufReaderFor(
-  source: Reader | ReadableStream<Uint8Array> | BufReader,
-  bufferSize: number | undefined,
-): BufReader {
-  return source instanceof BufReader ? source : new BufReader(source, bufferSize);
+/**
+ * Checks a message reader's or writer's options: the limit `name`, an
+ * integer from 0 to `max` that defaults to `fallback`, and `bufferSize`.
+ * `where` names the caller.
+ */
+export function messageOptions(
+  options: object | undefined,
+  where: string,
+  limit: { name: string; max: number; fallback: number },
+): { limit: number; bufferSize: number | undefined } {
+  const checked = checkOptions(options, where) as Record<string, unknown>;
+  const value = checked[limit.name] === undefined ? limit.fallback : checked[limit.name];
+  checkInteger(value, `${where} option "${limit.name}"`, 0, limit.max);
+  const size = checked.bufferSize;
+  if (size !== undefined) bufferSize(size, `${where} option "bufferSize"`);
+  return { limit: value, bufferSize: size as number | undefined };
 }
 
-/** Checks a message size limit: an integer from 0 to `max`. */
-export function _checkLimit(limit: number, name: string, max: number): number {
-  if (!Number.isInteger(limit) || limit < 0 || limit > max) {
-    throw new RangeError(`${name} must be an integer from 0 to ${max}: got ${String(limit)}`);
-  }
-  return limit;
+/** Uses `source` when it is a BufReader already, else buffers it. */
+export function readerFor(
+  source: Reader | ReadableStream<Uint8Array> | BufReader,
+  size: number | undefined,
+  where: string,
+): BufReader {
+  if (source instanceof BufReader) return source;
+  checkSource(source, where);
+  return new BufReader(source, size);
 }
 
 /**
  * A failure that ends a message reader or writer for good: once one is
  * recorded, every later call fails with it.
  */
-export class _Sticky {
+export class Sticky {
   #failed = false;
   #err: unknown = undefined;
 
@@ -59,16 +77,16 @@ export class _Sticky {
  * destination in one `write` call (more only if the destination accepts part
  * of it), one message at a time, in call order.
  */
-export class _MessageWriter {
+export class MessageWriter {
   #wr: Writer;
   #bw: BufWriter | undefined; // #wr when it is a BufWriter: messages that fit skip the await
-  #adapter: _StreamAdapter | undefined;
+  #adapter: StreamAdapter | undefined;
   #scratch: Uint8Array | undefined = undefined;
-  #lock = new _Lock();
-  #sticky = new _Sticky();
+  #lock = new Fifo();
+  #sticky = new Sticky();
 
-  constructor(wr: Writer | WritableStream<Uint8Array>) {
-    const { writer, adapter } = _toWriter(wr);
+  constructor(wr: Writer | WritableStream<Uint8Array>, where: string) {
+    const { writer, adapter } = toWriter(wr, where);
     this.#wr = writer;
     this.#bw = writer instanceof BufWriter ? writer : undefined;
     this.#adapter = adapter;
@@ -100,12 +118,12 @@ export class _MessageWriter {
       const buf = this.#scratchFor(size);
       if (bw.tryWrite(buf.subarray(0, build(buf)))) return RESOLVED;
     }
-    return _locked(this.#lock, async () => {
+    return inTurn(this.#lock, async () => {
       this.#sticky.check();
       const buf = this.#scratchFor(size);
       const n = build(buf);
       try {
-        await _writeAll(this.#wr, buf.subarray(0, n));
+        await writeAll(this.#wr, buf.subarray(0, n));
       } catch (err) {
         throw this.#sticky.record(err);
       }

@@ -7,61 +7,36 @@
  * @module
  */
 
-import { _bufReaderFor, _checkLimit, _MessageWriter, _Sticky } from "./_message.ts";
-import { _Lock, _locked } from "./_util.ts";
-import {
-  _bufReaderInternal as internal,
-  type BufReader,
-  UnexpectedEofError,
-} from "./buf_reader.ts";
+import { checkBytes, checked } from "../_check.ts";
+import { Fifo, inTurn } from "../_fifo.ts";
+import { messageOptions, MessageWriter, readerFor, Sticky } from "./_message.ts";
+import { RESOLVED } from "./_util.ts";
+import type { BufReader } from "./buf_reader.ts";
+import { MessageTooLargeError, UnexpectedEofError } from "./errors.ts";
 import type { Reader, Writer } from "./io.ts";
 
 /** Bytes in a frame header. */
 const HEADER = 4;
-/** The largest length a u32 header can carry. */
-const MAX_U32 = 0xffff_ffff;
-/** Default {@linkcode FrameReaderOptions.maxFrameSize} (16 MiB). */
-const DEFAULT_MAX_FRAME = 16 * 1024 * 1024;
-const RESOLVED: Promise<void> = Promise.resolve();
+/** The frame size limit: its name, the largest length a u32 header can carry, the default. */
+const LIMIT = { name: "maxFrameSize", max: 0xffff_ffff, fallback: 16 * 1024 * 1024 };
 
-/**
- * MessageTooLargeError says a frame or line is over its reader's or writer's
- * limit: a frame header claimed more than `maxFrameSize` bytes, or a line ran
- * past `maxLineLength` without ending. A reader stops at the limit, so hostile
- * input costs bounded memory; after this error the reader keeps failing with
- * it, since its place in the stream is lost. A writer refuses the message
- * before writing any of it.
- *
- * @example A header that claims 4 GiB
- * ```ts
- * import { FrameReader, MessageTooLargeError } from "@netconn/netconn/bufio";
- * import assert from "node:assert/strict";
- *
- * const frames = new FrameReader(ReadableStream.from([new Uint8Array([255, 255, 255, 255])]));
- * const err = await frames.readFrame().catch((e) => e);
- * assert.ok(err instanceof MessageTooLargeError);
- * assert.equal(err.size, 2 ** 32 - 1);
- * assert.equal(err.limit, 16 * 1024 * 1024);
- * ```
- */
-export class MessageTooLargeError extends Error {
-  /** The size claimed, or for a line the bytes seen so far. */
-  readonly size: number;
-  /** The limit it exceeds. */
-  readonly limit: number;
+// The frame header, the payload's length as a big-endian u32 in buf[0, 4).
+function getHeader(buf: Uint8Array): number {
+  return ((buf[0]! << 24) | (buf[1]! << 16) | (buf[2]! << 8) | buf[3]!) >>> 0;
+}
 
-  /**
-   * Builds the error.
-   *
-   * @param message What was too large.
-   * @param options The size and the limit.
-   */
-  constructor(message: string, options: { size: number; limit: number }) {
-    super(message);
-    this.name = "MessageTooLargeError";
-    this.size = options.size;
-    this.limit = options.limit;
-  }
+function putHeader(buf: Uint8Array, size: number): void {
+  buf[0] = size >>> 24;
+  buf[1] = size >>> 16;
+  buf[2] = size >>> 8;
+  buf[3] = size;
+}
+
+function tooLarge(size: number, limit: number): MessageTooLargeError {
+  return new MessageTooLargeError(
+    `Frame of ${size} bytes exceeds the maximum frame size of ${limit} bytes`,
+    { size, limit },
+  );
 }
 
 /**
@@ -82,7 +57,8 @@ export interface FrameReaderOptions {
   /**
    * The largest payload accepted, in bytes, at most `2 ** 32 - 1`. A header
    * claiming more fails with {@linkcode MessageTooLargeError} before anything
-   * is allocated.
+   * is allocated; one claiming less gets memory as its payload arrives, so
+   * even a limit of 4 GiB costs only what the peer sends.
    *
    * @default {16777216}
    */
@@ -104,10 +80,13 @@ export interface FrameReaderOptions {
  *   stream ends cleanly between frames. A stream that ends inside a frame
  *   fails with {@linkcode UnexpectedEofError}.
  * - A payload that fits in the buffer is returned as a view of it, valid
- *   until the next read (no copy, no allocation); a larger one is a new array.
- *   Copy a view with `slice()` to keep it — also when iterating.
+ *   until the next read (no copy, no allocation); a larger one is a new array
+ *   (over a resizable ArrayBuffer of exactly its length), read with
+ *   {@linkcode BufReader.readExact}. Copy a view with `slice()` to keep it —
+ *   also when iterating.
  * - Memory is bounded by `maxFrameSize`: a larger header fails at once with
- *   {@linkcode MessageTooLargeError}.
+ *   {@linkcode MessageTooLargeError}. A payload larger than the buffer is
+ *   given memory as it arrives, not what its header claims.
  * - A source error (a passed read deadline, say) while a frame that fits in
  *   the buffer is still arriving consumes nothing: the reader stays usable
  *   and a later call returns the whole frame. Every other failure — a frame
@@ -130,11 +109,9 @@ export interface FrameReaderOptions {
  */
 export class FrameReader implements AsyncIterable<Uint8Array> {
   #br: BufReader;
-  #buf: Uint8Array; // #br's buffer, which never changes
   #max: number;
-  #header = new Uint8Array(HEADER);
-  #lock = new _Lock();
-  #sticky = new _Sticky();
+  #lock = new Fifo();
+  #sticky = new Sticky();
 
   /**
    * Creates a FrameReader.
@@ -143,16 +120,14 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
    *   `ReadableStream<Uint8Array>`, or a {@linkcode BufReader} to read
    *   through directly.
    * @param options The frame limit and buffer size.
+   * @throws {TypeError} When `rd` is not a source, or an option has the
+   *   wrong type.
    * @throws {RangeError} When an option is out of range.
    */
   constructor(rd: Reader | ReadableStream<Uint8Array> | BufReader, options?: FrameReaderOptions) {
-    this.#max = _checkLimit(
-      options?.maxFrameSize ?? DEFAULT_MAX_FRAME,
-      "Maximum frame size",
-      MAX_U32,
-    );
-    this.#br = _bufReaderFor(rd, options?.bufferSize);
-    this.#buf = internal.buffer(this.#br);
+    const { limit, bufferSize } = messageOptions(options, "FrameReader", LIMIT);
+    this.#max = limit;
+    this.#br = readerFor(rd, bufferSize, "FrameReader");
   }
 
   /** The largest payload accepted, in bytes. */
@@ -184,7 +159,7 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
   readFrame(): Promise<Uint8Array | null> {
     const frame = this.#buffered();
     if (frame !== undefined) return Promise.resolve(frame);
-    return _locked(this.#lock, () => this.#readFrame());
+    return inTurn(this.#lock, () => this.#readFrame());
   }
 
   /**
@@ -214,14 +189,12 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
   #buffered(): Uint8Array | undefined {
     if (this.#lock.locked || this.#sticky.failed) return undefined;
     const br = this.#br;
-    const r = internal.start(br);
-    const avail = internal.end(br) - r;
-    if (r < 0 || avail < HEADER) return undefined;
-    const buf = this.#buf;
-    const size = ((buf[r]! << 24) | (buf[r + 1]! << 16) | (buf[r + 2]! << 8) | buf[r + 3]!) >>> 0;
-    if (size > this.#max || avail - HEADER < size) return undefined;
-    internal.consume(br, HEADER + size);
-    return buf.subarray(r + HEADER, r + HEADER + size);
+    const buffered = br.tryPeek(br.buffered());
+    if (buffered === null || buffered.length < HEADER) return undefined;
+    const size = getHeader(buffered);
+    if (size > this.#max || HEADER + size > buffered.length) return undefined;
+    br.tryDiscard(HEADER + size);
+    return buffered.subarray(HEADER, HEADER + size);
   }
 
   async #readFrame(): Promise<Uint8Array | null> {
@@ -234,15 +207,8 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
     if (header.length < HEADER) {
       throw this.#sticky.record(new UnexpectedEofError(header.slice(), HEADER));
     }
-    const size = ((header[0]! << 24) | (header[1]! << 16) | (header[2]! << 8) | header[3]!) >>> 0;
-    if (size > this.#max) {
-      throw this.#sticky.record(
-        new MessageTooLargeError(
-          `Frame of ${size} bytes exceeds the maximum frame size of ${this.#max} bytes`,
-          { size, limit: this.#max },
-        ),
-      );
-    }
+    const size = getHeader(header);
+    if (size > this.#max) throw this.#sticky.record(tooLarge(size, this.#max));
     if (HEADER + size <= br.size) {
       const frame = await br.peek(HEADER + size);
       if (frame.length < HEADER + size) {
@@ -251,7 +217,8 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
       await br.discard(HEADER + size);
       return frame.subarray(HEADER);
     }
-    // Larger than the buffer: read as it comes; a failure now loses the place.
+    // Larger than the buffer: read as it comes, into memory that grows with
+    // it; a failure now loses the place.
     try {
       await br.discard(HEADER);
       const payload = await br.readExact(size);
@@ -316,7 +283,7 @@ export interface FrameWriterOptions {
  * ```
  */
 export class FrameWriter {
-  #out: _MessageWriter;
+  #out: MessageWriter;
   #max: number;
   #header = new Uint8Array(HEADER); // for the synchronous path into a BufWriter
 
@@ -327,15 +294,13 @@ export class FrameWriter {
    *   BufWriter, a raw `Deno.Conn`) or a `WritableStream<Uint8Array>`, which
    *   stays locked.
    * @param options The frame limit.
+   * @throws {TypeError} When `wr` is not a destination, or an option has the
+   *   wrong type.
    * @throws {RangeError} When `maxFrameSize` is out of range.
    */
   constructor(wr: Writer | WritableStream<Uint8Array>, options?: FrameWriterOptions) {
-    this.#max = _checkLimit(
-      options?.maxFrameSize ?? DEFAULT_MAX_FRAME,
-      "Maximum frame size",
-      MAX_U32,
-    );
-    this.#out = new _MessageWriter(wr);
+    this.#max = messageOptions(options, "FrameWriter", LIMIT).limit;
+    this.#out = new MessageWriter(wr, "FrameWriter");
   }
 
   /** The largest payload the writer sends, in bytes. */
@@ -347,6 +312,8 @@ export class FrameWriter {
    * Writes `payload` as one frame, with one `write` call.
    *
    * @param payload The frame's payload.
+   * @throws {TypeError} When `payload` is not a Uint8Array; nothing is
+   *   written and the writer stays usable.
    * @throws {MessageTooLargeError} When `payload` is over `maxFrameSize`;
    *   nothing is written and the writer stays usable.
    * @throws The destination's error, now or from an earlier failure.
@@ -363,26 +330,15 @@ export class FrameWriter {
    * ```
    */
   writeFrame(payload: Uint8Array): Promise<void> {
-    const size = payload.length;
-    if (size > this.#max) {
-      return Promise.reject(
-        new MessageTooLargeError(
-          `Frame of ${size} bytes exceeds the maximum frame size of ${this.#max} bytes`,
-          { size, limit: this.#max },
-        ),
-      );
+    if (!(payload instanceof Uint8Array)) {
+      return Promise.reject(checked(() => checkBytes(payload, "FrameWriter.writeFrame")));
     }
-    const header = this.#header;
-    header[0] = size >>> 24;
-    header[1] = size >>> 16;
-    header[2] = size >>> 8;
-    header[3] = size;
-    if (this.#out.trySend(header, payload)) return RESOLVED;
+    const size = payload.length;
+    if (size > this.#max) return Promise.reject(tooLarge(size, this.#max));
+    putHeader(this.#header, size);
+    if (this.#out.trySend(this.#header, payload)) return RESOLVED;
     return this.#out.send(HEADER + size, (buf) => {
-      buf[0] = size >>> 24;
-      buf[1] = size >>> 16;
-      buf[2] = size >>> 8;
-      buf[3] = size;
+      putHeader(buf, size);
       buf.set(payload, HEADER);
       return HEADER + size;
     });

@@ -6,16 +6,19 @@
  * @module
  */
 
-import { _bufReaderFor, _checkLimit, _MessageWriter, _Sticky } from "./_message.ts";
-import { _concat, _Lock, _locked, MAX_BUFFER_SIZE } from "./_util.ts";
-import { _bufReaderInternal as internal, type BufReader } from "./buf_reader.ts";
-import { MessageTooLargeError } from "./frame.ts";
+import { describe } from "../_check.ts";
+import { Fifo, inTurn } from "../_fifo.ts";
+import { messageOptions, MessageWriter, readerFor, Sticky } from "./_message.ts";
+import { CR, LF, lineEnd, MAX_BUFFER_SIZE } from "./_util.ts";
+import type { BufReader, ReadLineResult } from "./buf_reader.ts";
+import { MessageTooLargeError } from "./errors.ts";
 import type { Reader, Writer } from "./io.ts";
 
-const LF = 0x0a;
-const CR = 0x0d;
-/** Default maximum line length (64 KiB), as Go's `bufio.MaxScanTokenSize`. */
-const DEFAULT_MAX_LINE = 64 * 1024;
+/**
+ * The line length limit: its name, its largest value (1 GiB) and its default
+ * (64 KiB), as Go's `bufio.MaxScanTokenSize`.
+ */
+const LIMIT = { name: "maxLineLength", max: MAX_BUFFER_SIZE, fallback: 64 * 1024 };
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -35,9 +38,11 @@ const decoder = new TextDecoder();
  */
 export interface LineReaderOptions {
   /**
-   * The longest line accepted, in bytes without its `"\n"` or `"\r\n"`. A
-   * longer one fails with {@linkcode MessageTooLargeError} once this many
-   * bytes (plus at most one buffer) have been read, however long it goes on.
+   * The longest line accepted, in bytes without its `"\n"` or `"\r\n"`, at
+   * most 1 GiB. A longer one fails with {@linkcode MessageTooLargeError} once
+   * this many bytes (plus at most one buffer) have been read, however long
+   * it goes on. A line longer than the buffer is decoded piece by piece as
+   * it comes, so it costs its string and no copy of its bytes.
    *
    * @default {65536}
    */
@@ -79,10 +84,9 @@ export interface LineReaderOptions {
  */
 export class LineReader implements AsyncIterable<string> {
   #br: BufReader;
-  #buf: Uint8Array; // #br's buffer, which never changes
   #max: number;
-  #lock = new _Lock();
-  #sticky = new _Sticky();
+  #lock = new Fifo();
+  #sticky = new Sticky();
 
   /**
    * Creates a LineReader.
@@ -91,16 +95,14 @@ export class LineReader implements AsyncIterable<string> {
    *   `ReadableStream<Uint8Array>`, or a {@linkcode BufReader} to read
    *   through directly.
    * @param options The line limit and buffer size.
+   * @throws {TypeError} When `rd` is not a source, or an option has the
+   *   wrong type.
    * @throws {RangeError} When an option is out of range.
    */
   constructor(rd: Reader | ReadableStream<Uint8Array> | BufReader, options?: LineReaderOptions) {
-    this.#max = _checkLimit(
-      options?.maxLineLength ?? DEFAULT_MAX_LINE,
-      "Maximum line length",
-      MAX_BUFFER_SIZE,
-    );
-    this.#br = _bufReaderFor(rd, options?.bufferSize);
-    this.#buf = internal.buffer(this.#br);
+    const { limit, bufferSize } = messageOptions(options, "LineReader", LIMIT);
+    this.#max = limit;
+    this.#br = readerFor(rd, bufferSize, "LineReader");
   }
 
   /** The longest line accepted, in bytes. */
@@ -130,7 +132,7 @@ export class LineReader implements AsyncIterable<string> {
   readLine(): Promise<string | null> {
     const line = this.#buffered();
     if (line !== undefined) return Promise.resolve(line);
-    return _locked(this.#lock, () => this.#readLine());
+    return inTurn(this.#lock, () => this.#readLine());
   }
 
   /**
@@ -157,15 +159,13 @@ export class LineReader implements AsyncIterable<string> {
   #buffered(): string | undefined {
     if (this.#lock.locked || this.#sticky.failed) return undefined;
     const br = this.#br;
-    const r = internal.start(br);
-    if (r < 0) return undefined;
-    const buf = this.#buf;
-    const i = buf.indexOf(LF, r);
-    if (i < 0 || i >= internal.end(br)) return undefined;
-    const end = i > r && buf[i - 1] === CR ? i - 1 : i;
-    if (end - r > this.#max) return undefined; // the slow path reports it
-    internal.consume(br, i + 1 - r);
-    return decoder.decode(buf.subarray(r, end));
+    const buffered = br.tryPeek(br.buffered());
+    const i = buffered === null ? -1 : buffered.indexOf(LF);
+    if (i < 0) return undefined;
+    const end = lineEnd(buffered!, 0, i);
+    if (end > this.#max) return undefined; // the slow path reports it
+    br.tryDiscard(i + 1);
+    return decoder.decode(buffered!.subarray(0, end));
   }
 
   async #readLine(): Promise<string | null> {
@@ -179,19 +179,17 @@ export class LineReader implements AsyncIterable<string> {
         this.#checkLength(first.line.length);
         return decoder.decode(first.line);
       }
-      // A line longer than the buffer: collect copies of its pieces.
-      const parts: Uint8Array[] = [first.line.slice()];
-      let total = first.line.length;
-      for (;;) {
-        this.#checkLength(total);
-        const next = await this.#br.readLine();
-        if (next === null) break;
-        total += next.line.length;
-        parts.push(next.more ? next.line.slice() : next.line);
-        if (!next.more) break;
+      // A line longer than the buffer: decode its pieces as they come.
+      const pieces = new TextDecoder();
+      let line = "";
+      let length = 0;
+      for (let piece: ReadLineResult | null = first; piece !== null;) {
+        length += piece.line.length;
+        this.#checkLength(length);
+        line += pieces.decode(piece.line, { stream: true });
+        piece = piece.more ? await this.#br.readLine() : null;
       }
-      this.#checkLength(total);
-      return decoder.decode(_concat(parts, total));
+      return line + pieces.decode();
     } catch (err) {
       throw this.#sticky.record(err);
     }
@@ -272,7 +270,7 @@ export interface LineWriterOptions {
  * ```
  */
 export class LineWriter {
-  #out: _MessageWriter;
+  #out: MessageWriter;
   #max: number;
 
   /**
@@ -282,15 +280,13 @@ export class LineWriter {
    *   BufWriter, a raw `Deno.Conn`) or a `WritableStream<Uint8Array>`, which
    *   stays locked.
    * @param options The line limit.
+   * @throws {TypeError} When `wr` is not a destination, or an option has the
+   *   wrong type.
    * @throws {RangeError} When `maxLineLength` is out of range.
    */
   constructor(wr: Writer | WritableStream<Uint8Array>, options?: LineWriterOptions) {
-    this.#max = _checkLimit(
-      options?.maxLineLength ?? DEFAULT_MAX_LINE,
-      "Maximum line length",
-      MAX_BUFFER_SIZE,
-    );
-    this.#out = new _MessageWriter(wr);
+    this.#max = messageOptions(options, "LineWriter", LIMIT).limit;
+    this.#out = new MessageWriter(wr, "LineWriter");
   }
 
   /** The longest line the writer sends, in bytes. */
@@ -304,7 +300,8 @@ export class LineWriter {
    * @param line The line, as text (encoded as UTF-8) or bytes.
    * @throws {MessageTooLargeError} When `line` is over `maxLineLength` bytes;
    *   nothing is written and the writer stays usable.
-   * @throws {TypeError} When `line` contains `"\n"` or ends in `"\r"`.
+   * @throws {TypeError} When `line` is neither a string nor a Uint8Array, or
+   *   contains `"\n"` or ends in `"\r"`; nothing is written.
    * @throws The destination's error, now or from an earlier failure.
    *
    * @example Write one line
@@ -320,6 +317,13 @@ export class LineWriter {
    */
   writeLine(line: string | Uint8Array): Promise<void> {
     const text = typeof line === "string";
+    if (!text && !(line instanceof Uint8Array)) {
+      return Promise.reject(
+        new TypeError(
+          `LineWriter.writeLine takes a string or a Uint8Array: received ${describe(line)}`,
+        ),
+      );
+    }
     if (text ? line.includes("\n") : line.indexOf(LF) >= 0) {
       return Promise.reject(new TypeError("Line must not contain a line feed"));
     }
