@@ -240,7 +240,7 @@ export class BufWriter implements Writer {
    */
   writeByte(c: number): Promise<void> {
     const n = this.#n;
-    if (n < this.#end && (c & 0xff) === c) {
+    if (n < this.#end && typeof c === "number" && (c & 0xff) === c) {
       this.#buf[n] = c;
       this.#n = n + 1;
       return RESOLVED;
