@@ -73,6 +73,60 @@ export class Sticky {
 }
 
 /**
+ * The read side every message reader shares: a synchronous fast path for a
+ * message already whole in the buffer, else the slow path, one call after
+ * the other in call order; a sticky failure; and async iteration over both.
+ */
+export class MessageReader<T> {
+  /** The failure that ends the reader; the slow path records it. */
+  readonly sticky: Sticky = new Sticky();
+  #lock = new Fifo();
+  #buffered: () => T | undefined;
+  #slow: () => Promise<T | null>;
+
+  /**
+   * @param buffered The fast path: the next message when it is whole in the
+   *   buffer, taken without awaiting; else undefined.
+   * @param slow The slow path: reads the next message, or null at the end.
+   */
+  constructor(buffered: () => T | undefined, slow: () => Promise<T | null>) {
+    this.#buffered = buffered;
+    this.#slow = slow;
+  }
+
+  /** Reads the next message: the fast path when nothing is pending or failed. */
+  read(): Promise<T | null> {
+    const message = this.#fast();
+    if (message !== undefined) return Promise.resolve(message);
+    return inTurn(this.#lock, async () => {
+      this.sticky.check();
+      return await this.#slow();
+    });
+  }
+
+  /** Iterates over the messages until the end of the stream. */
+  iterate(): AsyncIterableIterator<T> {
+    const next = (): Promise<IteratorResult<T>> => {
+      const message = this.#fast();
+      if (message !== undefined) return Promise.resolve({ value: message, done: false });
+      return this.read().then((m) =>
+        m === null ? { value: undefined, done: true } : { value: m, done: false }
+      );
+    };
+    return {
+      next,
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+
+  #fast(): T | undefined {
+    return this.#lock.locked || this.sticky.failed ? undefined : this.#buffered();
+  }
+}
+
+/**
  * Sends whole messages: each is built in a scratch buffer and handed to the
  * destination in one `write` call (more only if the destination accepts part
  * of it), one message at a time, in call order.

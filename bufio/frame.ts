@@ -8,8 +8,7 @@
  */
 
 import { checkBytes, checked } from "../_check.ts";
-import { Fifo, inTurn } from "../_fifo.ts";
-import { messageOptions, MessageWriter, readerFor, Sticky } from "./_message.ts";
+import { messageOptions, MessageReader, MessageWriter, readerFor } from "./_message.ts";
 import { RESOLVED } from "./_util.ts";
 import type { BufReader } from "./buf_reader.ts";
 import { MessageTooLargeError, UnexpectedEofError } from "./errors.ts";
@@ -110,8 +109,10 @@ export interface FrameReaderOptions {
 export class FrameReader implements AsyncIterable<Uint8Array> {
   #br: BufReader;
   #max: number;
-  #lock = new Fifo();
-  #sticky = new Sticky();
+  #in: MessageReader<Uint8Array> = new MessageReader(
+    () => this.#buffered(),
+    () => this.#readFrame(),
+  );
 
   /**
    * Creates a FrameReader.
@@ -157,9 +158,7 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
    * ```
    */
   readFrame(): Promise<Uint8Array | null> {
-    const frame = this.#buffered();
-    if (frame !== undefined) return Promise.resolve(frame);
-    return inTurn(this.#lock, () => this.#readFrame());
+    return this.#in.read();
   }
 
   /**
@@ -171,23 +170,12 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
    * @returns An iterator of payloads.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
-    const next = (): Promise<IteratorResult<Uint8Array>> => {
-      const frame = this.#buffered();
-      if (frame !== undefined) return Promise.resolve({ value: frame, done: false });
-      return this.readFrame().then(iteratorResult);
-    };
-    return {
-      next,
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
+    return this.#in.iterate();
   }
 
   // The fast path: the next frame when it is already whole in the buffer and
-  // nothing is pending or failed, without awaiting; else undefined.
+  // without awaiting; else undefined. Runs only when nothing is pending or failed.
   #buffered(): Uint8Array | undefined {
-    if (this.#lock.locked || this.#sticky.failed) return undefined;
     const br = this.#br;
     const buffered = br.tryPeek(br.buffered());
     if (buffered === null || buffered.length < HEADER) return undefined;
@@ -198,21 +186,20 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
   }
 
   async #readFrame(): Promise<Uint8Array | null> {
-    this.#sticky.check();
     const br = this.#br;
     // Until a byte is consumed, a source error leaves the frame buffered and
     // the reader usable: peek, then consume the whole frame at once.
     const header = await br.peek(HEADER);
     if (header.length === 0) return null;
     if (header.length < HEADER) {
-      throw this.#sticky.record(new UnexpectedEofError(header.slice(), HEADER));
+      throw this.#in.sticky.record(new UnexpectedEofError(header.slice(), HEADER));
     }
     const size = getHeader(header);
-    if (size > this.#max) throw this.#sticky.record(tooLarge(size, this.#max));
+    if (size > this.#max) throw this.#in.sticky.record(tooLarge(size, this.#max));
     if (HEADER + size <= br.size) {
       const frame = await br.peek(HEADER + size);
       if (frame.length < HEADER + size) {
-        throw this.#sticky.record(new UnexpectedEofError(frame.slice(HEADER), size));
+        throw this.#in.sticky.record(new UnexpectedEofError(frame.slice(HEADER), size));
       }
       await br.discard(HEADER + size);
       return frame.subarray(HEADER);
@@ -225,13 +212,9 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
       if (payload === null) throw new UnexpectedEofError(new Uint8Array(0), size);
       return payload;
     } catch (err) {
-      throw this.#sticky.record(err);
+      throw this.#in.sticky.record(err);
     }
   }
-}
-
-function iteratorResult(frame: Uint8Array | null): IteratorResult<Uint8Array> {
-  return frame === null ? { value: undefined, done: true } : { value: frame, done: false };
 }
 
 /**

@@ -7,8 +7,7 @@
  */
 
 import { describe } from "../_check.ts";
-import { Fifo, inTurn } from "../_fifo.ts";
-import { messageOptions, MessageWriter, readerFor, Sticky } from "./_message.ts";
+import { messageOptions, MessageReader, MessageWriter, readerFor } from "./_message.ts";
 import { CR, LF, lineEnd, MAX_BUFFER_SIZE } from "./_util.ts";
 import type { BufReader, ReadLineResult } from "./buf_reader.ts";
 import { MessageTooLargeError } from "./errors.ts";
@@ -85,8 +84,10 @@ export interface LineReaderOptions {
 export class LineReader implements AsyncIterable<string> {
   #br: BufReader;
   #max: number;
-  #lock = new Fifo();
-  #sticky = new Sticky();
+  #in: MessageReader<string> = new MessageReader(
+    () => this.#buffered(),
+    () => this.#readLine(),
+  );
 
   /**
    * Creates a LineReader.
@@ -130,9 +131,7 @@ export class LineReader implements AsyncIterable<string> {
    * ```
    */
   readLine(): Promise<string | null> {
-    const line = this.#buffered();
-    if (line !== undefined) return Promise.resolve(line);
-    return inTurn(this.#lock, () => this.#readLine());
+    return this.#in.read();
   }
 
   /**
@@ -141,23 +140,12 @@ export class LineReader implements AsyncIterable<string> {
    * @returns An iterator of lines.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<string> {
-    const next = (): Promise<IteratorResult<string>> => {
-      const line = this.#buffered();
-      if (line !== undefined) return Promise.resolve({ value: line, done: false });
-      return this.readLine().then(iteratorResult);
-    };
-    return {
-      next,
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
+    return this.#in.iterate();
   }
 
   // The fast path: the next line when it is already whole in the buffer and
-  // nothing is pending or failed, without awaiting; else undefined.
+  // without awaiting; else undefined. Runs only when nothing is pending or failed.
   #buffered(): string | undefined {
-    if (this.#lock.locked || this.#sticky.failed) return undefined;
     const br = this.#br;
     const buffered = br.tryPeek(br.buffered());
     const i = buffered === null ? -1 : buffered.indexOf(LF);
@@ -169,7 +157,6 @@ export class LineReader implements AsyncIterable<string> {
   }
 
   async #readLine(): Promise<string | null> {
-    this.#sticky.check();
     // A source error here consumed nothing (the BufReader keeps an unfinished
     // line buffered), so the reader stays usable.
     const first = await this.#br.readLine();
@@ -191,7 +178,7 @@ export class LineReader implements AsyncIterable<string> {
       }
       return line + pieces.decode();
     } catch (err) {
-      throw this.#sticky.record(err);
+      throw this.#in.sticky.record(err);
     }
   }
 
@@ -218,10 +205,6 @@ function utf8Length(s: string): number {
     } else n += 3;
   }
   return n;
-}
-
-function iteratorResult(line: string | null): IteratorResult<string> {
-  return line === null ? { value: undefined, done: true } : { value: line, done: false };
 }
 
 /**
