@@ -221,7 +221,7 @@ export class BufReader implements Reader {
    * ```
    */
   tryPeek(n: number): Uint8Array | null {
-    checkInteger(n, "BufReader.tryPeek", 0);
+    if (!isCount(n)) checkInteger(n, "BufReader.tryPeek", 0);
     const r = this.#r;
     if (n > this.#w - r || this.#lock.locked) return null;
     this.#lastByte = -1;
@@ -254,7 +254,7 @@ export class BufReader implements Reader {
    * ```
    */
   tryDiscard(n: number): boolean {
-    checkInteger(n, "BufReader.tryDiscard", 0);
+    if (!isCount(n)) checkInteger(n, "BufReader.tryDiscard", 0);
     if (n > this.#w - this.#r || this.#lock.locked) return false;
     this.#r += n;
     this.#lastByte = -1;

@@ -172,7 +172,7 @@ export class BufWriter implements Writer {
    * ```
    */
   tryWrite(p: Uint8Array): boolean {
-    checkBytes(p, "BufWriter.tryWrite");
+    if (!(p instanceof Uint8Array)) checkBytes(p, "BufWriter.tryWrite");
     const n = this.#n;
     const len = p.length;
     if (n + len > this.#end) return false;

@@ -19,9 +19,9 @@ const HEADER = 4;
 /** The frame size limit: its name, the largest length a u32 header can carry, the default. */
 const LIMIT = { name: "maxFrameSize", max: 0xffff_ffff, fallback: 16 * 1024 * 1024 };
 
-// The frame header, the payload's length as a big-endian u32 in buf[0, 4).
-function getHeader(buf: Uint8Array): number {
-  return ((buf[0]! << 24) | (buf[1]! << 16) | (buf[2]! << 8) | buf[3]!) >>> 0;
+// The frame header, the payload's length as a big-endian u32 in buf[at, at + 4).
+function getHeader(buf: Uint8Array, at = 0): number {
+  return ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
 }
 
 function putHeader(buf: Uint8Array, size: number): void {
@@ -109,6 +109,13 @@ export interface FrameReaderOptions {
 export class FrameReader implements AsyncIterable<Uint8Array> {
   #br: BufReader;
   #max: number;
+  // When #br was made here, nothing else reads it, so the view of its
+  // buffered bytes that the fast path took stays valid, and stays what is
+  // buffered from #at on, until this reader's slow path reads again: frames
+  // after the first are cut from it without another view. Else undefined.
+  #owned: boolean;
+  #window: Uint8Array | undefined = undefined;
+  #at = 0;
   #in: MessageReader<Uint8Array> = new MessageReader(
     () => this.#buffered(),
     () => this.#readFrame(),
@@ -129,6 +136,7 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
     const { limit, bufferSize } = messageOptions(options, "FrameReader", LIMIT);
     this.#max = limit;
     this.#br = readerFor(rd, bufferSize, "FrameReader");
+    this.#owned = this.#br !== rd;
   }
 
   /** The largest payload accepted, in bytes. */
@@ -177,15 +185,28 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
   // without awaiting; else undefined. Runs only when nothing is pending or failed.
   #buffered(): Uint8Array | undefined {
     const br = this.#br;
-    const buffered = br.tryPeek(br.buffered());
-    if (buffered === null || buffered.length < HEADER) return undefined;
-    const size = getHeader(buffered);
-    if (size > this.#max || HEADER + size > buffered.length) return undefined;
+    let window = this.#window;
+    if (window === undefined) {
+      const buffered = br.tryPeek(br.buffered());
+      if (buffered === null) return undefined;
+      window = buffered;
+      this.#at = 0;
+      if (this.#owned) this.#window = window;
+    }
+    const at = this.#at;
+    const size = window.length - at < HEADER ? -1 : getHeader(window, at);
+    const end = at + HEADER + size;
+    if (size < 0 || size > this.#max || end > window.length) {
+      this.#window = undefined;
+      return undefined;
+    }
     br.tryDiscard(HEADER + size);
-    return buffered.subarray(HEADER, HEADER + size);
+    this.#at = end;
+    return window.subarray(at + HEADER, end);
   }
 
   async #readFrame(): Promise<Uint8Array | null> {
+    this.#window = undefined;
     const br = this.#br;
     // Until a byte is consumed, a source error leaves the frame buffered and
     // the reader usable: peek, then consume the whole frame at once.
