@@ -146,6 +146,19 @@ export class BufReader implements Reader {
   #err: unknown = undefined;
   #lock = new Fifo(); // held by the slow path that is waiting for the source
 
+  /**
+   * Creates a BufReader.
+   *
+   * @param rd The source: a {@linkcode Reader}, or a
+   *   `ReadableStream<Uint8Array>`, which stays locked until
+   *   {@linkcode reset}.
+   * @param size The buffer size in bytes: an integer; 0 to 15 round up to 16,
+   *   as Go's `bufio.NewReaderSize`.
+   * @throws {TypeError} When `size` is not a number, or `rd` is neither a
+   *   Reader nor a ReadableStream, or the stream is locked.
+   * @throws {RangeError} When `size` is negative, not an integer, or over
+   *   1 GiB.
+   */
   constructor(rd: Reader | ReadableStream<Uint8Array>, size: number = 4096) {
     this.#buf = new Uint8Array(bufferSize(size, "BufReader"));
     const { reader, adapter } = toReader(rd, "BufReader");
