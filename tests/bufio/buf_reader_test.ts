@@ -12,6 +12,7 @@ import {
   BUFFER_SIZES,
   BytesReader,
   byteStream,
+  concat,
   dec,
   enc,
   EndlessReader,
@@ -54,7 +55,7 @@ const READ_ALL: Record<string, (br: BufReader) => Promise<Uint8Array>> = {
         parts.push(err.partial.slice());
       }
     }
-    return join(parts);
+    return concat(parts);
   },
   async readString(br) {
     let s = "";
@@ -74,7 +75,7 @@ const READ_ALL: Record<string, (br: BufReader) => Promise<Uint8Array>> = {
         break;
       }
     }
-    return join(parts);
+    return concat(parts);
   },
 };
 
@@ -85,17 +86,7 @@ async function collect(br: BufReader, chunk: number): Promise<Uint8Array> {
     assert.ok(n > 0, "read resolved with 0 for a non-empty buffer");
     parts.push(p.slice(0, n));
   }
-  return join(parts);
-}
-
-function join(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concat(parts);
 }
 
 Deno.test("BufReader reads every text whole across reader kinds, read methods and buffer sizes", async () => {
