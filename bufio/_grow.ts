@@ -55,23 +55,15 @@ export class Growable {
     return new Uint8Array(buf, length, buf.byteLength - length);
   }
 
-  /**
-   * Appends a copy of `p`, growing as needed.
-   *
-   * @returns False, having appended nothing, when `p` does not fit in the
-   *   limit.
-   */
-  push(p: Uint8Array): boolean {
-    if (this.#n + p.length > this.#buf.maxByteLength) return false;
-    let off = 0;
-    while (off < p.length) {
+  /** Appends a copy of `p`, growing as needed; `p` must fit in the limit. */
+  push(p: Uint8Array): void {
+    for (let off = 0; off < p.length;) {
       const room = this.room();
       const n = Math.min(room.length, p.length - off);
       room.set(off === 0 && n === p.length ? p : p.subarray(off, off + n));
       this.#n += n;
       off += n;
     }
-    return true;
   }
 
   /**

@@ -50,7 +50,7 @@ export function readerFor(
  * A failure that ends a message reader or writer for good: once one is
  * recorded, every later call fails with it.
  */
-export class Sticky {
+class Sticky {
   #failed = false;
   #err: unknown = undefined;
 

@@ -192,6 +192,13 @@ export class LineReader implements AsyncIterable<string> {
   }
 }
 
+// The rejection of a line LineWriter.writeLine does not take.
+function refuse(what: string, line: unknown): Promise<never> {
+  return Promise.reject(
+    new TypeError(`LineWriter.writeLine takes ${what}: received ${describe(line)}`),
+  );
+}
+
 // The UTF-8 length of s, with lone surrogates as U+FFFD (3 bytes).
 function utf8Length(s: string): number {
   let n = 0;
@@ -300,18 +307,12 @@ export class LineWriter {
    */
   writeLine(line: string | Uint8Array): Promise<void> {
     const text = typeof line === "string";
-    if (!text && !(line instanceof Uint8Array)) {
-      return Promise.reject(
-        new TypeError(
-          `LineWriter.writeLine takes a string or a Uint8Array: received ${describe(line)}`,
-        ),
-      );
-    }
+    if (!text && !(line instanceof Uint8Array)) return refuse("a string or a Uint8Array", line);
     if (text ? line.includes("\n") : line.indexOf(LF) >= 0) {
-      return Promise.reject(new TypeError("Line must not contain a line feed"));
+      return refuse('a line without "\\n"', line);
     }
     if (text ? line.endsWith("\r") : line[line.length - 1] === CR) {
-      return Promise.reject(new TypeError("Line must not end in a carriage return"));
+      return refuse('a line that does not end in "\\r"', line);
     }
     // A string is encoded straight into the message: at most 3 bytes a unit.
     const bound = text ? line.length * 3 : line.length;
