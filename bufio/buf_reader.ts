@@ -105,9 +105,9 @@ function isCount(n: unknown): n is number {
  *
  * - End of stream is `null`, as in Deno. Bytes buffered before the end or an
  *   error of the source are always handed out first; the error comes after.
- * - Views returned by {@linkcode peek}, {@linkcode readSlice} and
- *   {@linkcode readLine} point into the buffer and stop being valid when the
- *   next read starts. Copy them (`slice()`) to keep them. A call queued
+ * - Views returned by {@linkcode peek}, {@linkcode tryPeek},
+ *   {@linkcode readSlice} and {@linkcode readLine} point into the buffer and
+ *   stop being valid when the next read starts. Copy them (`slice()`) to keep them. A call queued
  *   behind another starts as soon as that one ends, so concurrent callers
  *   should use the methods that return owned results
  *   ({@linkcode readString}, {@linkcode readExact}, {@linkcode readFull}).
