@@ -117,38 +117,44 @@ async function assertIntact(br: BufReader, what: string): Promise<void> {
   assert.equal(await br.readByte(), null, what);
 }
 
-Deno.test("BufReader methods taking bytes reject anything else, consuming nothing", async () => {
-  const methods: [string, (br: BufReader, p: unknown) => unknown][] = [
-    ["read", (br, p) => br.read(p as Uint8Array)],
-    ["readFull", (br, p) => br.readFull(p as Uint8Array)],
-  ];
+type ReaderCall = [string, (br: BufReader, x: unknown) => unknown];
+
+// Calls each method with each bad value on a reader in each state: it must
+// reject with the value's error type, and the stream stays intact.
+async function rejectsIntact(
+  methods: ReaderCall[],
+  values: [string, unknown, ErrorType][],
+  message?: RegExp,
+): Promise<void> {
   for (const [method, call] of methods) {
-    for (const [name, value] of NOT_BYTES) {
+    for (const [name, value, type] of values) {
       for (const [state, br] of await readers()) {
         const what = `${method}(${name}), ${state}`;
-        const err = await mustReject(() => call(br, value), TypeError, what);
-        assert.match(err.message, /^BufReader\.\w+ takes a Uint8Array: received /, what);
+        const err = await mustReject(() => call(br, value), type, what);
+        if (message !== undefined) assert.match(err.message, message, what);
         await assertIntact(br, what);
       }
     }
   }
+}
+
+Deno.test("BufReader methods taking bytes reject anything else, consuming nothing", async () => {
+  await rejectsIntact(
+    [
+      ["read", (br, p) => br.read(p as Uint8Array)],
+      ["readFull", (br, p) => br.readFull(p as Uint8Array)],
+    ],
+    NOT_BYTES.map(([name, value]) => [name, value, TypeError]),
+    /^BufReader\.\w+ takes a Uint8Array: received /,
+  );
 });
 
 Deno.test("BufReader methods taking counts reject anything else, consuming nothing", async () => {
-  const methods: [string, (br: BufReader, n: unknown) => unknown][] = [
+  await rejectsIntact([
     ["peek", (br, n) => br.peek(n as number)],
     ["readExact", (br, n) => br.readExact(n as number)],
     ["discard", (br, n) => br.discard(n as number)],
-  ];
-  for (const [method, call] of methods) {
-    for (const [name, value, type] of NOT_COUNTS) {
-      for (const [state, br] of await readers()) {
-        const what = `${method}(${name}), ${state}`;
-        await mustReject(() => call(br, value), type, what);
-        await assertIntact(br, what);
-      }
-    }
-  }
+  ], NOT_COUNTS);
 });
 
 Deno.test("BufReader tryPeek and tryDiscard throw for anything but a count, consuming nothing", async () => {
@@ -163,19 +169,10 @@ Deno.test("BufReader tryPeek and tryDiscard throw for anything but a count, cons
 });
 
 Deno.test("BufReader readSlice and readString take a one-character string or a byte", async () => {
-  const methods: [string, (br: BufReader, d: unknown) => unknown][] = [
+  await rejectsIntact([
     ["readSlice", (br, d) => br.readSlice(d as string)],
     ["readString", (br, d) => br.readString(d as string)],
-  ];
-  for (const [method, call] of methods) {
-    for (const [name, value, type] of NOT_DELIMITERS) {
-      for (const [state, br] of await readers()) {
-        const what = `${method}(${name}), ${state}`;
-        await mustReject(() => call(br, value), type, what);
-        await assertIntact(br, what);
-      }
-    }
-  }
+  ], NOT_DELIMITERS);
   // The message quotes a string with its control characters escaped.
   const br = new BufReader(new BytesReader(TEXT));
   const err = await mustReject(() => br.readString("\r\n"), RangeError, "readString(CRLF)");
@@ -197,13 +194,9 @@ Deno.test("BufReader readString checks its options before reading", async () => 
     ["maxLength: NaN", { maxLength: NaN }, RangeError],
     ["maxLength: over 1 GiB", { maxLength: 2 ** 30 + 1 }, RangeError],
   ];
-  for (const [name, options, type] of bad) {
-    for (const [state, br] of await readers()) {
-      const what = `readString("\\n", ${name}), ${state}`;
-      await mustReject(() => br.readString("\n", options as { maxLength: number }), type, what);
-      await assertIntact(br, what);
-    }
-  }
+  await rejectsIntact([
+    ["readString with options", (br, o) => br.readString("\n", o as { maxLength: number })],
+  ], bad);
 });
 
 Deno.test("BufReader constructor and reset check the source and the size", async () => {
