@@ -35,17 +35,6 @@ export function messageOptions(
   return { limit: value, bufferSize: size as number | undefined };
 }
 
-/** Uses `source` when it is a BufReader already, else buffers it. */
-export function readerFor(
-  source: Reader | ReadableStream<Uint8Array> | BufReader,
-  size: number | undefined,
-  where: string,
-): BufReader {
-  if (source instanceof BufReader) return source;
-  checkSource(source, where);
-  return new BufReader(source, size);
-}
-
 /**
  * A failure that ends a message reader or writer for good: once one is
  * recorded, every later call fails with it.
@@ -73,25 +62,89 @@ class Sticky {
 }
 
 /**
+ * Buffered: what a message reader's BufReader holds, for the reader's fast
+ * path, seen through BufReader's public `tryPeek` and `tryDiscard` only.
+ * When the reader made its BufReader itself, nothing else reads it, so a
+ * view taken once stays valid, and stays what is buffered from `at` on, until
+ * the reader's own slow path reads again: later messages are cut from the same
+ * view, one allocation a message. A shared BufReader is looked at afresh each
+ * time.
+ */
+export class Buffered {
+  /** Where the unread bytes start in {@linkcode Buffered.view}. */
+  at = 0;
+  #br: BufReader;
+  #owned: boolean;
+  #view: Uint8Array | undefined = undefined;
+
+  constructor(br: BufReader, owned: boolean) {
+    this.#br = br;
+    this.#owned = owned;
+  }
+
+  /** The buffered bytes, unread from `at` on; null while a read is pending. */
+  view(): Uint8Array | null {
+    if (this.#view !== undefined) return this.#view;
+    const view = this.#br.tryPeek(this.#br.buffered());
+    this.at = 0;
+    if (view !== null && this.#owned) this.#view = view;
+    return view;
+  }
+
+  /** Consumes `n` bytes from `at` on; they must be in the view. */
+  consume(n: number): void {
+    this.#br.tryDiscard(n);
+    this.at += n;
+  }
+
+  /** Forgets the view: no whole message is left in it, or a read comes. */
+  drop(): void {
+    this.#view = undefined;
+  }
+}
+
+/**
  * The read side every message reader shares: a synchronous fast path for a
  * message already whole in the buffer, else the slow path, one call after
  * the other in call order; a sticky failure; and async iteration over both.
  */
 export class MessageReader<T> {
+  /** The BufReader the messages come from. */
+  readonly br: BufReader;
+  /** Its buffered bytes, for the fast path. */
+  readonly buffered: Buffered;
   /** The failure that ends the reader; the slow path records it. */
   readonly sticky: Sticky = new Sticky();
   #lock = new Fifo();
-  #buffered: () => T | undefined;
-  #slow: () => Promise<T | null>;
+  #fastPath: () => T | undefined;
+  #slowPath: () => Promise<T | null>;
 
   /**
-   * @param buffered The fast path: the next message when it is whole in the
-   *   buffer, taken without awaiting; else undefined.
+   * @param source What the reader was given: a BufReader to read through, or
+   *   a source to buffer.
+   * @param bufferSize The size of the BufReader made for a source.
+   * @param where The reader, for errors.
+   * @param fast The fast path: the next message when it is whole in
+   *   {@linkcode MessageReader.buffered}, consumed without awaiting; else
+   *   undefined.
    * @param slow The slow path: reads the next message, or null at the end.
    */
-  constructor(buffered: () => T | undefined, slow: () => Promise<T | null>) {
-    this.#buffered = buffered;
-    this.#slow = slow;
+  constructor(
+    source: Reader | ReadableStream<Uint8Array> | BufReader,
+    bufferSize: number | undefined,
+    where: string,
+    fast: () => T | undefined,
+    slow: () => Promise<T | null>,
+  ) {
+    if (source instanceof BufReader) {
+      this.br = source;
+    } else {
+      checkSource(source, where);
+      this.br = new BufReader(source, bufferSize);
+    }
+    this.buffered = new Buffered(this.br, this.br !== source);
+    this.#fastPath = fast;
+    this.#slowPath = slow;
   }
 
   /** Reads the next message: the fast path when nothing is pending or failed. */
@@ -100,7 +153,8 @@ export class MessageReader<T> {
     if (message !== undefined) return Promise.resolve(message);
     return inTurn(this.#lock, async () => {
       this.sticky.check();
-      return await this.#slow();
+      this.buffered.drop();
+      return await this.#slowPath();
     });
   }
 
@@ -122,7 +176,7 @@ export class MessageReader<T> {
   }
 
   #fast(): T | undefined {
-    return this.#lock.locked || this.sticky.failed ? undefined : this.#buffered();
+    return this.#lock.locked || this.sticky.failed ? undefined : this.#fastPath();
   }
 }
 

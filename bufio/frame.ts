@@ -8,7 +8,7 @@
  */
 
 import { checkBytes, checked } from "../_check.ts";
-import { messageOptions, MessageReader, MessageWriter, readerFor } from "./_message.ts";
+import { messageOptions, MessageReader, MessageWriter } from "./_message.ts";
 import { RESOLVED } from "./_util.ts";
 import type { BufReader } from "./buf_reader.ts";
 import { MessageTooLargeError, UnexpectedEofError } from "./errors.ts";
@@ -107,19 +107,8 @@ export interface FrameReaderOptions {
  * ```
  */
 export class FrameReader implements AsyncIterable<Uint8Array> {
-  #br: BufReader;
   #max: number;
-  // When #br was made here, nothing else reads it, so the view of its
-  // buffered bytes that the fast path took stays valid, and stays what is
-  // buffered from #at on, until this reader's slow path reads again: frames
-  // after the first are cut from it without another view. Else undefined.
-  #owned: boolean;
-  #window: Uint8Array | undefined = undefined;
-  #at = 0;
-  #in: MessageReader<Uint8Array> = new MessageReader(
-    () => this.#buffered(),
-    () => this.#readFrame(),
-  );
+  #in: MessageReader<Uint8Array>;
 
   /**
    * Creates a FrameReader.
@@ -135,8 +124,13 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
   constructor(rd: Reader | ReadableStream<Uint8Array> | BufReader, options?: FrameReaderOptions) {
     const { limit, bufferSize } = messageOptions(options, "FrameReader", LIMIT);
     this.#max = limit;
-    this.#br = readerFor(rd, bufferSize, "FrameReader");
-    this.#owned = this.#br !== rd;
+    this.#in = new MessageReader(
+      rd,
+      bufferSize,
+      "FrameReader",
+      () => this.#buffered(),
+      () => this.#readFrame(),
+    );
   }
 
   /** The largest payload accepted, in bytes. */
@@ -184,30 +178,22 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
   // The fast path: the next frame when it is already whole in the buffer and
   // without awaiting; else undefined. Runs only when nothing is pending or failed.
   #buffered(): Uint8Array | undefined {
-    const br = this.#br;
-    let window = this.#window;
-    if (window === undefined) {
-      const buffered = br.tryPeek(br.buffered());
-      if (buffered === null) return undefined;
-      window = buffered;
-      this.#at = 0;
-      if (this.#owned) this.#window = window;
-    }
-    const at = this.#at;
-    const size = window.length - at < HEADER ? -1 : getHeader(window, at);
+    const buffered = this.#in.buffered;
+    const view = buffered.view();
+    if (view === null) return undefined;
+    const at = buffered.at;
+    const size = view.length - at < HEADER ? -1 : getHeader(view, at);
     const end = at + HEADER + size;
-    if (size < 0 || size > this.#max || end > window.length) {
-      this.#window = undefined;
+    if (size < 0 || size > this.#max || end > view.length) {
+      buffered.drop();
       return undefined;
     }
-    br.tryDiscard(HEADER + size);
-    this.#at = end;
-    return window.subarray(at + HEADER, end);
+    buffered.consume(HEADER + size);
+    return view.subarray(at + HEADER, end);
   }
 
   async #readFrame(): Promise<Uint8Array | null> {
-    this.#window = undefined;
-    const br = this.#br;
+    const br = this.#in.br;
     // Until a byte is consumed, a source error leaves the frame buffered and
     // the reader usable: peek, then consume the whole frame at once.
     const header = await br.peek(HEADER);

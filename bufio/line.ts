@@ -7,7 +7,7 @@
  */
 
 import { describe } from "../_check.ts";
-import { messageOptions, MessageReader, MessageWriter, readerFor } from "./_message.ts";
+import { messageOptions, MessageReader, MessageWriter } from "./_message.ts";
 import { CR, LF, lineEnd, MAX_BUFFER_SIZE } from "./_util.ts";
 import type { BufReader, ReadLineResult } from "./buf_reader.ts";
 import { MessageTooLargeError } from "./errors.ts";
@@ -82,12 +82,8 @@ export interface LineReaderOptions {
  * ```
  */
 export class LineReader implements AsyncIterable<string> {
-  #br: BufReader;
   #max: number;
-  #in: MessageReader<string> = new MessageReader(
-    () => this.#buffered(),
-    () => this.#readLine(),
-  );
+  #in: MessageReader<string>;
 
   /**
    * Creates a LineReader.
@@ -103,7 +99,13 @@ export class LineReader implements AsyncIterable<string> {
   constructor(rd: Reader | ReadableStream<Uint8Array> | BufReader, options?: LineReaderOptions) {
     const { limit, bufferSize } = messageOptions(options, "LineReader", LIMIT);
     this.#max = limit;
-    this.#br = readerFor(rd, bufferSize, "LineReader");
+    this.#in = new MessageReader(
+      rd,
+      bufferSize,
+      "LineReader",
+      () => this.#buffered(),
+      () => this.#readLine(),
+    );
   }
 
   /** The longest line accepted, in bytes. */
@@ -146,20 +148,23 @@ export class LineReader implements AsyncIterable<string> {
   // The fast path: the next line when it is already whole in the buffer and
   // without awaiting; else undefined. Runs only when nothing is pending or failed.
   #buffered(): string | undefined {
-    const br = this.#br;
-    const buffered = br.tryPeek(br.buffered());
-    const i = buffered === null ? -1 : buffered.indexOf(LF);
-    if (i < 0) return undefined;
-    const end = lineEnd(buffered!, 0, i);
-    if (end > this.#max) return undefined; // the slow path reports it
-    br.tryDiscard(i + 1);
-    return decoder.decode(buffered!.subarray(0, end));
+    const buffered = this.#in.buffered;
+    const view = buffered.view();
+    const at = buffered.at;
+    const i = view === null ? -1 : view.indexOf(LF, at);
+    const end = i < 0 ? -1 : lineEnd(view!, at, i);
+    if (i < 0 || end - at > this.#max) { // a long line: the slow path reports it
+      buffered.drop();
+      return undefined;
+    }
+    buffered.consume(i + 1 - at);
+    return decoder.decode(view!.subarray(at, end));
   }
 
   async #readLine(): Promise<string | null> {
     // A source error here consumed nothing (the BufReader keeps an unfinished
     // line buffered), so the reader stays usable.
-    const first = await this.#br.readLine();
+    const first = await this.#in.br.readLine();
     if (first === null) return null;
     try {
       if (!first.more) {
@@ -174,7 +179,7 @@ export class LineReader implements AsyncIterable<string> {
         length += piece.line.length;
         this.#checkLength(length);
         line += pieces.decode(piece.line, { stream: true });
-        piece = piece.more ? await this.#br.readLine() : null;
+        piece = piece.more ? await this.#in.br.readLine() : null;
       }
       return line + pieces.decode();
     } catch (err) {
