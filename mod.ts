@@ -66,4 +66,4 @@ export {
   type ListenTlsOptions,
 } from "./listener.ts";
 export { type KeepAliveConfig, type SocketOptions } from "./sockopt/mod.ts";
-export type { Reader, Writer } from "./io.ts";
+export type { Reader, Writer } from "./bufio/io.ts";

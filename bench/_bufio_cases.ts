@@ -2,8 +2,15 @@
 // against hand-rolled raw code, in memory (no sockets). Each case handles
 // MESSAGES messages of SIZE bytes and throws if its result is wrong.
 
-import { BufReader, BufWriter, FrameReader, FrameWriter, LineReader } from "../bufio.ts";
-import type { Reader, Writer } from "../io.ts";
+import {
+  BufReader,
+  BufWriter,
+  FrameReader,
+  FrameWriter,
+  LineReader,
+  type Reader,
+  type Writer,
+} from "../bufio/mod.ts";
 
 /** Messages per run of a case. */
 export const MESSAGES = 100_000;

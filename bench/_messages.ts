@@ -9,7 +9,7 @@
  * @module
  */
 
-import { BufReader, BufWriter, FrameReader } from "../bufio.ts";
+import { BufReader, BufWriter, FrameReader } from "../bufio/mod.ts";
 import type { Conn } from "../mod.ts";
 
 /** Bytes per message, line (with "\n") or frame (with its 4-byte header). */

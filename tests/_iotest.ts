@@ -2,7 +2,7 @@
 // byte, half the request, or fail after n bytes, and writers that record, fail
 // or accept part of each write.
 
-import type { Reader, Writer } from "../io.ts";
+import type { Reader, Writer } from "../bufio/mod.ts";
 
 /** Reads `data` from memory, as much as asked for. */
 export class BytesReader implements Reader {

@@ -38,7 +38,7 @@
 // messages: 335k/s falling to 107k/s over 3 s on one pair, steady on fresh
 // ones).
 
-import { BufWriter } from "../../bufio.ts";
+import { BufWriter } from "../../bufio/mod.ts";
 import { type Conn, dial, listen } from "../../mod.ts";
 import { lines } from "../_lines.ts";
 

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { type Conn, dial, listen, type NetError, TimeoutError } from "../../mod.ts";
-import { BufReader } from "../../bufio.ts";
+import { BufReader } from "../../bufio/mod.ts";
 import { FaultProxy } from "../../testing/mod.ts";
 import { delay, eventually, mustReject, mustSettle } from "../_helpers.ts";
 

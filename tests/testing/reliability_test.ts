@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { TimeoutError } from "../../mod.ts";
-import { FrameReader, FrameWriter, UnexpectedEofError } from "../../bufio.ts";
+import { FrameReader, FrameWriter, UnexpectedEofError } from "../../bufio/mod.ts";
 import { mustNotSettle, mustReject, mustSettle } from "../_helpers.ts";
 import { bytes, through } from "./_through.ts";
 

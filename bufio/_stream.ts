@@ -2,13 +2,14 @@
 // ReadableStream<Uint8Array> becomes a Reader, a WritableStream<Uint8Array> a
 // Writer. Each holds its stream's lock until `release` is called.
 
+import { describe } from "../_check.ts";
 import type { Reader, Writer } from "./io.ts";
 
 /** Largest scratch buffer a BYOB adapter keeps between reads (64 KiB). */
 const MAX_SCRATCH = 64 * 1024;
 
 /** A Reader or Writer made from a stream, holding the stream's lock. */
-export interface _StreamAdapter {
+export interface StreamAdapter {
   /** Releases the stream's lock; the adapter must not be used afterwards. */
   release(): void;
 }
@@ -19,7 +20,7 @@ export interface _StreamAdapter {
  * the transferred one each time) and copies into the caller's: the caller's
  * buffer is never detached.
  */
-class ByobReader implements Reader, _StreamAdapter {
+class ByobReader implements Reader, StreamAdapter {
   #reader: ReadableStreamBYOBReader;
   #scratch: ArrayBuffer | undefined = undefined;
 
@@ -51,7 +52,7 @@ class ByobReader implements Reader, _StreamAdapter {
  * Reads any stream of Uint8Array chunks through a default reader, keeping the
  * part of a chunk that did not fit for the next read.
  */
-class ChunkReader implements Reader, _StreamAdapter {
+class ChunkReader implements Reader, StreamAdapter {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #rest: Uint8Array | undefined = undefined;
 
@@ -67,7 +68,7 @@ class ChunkReader implements Reader, _StreamAdapter {
       if (done) return null;
       if (!(value instanceof Uint8Array)) {
         throw new TypeError(
-          `ReadableStream chunk must be a Uint8Array: got ${Object.prototype.toString.call(value)}`,
+          `ReadableStream chunk must be a Uint8Array: received ${describe(value)}`,
         );
       }
       chunk = value;
@@ -88,7 +89,7 @@ class ChunkReader implements Reader, _StreamAdapter {
  * resolves (an identity TransformStream hands it to its readable side), and
  * the buffered writers reuse their buffers, so each write sends a copy.
  */
-class StreamWriter implements Writer, _StreamAdapter {
+class StreamWriter implements Writer, StreamAdapter {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
 
   constructor(writer: WritableStreamDefaultWriter<Uint8Array>) {
@@ -107,19 +108,35 @@ class StreamWriter implements Writer, _StreamAdapter {
 }
 
 /**
+ * Throws a TypeError naming `where` unless `source` is a Reader or a
+ * ReadableStream.
+ */
+export function checkSource(
+  source: unknown,
+  where: string,
+): asserts source is Reader | ReadableStream<Uint8Array> {
+  if (
+    !(source instanceof ReadableStream) &&
+    typeof (source as Partial<Reader> | null | undefined)?.read !== "function"
+  ) {
+    throw new TypeError(
+      `${where} takes a Reader or a ReadableStream<Uint8Array>: received ${describe(source)}`,
+    );
+  }
+}
+
+/**
  * Returns `source` as a Reader. A ReadableStream is locked and read through a
  * BYOB reader when it is a byte stream, through a default reader otherwise;
  * the adapter comes back as `adapter` so its owner can release the lock.
+ * `where` names the caller in the TypeError for anything else.
  */
-export function _toReader(
+export function toReader(
   source: Reader | ReadableStream<Uint8Array>,
-): { reader: Reader; adapter: _StreamAdapter | undefined } {
-  if (!(source instanceof ReadableStream)) {
-    if (typeof source?.read !== "function") {
-      throw new TypeError("Source must be a Reader or a ReadableStream<Uint8Array>");
-    }
-    return { reader: source, adapter: undefined };
-  }
+  where: string,
+): { reader: Reader; adapter: StreamAdapter | undefined } {
+  checkSource(source, where);
+  if (!(source instanceof ReadableStream)) return { reader: source, adapter: undefined };
   let adapter: ByobReader | ChunkReader;
   try {
     adapter = new ByobReader(source.getReader({ mode: "byob" }));
@@ -133,13 +150,17 @@ export function _toReader(
 /**
  * Returns `sink` as a Writer. A WritableStream is locked with a default
  * writer; the adapter comes back as `adapter` so its owner can release it.
+ * `where` names the caller in the TypeError for anything else.
  */
-export function _toWriter(
+export function toWriter(
   sink: Writer | WritableStream<Uint8Array>,
-): { writer: Writer; adapter: _StreamAdapter | undefined } {
+  where: string,
+): { writer: Writer; adapter: StreamAdapter | undefined } {
   if (!(sink instanceof WritableStream)) {
-    if (typeof sink?.write !== "function") {
-      throw new TypeError("Sink must be a Writer or a WritableStream<Uint8Array>");
+    if (typeof (sink as Partial<Writer> | null | undefined)?.write !== "function") {
+      throw new TypeError(
+        `${where} takes a Writer or a WritableStream<Uint8Array>: received ${describe(sink)}`,
+      );
     }
     return { writer: sink, adapter: undefined };
   }

@@ -10,9 +10,9 @@ import {
   FrameWriter,
   LineReader,
   LineWriter,
-} from "../bufio.ts";
-import { dial, listen, TimeoutError } from "../mod.ts";
-import { pattern } from "./_iotest.ts";
+} from "../../bufio/mod.ts";
+import { dial, listen, TimeoutError } from "../../mod.ts";
+import { pattern } from "../_iotest.ts";
 
 const SENDERS = 8;
 const FRAMES_PER_SENDER = 24;

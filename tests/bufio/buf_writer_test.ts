@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { BufWriter, NoProgressError } from "../bufio.ts";
-import type { Writer } from "../io.ts";
+import { BufWriter, NoProgressError, type Writer } from "../../bufio/mod.ts";
 import {
   BUFFER_SIZES,
   BytesReader,
@@ -13,7 +12,7 @@ import {
   READER_KINDS,
   RecordingWriter,
   ScriptReader,
-} from "./_iotest.ts";
+} from "../_iotest.ts";
 
 Deno.test("BufWriter delivers every byte in order across write sizes and buffer sizes", async () => {
   const data = pattern(8192);

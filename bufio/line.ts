@@ -6,16 +6,18 @@
  * @module
  */
 
-import { _bufReaderFor, _checkLimit, _MessageWriter, _Sticky } from "./_message.ts";
-import { _concat, _Lock, _locked, MAX_BUFFER_SIZE } from "./_util.ts";
-import { _bufReaderInternal as internal, type BufReader } from "./buf_reader.ts";
-import { MessageTooLargeError } from "./frame.ts";
+import { describe } from "../_check.ts";
+import { messageOptions, MessageReader, MessageWriter } from "./_message.ts";
+import { CR, LF, lineEnd, MAX_BUFFER_SIZE } from "./_util.ts";
+import type { BufReader, ReadLineResult } from "./buf_reader.ts";
+import { MessageTooLargeError } from "./errors.ts";
 import type { Reader, Writer } from "./io.ts";
 
-const LF = 0x0a;
-const CR = 0x0d;
-/** Default maximum line length (64 KiB), as Go's `bufio.MaxScanTokenSize`. */
-const DEFAULT_MAX_LINE = 64 * 1024;
+/**
+ * The line length limit: its name, its largest value (1 GiB) and its default
+ * (64 KiB), as Go's `bufio.MaxScanTokenSize`.
+ */
+const LIMIT = { name: "maxLineLength", max: MAX_BUFFER_SIZE, fallback: 64 * 1024 };
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -35,9 +37,11 @@ const decoder = new TextDecoder();
  */
 export interface LineReaderOptions {
   /**
-   * The longest line accepted, in bytes without its `"\n"` or `"\r\n"`. A
-   * longer one fails with {@linkcode MessageTooLargeError} once this many
-   * bytes (plus at most one buffer) have been read, however long it goes on.
+   * The longest line accepted, in bytes without its `"\n"` or `"\r\n"`, at
+   * most 1 GiB. A longer one fails with {@linkcode MessageTooLargeError} once
+   * this many bytes (plus at most one buffer) have been read, however long
+   * it goes on. A line longer than the buffer is decoded piece by piece as
+   * it comes, so it costs its string and no copy of its bytes.
    *
    * @default {65536}
    */
@@ -78,11 +82,8 @@ export interface LineReaderOptions {
  * ```
  */
 export class LineReader implements AsyncIterable<string> {
-  #br: BufReader;
-  #buf: Uint8Array; // #br's buffer, which never changes
   #max: number;
-  #lock = new _Lock();
-  #sticky = new _Sticky();
+  #in: MessageReader<string>;
 
   /**
    * Creates a LineReader.
@@ -91,16 +92,20 @@ export class LineReader implements AsyncIterable<string> {
    *   `ReadableStream<Uint8Array>`, or a {@linkcode BufReader} to read
    *   through directly.
    * @param options The line limit and buffer size.
+   * @throws {TypeError} When `rd` is not a source, or an option has the
+   *   wrong type.
    * @throws {RangeError} When an option is out of range.
    */
   constructor(rd: Reader | ReadableStream<Uint8Array> | BufReader, options?: LineReaderOptions) {
-    this.#max = _checkLimit(
-      options?.maxLineLength ?? DEFAULT_MAX_LINE,
-      "Maximum line length",
-      MAX_BUFFER_SIZE,
+    const { limit, bufferSize } = messageOptions(options, "LineReader", LIMIT);
+    this.#max = limit;
+    this.#in = new MessageReader(
+      rd,
+      bufferSize,
+      "LineReader",
+      () => this.#buffered(),
+      () => this.#readLine(),
     );
-    this.#br = _bufReaderFor(rd, options?.bufferSize);
-    this.#buf = internal.buffer(this.#br);
   }
 
   /** The longest line accepted, in bytes. */
@@ -128,9 +133,7 @@ export class LineReader implements AsyncIterable<string> {
    * ```
    */
   readLine(): Promise<string | null> {
-    const line = this.#buffered();
-    if (line !== undefined) return Promise.resolve(line);
-    return _locked(this.#lock, () => this.#readLine());
+    return this.#in.read();
   }
 
   /**
@@ -139,61 +142,48 @@ export class LineReader implements AsyncIterable<string> {
    * @returns An iterator of lines.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<string> {
-    const next = (): Promise<IteratorResult<string>> => {
-      const line = this.#buffered();
-      if (line !== undefined) return Promise.resolve({ value: line, done: false });
-      return this.readLine().then(iteratorResult);
-    };
-    return {
-      next,
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
+    return this.#in.iterate();
   }
 
   // The fast path: the next line when it is already whole in the buffer and
-  // nothing is pending or failed, without awaiting; else undefined.
+  // without awaiting; else undefined. Runs only when nothing is pending or failed.
   #buffered(): string | undefined {
-    if (this.#lock.locked || this.#sticky.failed) return undefined;
-    const br = this.#br;
-    const r = internal.start(br);
-    if (r < 0) return undefined;
-    const buf = this.#buf;
-    const i = buf.indexOf(LF, r);
-    if (i < 0 || i >= internal.end(br)) return undefined;
-    const end = i > r && buf[i - 1] === CR ? i - 1 : i;
-    if (end - r > this.#max) return undefined; // the slow path reports it
-    internal.consume(br, i + 1 - r);
-    return decoder.decode(buf.subarray(r, end));
+    const buffered = this.#in.buffered;
+    const view = buffered.view();
+    const at = buffered.at;
+    const i = view === null ? -1 : view.indexOf(LF, at);
+    const end = i < 0 ? -1 : lineEnd(view!, at, i);
+    if (i < 0 || end - at > this.#max) { // a long line: the slow path reports it
+      buffered.drop();
+      return undefined;
+    }
+    buffered.consume(i + 1 - at);
+    return decoder.decode(view!.subarray(at, end));
   }
 
   async #readLine(): Promise<string | null> {
-    this.#sticky.check();
     // A source error here consumed nothing (the BufReader keeps an unfinished
     // line buffered), so the reader stays usable.
-    const first = await this.#br.readLine();
+    const first = await this.#in.br.readLine();
     if (first === null) return null;
     try {
       if (!first.more) {
         this.#checkLength(first.line.length);
         return decoder.decode(first.line);
       }
-      // A line longer than the buffer: collect copies of its pieces.
-      const parts: Uint8Array[] = [first.line.slice()];
-      let total = first.line.length;
-      for (;;) {
-        this.#checkLength(total);
-        const next = await this.#br.readLine();
-        if (next === null) break;
-        total += next.line.length;
-        parts.push(next.more ? next.line.slice() : next.line);
-        if (!next.more) break;
+      // A line longer than the buffer: decode its pieces as they come.
+      const pieces = new TextDecoder();
+      let line = "";
+      let length = 0;
+      for (let piece: ReadLineResult | null = first; piece !== null;) {
+        length += piece.line.length;
+        this.#checkLength(length);
+        line += pieces.decode(piece.line, { stream: true });
+        piece = piece.more ? await this.#in.br.readLine() : null;
       }
-      this.#checkLength(total);
-      return decoder.decode(_concat(parts, total));
+      return line + pieces.decode();
     } catch (err) {
-      throw this.#sticky.record(err);
+      throw this.#in.sticky.record(err);
     }
   }
 
@@ -205,6 +195,13 @@ export class LineReader implements AsyncIterable<string> {
       );
     }
   }
+}
+
+// The rejection of a line LineWriter.writeLine does not take.
+function refuse(what: string, line: unknown): Promise<never> {
+  return Promise.reject(
+    new TypeError(`LineWriter.writeLine takes ${what}: received ${describe(line)}`),
+  );
 }
 
 // The UTF-8 length of s, with lone surrogates as U+FFFD (3 bytes).
@@ -220,10 +217,6 @@ function utf8Length(s: string): number {
     } else n += 3;
   }
   return n;
-}
-
-function iteratorResult(line: string | null): IteratorResult<string> {
-  return line === null ? { value: undefined, done: true } : { value: line, done: false };
 }
 
 /**
@@ -272,7 +265,7 @@ export interface LineWriterOptions {
  * ```
  */
 export class LineWriter {
-  #out: _MessageWriter;
+  #out: MessageWriter;
   #max: number;
 
   /**
@@ -282,15 +275,13 @@ export class LineWriter {
    *   BufWriter, a raw `Deno.Conn`) or a `WritableStream<Uint8Array>`, which
    *   stays locked.
    * @param options The line limit.
+   * @throws {TypeError} When `wr` is not a destination, or an option has the
+   *   wrong type.
    * @throws {RangeError} When `maxLineLength` is out of range.
    */
   constructor(wr: Writer | WritableStream<Uint8Array>, options?: LineWriterOptions) {
-    this.#max = _checkLimit(
-      options?.maxLineLength ?? DEFAULT_MAX_LINE,
-      "Maximum line length",
-      MAX_BUFFER_SIZE,
-    );
-    this.#out = new _MessageWriter(wr);
+    this.#max = messageOptions(options, "LineWriter", LIMIT).limit;
+    this.#out = new MessageWriter(wr, "LineWriter");
   }
 
   /** The longest line the writer sends, in bytes. */
@@ -304,7 +295,8 @@ export class LineWriter {
    * @param line The line, as text (encoded as UTF-8) or bytes.
    * @throws {MessageTooLargeError} When `line` is over `maxLineLength` bytes;
    *   nothing is written and the writer stays usable.
-   * @throws {TypeError} When `line` contains `"\n"` or ends in `"\r"`.
+   * @throws {TypeError} When `line` is neither a string nor a Uint8Array, or
+   *   contains `"\n"` or ends in `"\r"`; nothing is written.
    * @throws The destination's error, now or from an earlier failure.
    *
    * @example Write one line
@@ -320,11 +312,12 @@ export class LineWriter {
    */
   writeLine(line: string | Uint8Array): Promise<void> {
     const text = typeof line === "string";
+    if (!text && !(line instanceof Uint8Array)) return refuse("a string or a Uint8Array", line);
     if (text ? line.includes("\n") : line.indexOf(LF) >= 0) {
-      return Promise.reject(new TypeError("Line must not contain a line feed"));
+      return refuse('a line without "\\n"', line);
     }
     if (text ? line.endsWith("\r") : line[line.length - 1] === CR) {
-      return Promise.reject(new TypeError("Line must not end in a carriage return"));
+      return refuse('a line that does not end in "\\r"', line);
     }
     // A string is encoded straight into the message: at most 3 bytes a unit.
     const bound = text ? line.length * 3 : line.length;

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
-import { BufReader, LineReader, LineWriter, MessageTooLargeError } from "../bufio.ts";
-import type { Reader } from "../io.ts";
+import {
+  BufReader,
+  LineReader,
+  LineWriter,
+  MessageTooLargeError,
+  type Reader,
+} from "../../bufio/mod.ts";
 import {
   BUFFER_SIZES,
   BytesReader,
@@ -10,7 +15,7 @@ import {
   READER_KINDS,
   RecordingWriter,
   ScriptReader,
-} from "./_iotest.ts";
+} from "../_iotest.ts";
 
 Deno.test("LineReader returns every line across reader kinds and buffer sizes", async () => {
   const lines = ["", "a", "é€😀", "x".repeat(15), "y".repeat(16), "z".repeat(17), "w".repeat(5000)];

@@ -5,7 +5,8 @@
  *
  * - {@linkcode BufReader}: `read`, `readByte`, `unreadByte`, `peek`,
  *   `readSlice`, `readLine`, `readString`, `readFull`, `readExact`,
- *   `discard`, with bounded memory and Go's errors.
+ *   `discard`, with bounded memory and Go's errors, and the synchronous fast
+ *   paths {@linkcode BufReader.tryPeek} and {@linkcode BufReader.tryDiscard}.
  * - {@linkcode BufWriter}: `write`, `writeByte`, `writeString`, `flush`,
  *   `readFrom`, and the synchronous fast path {@linkcode BufWriter.tryWrite}.
  * - {@linkcode FrameReader} / {@linkcode FrameWriter}: length-prefixed
@@ -42,14 +43,9 @@
  * @module
  */
 
-export * from "./io.ts";
-export {
-  BufferFullError,
-  BufReader,
-  type ReadLineResult,
-  type ReadStringOptions,
-  UnexpectedEofError,
-} from "./buf_reader.ts";
+export * from "./buf_reader.ts";
 export * from "./buf_writer.ts";
+export * from "./errors.ts";
 export * from "./frame.ts";
+export * from "./io.ts";
 export * from "./line.ts";

@@ -1,108 +1,31 @@
 /**
  * {@linkcode BufReader}: Go's `bufio.Reader` for Deno, over any
- * {@linkcode Reader} or a `ReadableStream<Uint8Array>`, with its errors
- * {@linkcode BufferFullError} and {@linkcode UnexpectedEofError}.
+ * {@linkcode Reader} or a `ReadableStream<Uint8Array>`.
  *
  * @module
  */
 
+import { checkBytes, checked, checkInteger, checkOptions } from "../_check.ts";
+import { Fifo, inTurn } from "../_fifo.ts";
+import { Growable } from "./_grow.ts";
+import { type StreamAdapter, toReader } from "./_stream.ts";
 import {
-  _bufferSize,
-  _checkByte,
-  _checkCount,
-  _checkResult,
-  _concat,
-  _Lock,
-  _locked,
+  bufferSize,
+  checkResult,
+  CR,
+  delimiterByte,
+  delimiterError,
+  LF,
+  lineEnd,
+  MAX_BUFFER_SIZE,
   MAX_EMPTY_OPS,
 } from "./_util.ts";
-import { type _StreamAdapter, _toReader } from "./_stream.ts";
+import { BufferFullError, UnexpectedEofError } from "./errors.ts";
 import { NoProgressError, type Reader } from "./io.ts";
 
-const LF = 0x0a;
-const CR = 0x0d;
 /** Default limit of {@linkcode BufReader.readString} (16 MiB). */
 const DEFAULT_MAX_STRING = 16 * 1024 * 1024;
 const decoder = new TextDecoder();
-
-/**
- * BufferFullError says a {@linkcode BufReader} could not find a delimiter
- * within its buffer ({@linkcode BufReader.readSlice}) or within a limit
- * ({@linkcode BufReader.readString}), or was asked to peek at more bytes than
- * its buffer holds ({@linkcode BufReader.peek}).
- *
- * `partial` holds the bytes in question. From `readSlice` and `readString`
- * they have been consumed (the next read starts after them); from `peek` they
- * have not. A `partial` from `readSlice` or `peek` is a view of the reader's
- * buffer and stops being valid at the next read.
- *
- * @example A line longer than the buffer
- * ```ts
- * import { BufferFullError, BufReader } from "@netconn/netconn/bufio";
- * import assert from "node:assert/strict";
- *
- * const text = new TextEncoder().encode("x".repeat(20) + "\n");
- * const br = new BufReader(ReadableStream.from([text]), 16);
- * const err = await br.readSlice(0x0a).catch((e) => e);
- * assert.ok(err instanceof BufferFullError);
- * assert.equal(err.partial.length, 16);
- * ```
- */
-export class BufferFullError extends Error {
-  /** The bytes read or peeked at when the buffer filled. */
-  readonly partial: Uint8Array;
-
-  /**
-   * Builds the error.
-   *
-   * @param partial The bytes read or peeked at when the buffer filled.
-   * @param message What did not fit.
-   */
-  constructor(partial: Uint8Array, message = "Buffer full") {
-    super(message);
-    this.name = "BufferFullError";
-    this.partial = partial;
-  }
-}
-
-/**
- * UnexpectedEofError is Go's `io.ErrUnexpectedEOF`: the stream ended part-way
- * through a read that needed a fixed number of bytes
- * ({@linkcode BufReader.readFull}, {@linkcode BufReader.readExact}, a frame).
- * `partial` holds the bytes that did arrive, and `expected` how many were
- * needed.
- *
- * @example The stream ends after 3 of 8 bytes
- * ```ts
- * import { BufReader, UnexpectedEofError } from "@netconn/netconn/bufio";
- * import assert from "node:assert/strict";
- *
- * const br = new BufReader(ReadableStream.from([new Uint8Array([1, 2, 3])]));
- * const err = await br.readExact(8).catch((e) => e);
- * assert.ok(err instanceof UnexpectedEofError);
- * assert.deepEqual(err.partial, new Uint8Array([1, 2, 3]));
- * assert.equal(err.expected, 8);
- * ```
- */
-export class UnexpectedEofError extends Error {
-  /** The bytes that arrived before the end of the stream. */
-  readonly partial: Uint8Array;
-  /** How many bytes the read needed. */
-  readonly expected: number;
-
-  /**
-   * Builds the error.
-   *
-   * @param partial The bytes that arrived before the end of the stream.
-   * @param expected How many bytes the read needed.
-   */
-  constructor(partial: Uint8Array, expected: number) {
-    super(`Unexpected EOF: got ${partial.length} of ${expected} bytes`);
-    this.name = "UnexpectedEofError";
-    this.partial = partial;
-    this.expected = expected;
-  }
-}
 
 /**
  * ReadLineResult is one line, or one piece of a long line, from
@@ -146,37 +69,33 @@ export interface ReadLineResult {
  *
  * const options: ReadStringOptions = { maxLength: 8 };
  * const br = new BufReader(ReadableStream.from([new TextEncoder().encode("far too long\n")]));
- * await assert.rejects(br.readString(0x0a, options), BufferFullError);
+ * await assert.rejects(br.readString("\n", options), BufferFullError);
  * ```
  */
 export interface ReadStringOptions {
   /**
-   * The longest string, in bytes with its delimiter, to collect; a longer
-   * one fails with {@linkcode BufferFullError}, so an endless line costs
-   * bounded memory.
+   * The longest string, in bytes with its delimiter, to collect: an integer
+   * from 0 to 1 GiB. A longer one fails with {@linkcode BufferFullError}
+   * once this many bytes and at most one buffer more have come, so an
+   * endless line costs bounded memory: about the limit, allocated as the
+   * bytes arrive.
    *
    * @default {16777216}
    */
   maxLength?: number;
 }
 
-/**
- * Package-internal synchronous access to a BufReader's buffer, for the fast
- * paths of the frame and line readers; not exported from `bufio.ts`.
- */
-export interface _BufReaderInternal {
-  /** The whole buffer. */
-  buffer(br: BufReader): Uint8Array;
-  /** Start of the buffered bytes, or -1 while a read is pending. */
-  start(br: BufReader): number;
-  /** End of the buffered bytes. */
-  end(br: BufReader): number;
-  /** Consumes `n` buffered bytes. */
-  consume(br: BufReader, n: number): void;
+// One piece of a delimited read: the bytes up to and including the
+// delimiter, or all the buffer held when it filled without one (`full`).
+interface Slice {
+  bytes: Uint8Array;
+  full: boolean;
 }
 
-/** See {@linkcode _BufReaderInternal}; filled in by BufReader's static block. */
-export const _bufReaderInternal = {} as _BufReaderInternal;
+// A count the fast paths take: a non-negative safe integer.
+function isCount(n: unknown): n is number {
+  return Number.isSafeInteger(n) && (n as number) >= 0;
+}
 
 /**
  * BufReader adds a buffer to a {@linkcode Reader} or a
@@ -186,9 +105,9 @@ export const _bufReaderInternal = {} as _BufReaderInternal;
  *
  * - End of stream is `null`, as in Deno. Bytes buffered before the end or an
  *   error of the source are always handed out first; the error comes after.
- * - Views returned by {@linkcode peek}, {@linkcode readSlice} and
- *   {@linkcode readLine} point into the buffer and stop being valid when the
- *   next read starts. Copy them (`slice()`) to keep them. A call queued
+ * - Views returned by {@linkcode peek}, {@linkcode tryPeek},
+ *   {@linkcode readSlice} and {@linkcode readLine} point into the buffer and
+ *   stop being valid when the next read starts. Copy them (`slice()`) to keep them. A call queued
  *   behind another starts as soon as that one ends, so concurrent callers
  *   should use the methods that return owned results
  *   ({@linkcode readString}, {@linkcode readExact}, {@linkcode readFull}).
@@ -196,6 +115,11 @@ export const _bufReaderInternal = {} as _BufReaderInternal;
  *   {@linkcode NoProgressError}.
  * - Operations called while another is waiting for the source run after it,
  *   in call order; the synchronous fast paths only run when none is pending.
+ *   {@linkcode tryPeek} and {@linkcode tryDiscard} are those fast paths on
+ *   their own, for parsers built on top: they never wait.
+ * - Arguments are checked before anything starts: a bad one is a TypeError
+ *   or RangeError (a rejected promise from the methods that return one), and
+ *   nothing is read or consumed.
  *
  * @example Read lines and a fixed-size record
  * ```ts
@@ -213,25 +137,14 @@ export const _bufReaderInternal = {} as _BufReaderInternal;
 export class BufReader implements Reader {
   #buf: Uint8Array;
   #rd: Reader;
-  #adapter: _StreamAdapter | undefined;
+  #adapter: StreamAdapter | undefined;
   #r = 0; // next byte to hand out
   #w = 0; // end of the buffered bytes; 0 <= #r <= #w <= #buf.length
   #lastByte = -1; // last byte handed out, for unreadByte; -1 when there is none
   #eof = false; // the source reported end of stream, not yet reported to the caller
   #failed = false; // the source threw #err, not yet reported to the caller
   #err: unknown = undefined;
-  #full = false; // set by #slice when the buffer filled without the delimiter
-  #lock = new _Lock();
-
-  static {
-    _bufReaderInternal.buffer = (br) => br.#buf;
-    _bufReaderInternal.start = (br) => br.#lock.locked ? -1 : br.#r;
-    _bufReaderInternal.end = (br) => br.#w;
-    _bufReaderInternal.consume = (br, n) => {
-      br.#r += n;
-      br.#lastByte = -1;
-    };
-  }
+  #lock = new Fifo(); // held by the slow path that is waiting for the source
 
   /**
    * Creates a BufReader.
@@ -241,14 +154,14 @@ export class BufReader implements Reader {
    *   {@linkcode reset}.
    * @param size The buffer size in bytes: an integer; 0 to 15 round up to 16,
    *   as Go's `bufio.NewReaderSize`.
+   * @throws {TypeError} When `size` is not a number, or `rd` is neither a
+   *   Reader nor a ReadableStream, or the stream is locked.
    * @throws {RangeError} When `size` is negative, not an integer, or over
    *   1 GiB.
-   * @throws {TypeError} When `rd` is neither a Reader nor a ReadableStream,
-   *   or the stream is locked.
    */
   constructor(rd: Reader | ReadableStream<Uint8Array>, size: number = 4096) {
-    this.#buf = new Uint8Array(_bufferSize(size));
-    const { reader, adapter } = _toReader(rd);
+    this.#buf = new Uint8Array(bufferSize(size, "BufReader"));
+    const { reader, adapter } = toReader(rd, "BufReader");
     this.#rd = reader;
     this.#adapter = adapter;
   }
@@ -281,7 +194,7 @@ export class BufReader implements Reader {
   reset(rd: Reader | ReadableStream<Uint8Array>): void {
     if (rd === this) return;
     if (this.#lock.locked) throw new Error("Cannot reset a BufReader while a read is pending");
-    const { reader, adapter } = _toReader(rd);
+    const { reader, adapter } = toReader(rd, "BufReader.reset");
     this.#adapter?.release();
     this.#rd = reader;
     this.#adapter = adapter;
@@ -292,6 +205,76 @@ export class BufReader implements Reader {
   }
 
   /**
+   * Returns the next `n` bytes if they are buffered now, without consuming
+   * them and without waiting: the synchronous fast path of {@linkcode peek},
+   * the reading twin of `BufWriter.tryWrite`. Returns `null`, having done
+   * nothing, when fewer than `n` bytes are buffered or a read is pending;
+   * then call {@linkcode peek}. The view is valid until the next read.
+   * `tryPeek(br.buffered())` shows every buffered byte, for a parser that
+   * looks for its own delimiter or header.
+   *
+   * @param n How many bytes to look at: a non-negative integer.
+   * @returns A view of the next `n` bytes, or `null`.
+   * @throws {TypeError} When `n` is not a number.
+   * @throws {RangeError} When `n` is negative or not an integer.
+   *
+   * @example Parse a length-prefixed record without awaiting when it is buffered
+   * ```ts
+   * import { BufReader } from "@netconn/netconn/bufio";
+   * import assert from "node:assert/strict";
+   *
+   * const br = new BufReader(ReadableStream.from([new Uint8Array([2, 7, 8, 3])]));
+   * assert.equal(br.tryPeek(1), null); // nothing buffered yet
+   * await br.peek(1); // fills the buffer
+   * const head = br.tryPeek(1)!;
+   * const record = br.tryPeek(1 + head[0]!)!;
+   * assert.deepEqual(record.subarray(1), new Uint8Array([7, 8]));
+   * assert.equal(br.tryDiscard(record.length), true);
+   * assert.equal(await br.readByte(), 3);
+   * ```
+   */
+  tryPeek(n: number): Uint8Array | null {
+    if (!isCount(n)) checkInteger(n, "BufReader.tryPeek", 0);
+    const r = this.#r;
+    if (n > this.#w - r || this.#lock.locked) return null;
+    this.#lastByte = -1;
+    return this.#buf.subarray(r, r + n);
+  }
+
+  /**
+   * Skips the next `n` bytes if they are buffered now, without waiting: the
+   * synchronous fast path of {@linkcode discard}, to consume what
+   * {@linkcode tryPeek} showed. Returns `false`, having skipped nothing, when
+   * fewer than `n` bytes are buffered or a read is pending; then call
+   * {@linkcode discard}.
+   *
+   * @param n How many bytes to skip: a non-negative integer.
+   * @returns Whether the bytes were skipped.
+   * @throws {TypeError} When `n` is not a number.
+   * @throws {RangeError} When `n` is negative or not an integer.
+   *
+   * @example Skip buffered bytes
+   * ```ts
+   * import { BufReader } from "@netconn/netconn/bufio";
+   * import assert from "node:assert/strict";
+   *
+   * const br = new BufReader(ReadableStream.from([new Uint8Array([1, 2, 3])]));
+   * assert.equal(br.tryDiscard(1), false); // nothing buffered yet
+   * assert.equal(await br.readByte(), 1);
+   * assert.equal(br.tryDiscard(1), true);
+   * assert.equal(br.tryDiscard(5), false);
+   * assert.equal(await br.readByte(), 3);
+   * ```
+   */
+  tryDiscard(n: number): boolean {
+    if (!isCount(n)) checkInteger(n, "BufReader.tryDiscard", 0);
+    if (n > this.#w - this.#r || this.#lock.locked) return false;
+    this.#r += n;
+    this.#lastByte = -1;
+    return true;
+  }
+
+  /**
    * Reads up to `p.length` bytes into `p`, with at most one read from the
    * source: buffered bytes if there are any, otherwise one fill of the
    * buffer, or one read straight into `p` when `p` is at least as large as
@@ -299,6 +282,7 @@ export class BufReader implements Reader {
    *
    * @param p The buffer to read into.
    * @returns The number of bytes read, or `null` at end of stream.
+   * @throws {TypeError} When `p` is not a Uint8Array.
    * @throws Whatever the source threw, once the buffered bytes are read.
    *
    * @example Read in small pieces
@@ -314,14 +298,10 @@ export class BufReader implements Reader {
    * ```
    */
   read(p: Uint8Array): Promise<number | null> {
-    const r = this.#r;
-    const avail = this.#w - r;
-    if (avail > 0 && !this.#lock.locked) {
-      const n = p.length < avail ? p.length : avail;
-      if (n > 0) this.#take(p, r, n);
-      return Promise.resolve(n);
+    if (p instanceof Uint8Array && this.#r < this.#w && !this.#lock.locked) {
+      return Promise.resolve(this.#take(p));
     }
-    return this.#run(() => this.#read(p));
+    return this.#slow(checked(() => checkBytes(p, "BufReader.read")), () => this.#read(p));
   }
 
   /**
@@ -341,12 +321,12 @@ export class BufReader implements Reader {
    * ```
    */
   readByte(): Promise<number | null> {
-    if (this.#r < this.#w && !this.#lock.locked) {
-      const c = this.#buf[this.#r++]!;
-      this.#lastByte = c;
-      return Promise.resolve(c);
-    }
-    return this.#run(() => this.#readByte());
+    if (this.#r < this.#w && !this.#lock.locked) return Promise.resolve(this.#takeByte());
+    return this.#slow(undefined, async () => {
+      this.#lastByte = -1;
+      await this.#fill(1);
+      return this.#r === this.#w ? this.#end() : this.#takeByte();
+    });
   }
 
   /**
@@ -393,6 +373,7 @@ export class BufReader implements Reader {
    *   first (empty at end of stream).
    * @throws {BufferFullError} When `n` is larger than the buffer; `partial`
    *   holds the buffered bytes, still unread.
+   * @throws {TypeError} When `n` is not a number.
    * @throws {RangeError} When `n` is negative or not an integer.
    * @throws Whatever the source threw; the buffered bytes stay unread.
    *
@@ -408,11 +389,9 @@ export class BufReader implements Reader {
    * ```
    */
   peek(n: number): Promise<Uint8Array> {
-    if (Number.isInteger(n) && n >= 0 && n <= this.#w - this.#r && !this.#lock.locked) {
-      this.#lastByte = -1;
-      return Promise.resolve(this.#buf.subarray(this.#r, this.#r + n));
-    }
-    return this.#run(() => this.#peek(n));
+    const view = isCount(n) ? this.tryPeek(n) : null;
+    if (view !== null) return Promise.resolve(view);
+    return this.#slow(checked(() => checkInteger(n, "BufReader.peek", 0)), () => this.#peek(n));
   }
 
   /**
@@ -421,12 +400,14 @@ export class BufReader implements Reader {
    * `delim` unless the stream ended first, in which case it holds the bytes
    * that remained.
    *
-   * @param delim The delimiter byte, 0 to 255.
+   * @param delim The delimiter: a one-character ASCII string such as `"\n"`,
+   *   or a byte from 0 to 255.
    * @returns The bytes up to and including `delim`, or `null` at end of
    *   stream.
    * @throws {BufferFullError} When the buffer fills without `delim`;
    *   `partial` holds the full buffer, consumed.
-   * @throws {RangeError} When `delim` is not a byte value.
+   * @throws {TypeError} When `delim` is neither a string nor a number.
+   * @throws {RangeError} When `delim` is not one ASCII character or a byte.
    * @throws Whatever the source threw; the bytes before it stay buffered, so
    *   a later call (after a read deadline is moved, say) returns them with
    *   the rest of the slice.
@@ -437,29 +418,25 @@ export class BufReader implements Reader {
    * import assert from "node:assert/strict";
    *
    * const br = new BufReader(ReadableStream.from([new TextEncoder().encode("a,bc")]));
-   * assert.deepEqual(await br.readSlice(0x2c), new TextEncoder().encode("a,"));
-   * assert.deepEqual(await br.readSlice(0x2c), new TextEncoder().encode("bc"));
-   * assert.equal(await br.readSlice(0x2c), null);
+   * assert.deepEqual(await br.readSlice(","), new TextEncoder().encode("a,"));
+   * assert.deepEqual(await br.readSlice(","), new TextEncoder().encode("bc"));
+   * assert.equal(await br.readSlice(","), null);
    * ```
    */
-  readSlice(delim: number): Promise<Uint8Array | null> {
-    if (!this.#lock.locked) {
-      const buf = this.#buf;
-      const i = buf.indexOf(delim, this.#r);
-      if (i >= 0 && i < this.#w) {
-        const line = buf.subarray(this.#r, i + 1);
-        this.#r = i + 1;
-        this.#lastByte = delim;
-        return Promise.resolve(line);
+  readSlice(delim: string | number): Promise<Uint8Array | null> {
+    const c = delimiterByte(delim);
+    const i = c >= 0 ? this.#indexOf(c) : -1;
+    if (i >= 0) return Promise.resolve(this.#cut(i + 1, false).bytes);
+    const bad = c < 0 ? delimiterError(delim, "BufReader.readSlice") : undefined;
+    return this.#slow(bad, async () => {
+      const slice = await this.#slice(c);
+      if (slice?.full) {
+        throw new BufferFullError(
+          slice.bytes,
+          `Buffer full: no delimiter within ${this.size} bytes`,
+        );
       }
-    }
-    return this.#run(async () => {
-      _checkByte(delim, "Delimiter");
-      const line = await this.#slice(delim);
-      if (this.#full) {
-        throw new BufferFullError(line!, `Buffer full: no delimiter within ${this.size} bytes`);
-      }
-      return line;
+      return slice === null ? null : slice.bytes;
     });
   }
 
@@ -488,18 +465,17 @@ export class BufReader implements Reader {
    * ```
    */
   readLine(): Promise<ReadLineResult | null> {
-    if (!this.#lock.locked) {
-      const buf = this.#buf;
-      const r = this.#r;
-      const i = buf.indexOf(LF, r);
-      if (i >= 0 && i < this.#w) {
-        this.#r = i + 1;
-        this.#lastByte = LF;
-        const end = i > r && buf[i - 1] === CR ? i - 1 : i;
-        return Promise.resolve({ line: buf.subarray(r, end), more: false });
-      }
+    const r = this.#r;
+    const i = this.#indexOf(LF);
+    if (i >= 0) {
+      this.#r = i + 1;
+      this.#lastByte = LF;
+      return Promise.resolve({
+        line: this.#buf.subarray(r, lineEnd(this.#buf, r, i)),
+        more: false,
+      });
     }
-    return this.#run(() => this.#readLine());
+    return this.#slow(undefined, () => this.#readLine());
   }
 
   /**
@@ -508,12 +484,16 @@ export class BufReader implements Reader {
    * never sends `delim` cannot make it buffer without end. The string ends
    * in `delim` unless the stream ended first.
    *
-   * @param delim The delimiter byte, 0 to 255.
+   * @param delim The delimiter: a one-character ASCII string such as `"\n"`,
+   *   or a byte from 0 to 255.
    * @param options The length limit.
    * @returns The string, or `null` at end of stream.
    * @throws {BufferFullError} When more than `maxLength` bytes come without
    *   `delim`; `partial` holds a copy of the bytes read, consumed.
-   * @throws {RangeError} When `delim` or `maxLength` is out of range.
+   * @throws {TypeError} When `delim` is neither a string nor a number, or an
+   *   option has the wrong type.
+   * @throws {RangeError} When `delim` is not one ASCII character or a byte,
+   *   or `maxLength` is out of range.
    * @throws Whatever the source threw. The bytes of a string that fits in
    *   the buffer stay buffered for a later call; the pieces already read of
    *   a longer one are lost.
@@ -524,13 +504,20 @@ export class BufReader implements Reader {
    * import assert from "node:assert/strict";
    *
    * const br = new BufReader(ReadableStream.from([new TextEncoder().encode("héllo\nrest")]));
-   * assert.equal(await br.readString(0x0a), "héllo\n");
-   * assert.equal(await br.readString(0x0a), "rest");
-   * assert.equal(await br.readString(0x0a), null);
+   * assert.equal(await br.readString("\n"), "héllo\n");
+   * assert.equal(await br.readString("\n"), "rest");
+   * assert.equal(await br.readString("\n"), null);
    * ```
    */
-  readString(delim: number, options?: ReadStringOptions): Promise<string | null> {
-    return this.#run(() => this.#readString(delim, options?.maxLength ?? DEFAULT_MAX_STRING));
+  readString(delim: string | number, options?: ReadStringOptions): Promise<string | null> {
+    const c = delimiterByte(delim);
+    let max = DEFAULT_MAX_STRING;
+    const bad = c < 0 ? delimiterError(delim, "BufReader.readString") : checked(() => {
+      const { maxLength = max } = checkOptions(options, "BufReader.readString");
+      checkInteger(maxLength, 'BufReader.readString option "maxLength"', 0, MAX_BUFFER_SIZE);
+      max = maxLength;
+    });
+    return this.#slow(bad, () => this.#readString(c, max));
   }
 
   /**
@@ -544,6 +531,7 @@ export class BufReader implements Reader {
    *   empty `p` always resolves to `p`).
    * @throws {UnexpectedEofError} When the stream ended part-way; `partial` is
    *   the filled start of `p`.
+   * @throws {TypeError} When `p` is not a Uint8Array.
    * @throws Whatever the source threw; see above for what was consumed.
    *
    * @example Fill a fixed-size buffer
@@ -559,22 +547,26 @@ export class BufReader implements Reader {
    * ```
    */
   readFull(p: Uint8Array): Promise<Uint8Array | null> {
-    const r = this.#r;
-    if (p.length <= this.#w - r && !this.#lock.locked) {
-      if (p.length > 0) this.#take(p, r, p.length);
+    if (p instanceof Uint8Array && p.length <= this.#w - this.#r && !this.#lock.locked) {
+      this.#take(p);
       return Promise.resolve(p);
     }
-    return this.#run(() => this.#readFull(p));
+    return this.#slow(checked(() => checkBytes(p, "BufReader.readFull")), () => this.#readFull(p));
   }
 
   /**
    * Reads exactly `n` bytes into a new array, which the caller owns; all or
    * nothing when `n` is no larger than the buffer, as {@linkcode readFull}.
+   * A larger `n` is read as the bytes come, into memory that grows with
+   * them (by 64 KiB or an eighth at a time, in a resizable ArrayBuffer of
+   * at most `n` bytes), so a length a peer claims costs only what it sends.
    *
    * @param n How many bytes to read: a non-negative integer.
    * @returns The bytes, or `null` when the stream ended before any byte.
    * @throws {UnexpectedEofError} When the stream ended part-way.
-   * @throws {RangeError} When `n` is negative or not an integer.
+   * @throws {TypeError} When `n` is not a number.
+   * @throws {RangeError} When `n` is negative or not an integer, or more
+   *   than the runtime can reserve.
    * @throws Whatever the source threw.
    *
    * @example Read a fixed number of bytes
@@ -587,12 +579,14 @@ export class BufReader implements Reader {
    * ```
    */
   readExact(n: number): Promise<Uint8Array | null> {
-    try {
-      _checkCount(n, "Byte count");
-    } catch (e) {
-      return Promise.reject(e);
+    if (!isCount(n)) {
+      return Promise.reject(checked(() => checkInteger(n, "BufReader.readExact", 0)));
     }
-    return this.readFull(new Uint8Array(n));
+    if (n <= this.#buf.length) return this.readFull(new Uint8Array(n));
+    return this.#slow(undefined, () => {
+      const out = new Growable(n, "BufReader.readExact");
+      return this.#readInto(n, (off) => out.room(off), (got) => out.bytes(got));
+    });
   }
 
   /**
@@ -601,6 +595,7 @@ export class BufReader implements Reader {
    * @param n How many bytes to skip: a non-negative integer.
    * @returns The number of bytes skipped; fewer than `n` only when the
    *   stream ended first.
+   * @throws {TypeError} When `n` is not a number.
    * @throws {RangeError} When `n` is negative or not an integer.
    * @throws Whatever the source threw.
    *
@@ -615,17 +610,33 @@ export class BufReader implements Reader {
    * ```
    */
   discard(n: number): Promise<number> {
-    if (Number.isSafeInteger(n) && n >= 0 && n <= this.#w - this.#r && !this.#lock.locked) {
-      this.#r += n;
-      this.#lastByte = -1;
-      return Promise.resolve(n);
-    }
-    return this.#run(() => this.#discard(n));
+    if (isCount(n) && this.tryDiscard(n)) return Promise.resolve(n);
+    return this.#slow(
+      checked(() => checkInteger(n, "BufReader.discard", 0)),
+      () => this.#discard(n),
+    );
   }
 
-  // Copies n buffered bytes from r into p and consumes them; n > 0.
-  #take(p: Uint8Array, r: number, n: number): void {
+  // Every method is a synchronous fast path over the buffered bytes, taken
+  // when no slow path is pending, else this: the slow path `op`, run after
+  // every one called before it. Bad arguments reject at once, starting nothing.
+  #slow<T>(bad: Error | undefined, op: () => Promise<T>): Promise<T> {
+    return bad === undefined ? inTurn(this.#lock, op) : Promise.reject(bad);
+  }
+
+  // Where `c` is among the buffered bytes, or -1; -1 while a slow path is pending.
+  #indexOf(c: number): number {
+    if (this.#lock.locked) return -1;
+    const i = this.#buf.indexOf(c, this.#r);
+    return i < this.#w ? i : -1;
+  }
+
+  // Copies buffered bytes into p and consumes them; returns the count.
+  #take(p: Uint8Array): number {
     const buf = this.#buf;
+    const r = this.#r;
+    const n = Math.min(p.length, this.#w - r);
+    if (n === 0) return 0;
     if (n <= 16) {
       for (let i = 0; i < n; i++) p[i] = buf[r + i]!;
     } else {
@@ -633,11 +644,22 @@ export class BufReader implements Reader {
     }
     this.#r = r + n;
     this.#lastByte = buf[r + n - 1]!;
+    return n;
   }
 
-  // Runs a slow operation once every earlier one has finished.
-  #run<T>(op: () => Promise<T>): Promise<T> {
-    return _locked(this.#lock, op);
+  // Consumes one buffered byte; there must be one.
+  #takeByte(): number {
+    const c = this.#buf[this.#r++]!;
+    this.#lastByte = c;
+    return c;
+  }
+
+  // Consumes the buffered bytes up to `end` as one slice.
+  #cut(end: number, full: boolean): Slice {
+    const bytes = this.#buf.subarray(this.#r, end);
+    this.#r = end;
+    this.#lastByte = bytes.length > 0 ? bytes[bytes.length - 1]! : -1;
+    return { bytes, full };
   }
 
   // True when the last fill left an end of stream or error to report.
@@ -658,10 +680,17 @@ export class BufReader implements Reader {
     return null;
   }
 
+  // The one helper of every slow path: reads from the source until `want`
+  // bytes are buffered (want <= size) or the source ends or fails. An end of
+  // stream or error is recorded for #end, not thrown.
+  async #fill(want: number): Promise<void> {
+    while (this.#w - this.#r < want && !this.#ended()) await this.#readOnce();
+  }
+
   // Slides the buffered bytes to the front and reads once more into the rest
   // of the buffer, allowing MAX_EMPTY_OPS empty reads. The buffer must not be
-  // full. An end of stream or error is recorded, not thrown.
-  async #fill(): Promise<void> {
+  // full.
+  async #readOnce(): Promise<void> {
     const buf = this.#buf;
     if (this.#r > 0) {
       buf.copyWithin(0, this.#r, this.#w);
@@ -677,7 +706,7 @@ export class BufReader implements Reader {
           this.#eof = true;
           return;
         }
-        n = _checkResult(got, room.length, "Reader");
+        n = checkResult(got, room.length, "Reader");
       } catch (err) {
         this.#failed = true;
         this.#err = err;
@@ -695,19 +724,12 @@ export class BufReader implements Reader {
     if (this.#r === this.#w) {
       if (this.#ended()) return this.#end();
       if (p.length === 0) return 0;
-      if (p.length >= this.#buf.length) {
-        // A large read into an empty buffer goes straight into p: no copy.
-        const n = await this.#readDirect(p);
-        if (n !== null) this.#lastByte = p[n - 1]!;
-        return n;
-      }
-      await this.#fill();
+      // A large read into an empty buffer goes straight into p: no copy.
+      if (p.length >= this.#buf.length) return await this.#readDirect(p);
+      await this.#fill(1);
       if (this.#r === this.#w) return this.#end();
     }
-    const avail = this.#w - this.#r;
-    const n = p.length < avail ? p.length : avail;
-    if (n > 0) this.#take(p, this.#r, n);
-    return n;
+    return this.#take(p);
   }
 
   // Reads from the source straight into p; resolves with n > 0 or null.
@@ -715,30 +737,19 @@ export class BufReader implements Reader {
     for (let i = 0; i < MAX_EMPTY_OPS; i++) {
       const got = await this.#rd.read(p);
       if (got === null) return null;
-      const n = _checkResult(got, p.length, "Reader");
-      if (n > 0) return n;
+      const n = checkResult(got, p.length, "Reader");
+      if (n > 0) {
+        this.#lastByte = p[n - 1]!;
+        return n;
+      }
     }
     throw new NoProgressError(`Reader returned no bytes in ${MAX_EMPTY_OPS} reads in a row`);
   }
 
-  async #readByte(): Promise<number | null> {
-    this.#lastByte = -1;
-    while (this.#r === this.#w) {
-      if (this.#ended()) return this.#end();
-      await this.#fill();
-    }
-    const c = this.#buf[this.#r++]!;
-    this.#lastByte = c;
-    return c;
-  }
-
   async #peek(n: number): Promise<Uint8Array> {
-    _checkCount(n, "Peek count");
     this.#lastByte = -1;
     const size = this.#buf.length;
-    while (this.#w - this.#r < n && this.#w - this.#r < size && !this.#ended()) {
-      await this.#fill();
-    }
+    await this.#fill(Math.min(n, size));
     if (n > size) {
       throw new BufferFullError(
         this.#buf.subarray(this.#r, this.#w),
@@ -751,123 +762,113 @@ export class BufReader implements Reader {
     return this.#buf.subarray(this.#r, Math.min(this.#r + n, this.#w));
   }
 
-  // Go's ReadSlice without the error for a full buffer: sets #full instead.
-  // The bytes left at end of stream come back as a last slice, leaving the
-  // end pending for the next call; an error leaves them buffered.
-  async #slice(delim: number): Promise<Uint8Array | null> {
-    this.#full = false;
+  // Go's ReadSlice, with a full buffer reported in the result. The bytes
+  // left at end of stream come back as a last slice, leaving the end pending
+  // for the next call; an error leaves them buffered.
+  async #slice(delim: number): Promise<Slice | null> {
     this.#lastByte = -1;
     const buf = this.#buf;
-    let searched = 0; // bytes after #r already searched for delim
-    let line: Uint8Array;
-    for (;;) {
+    for (let searched = 0;;) {
       const i = buf.subarray(this.#r + searched, this.#w).indexOf(delim);
-      if (i >= 0) {
-        const end = this.#r + searched + i + 1;
-        line = buf.subarray(this.#r, end);
-        this.#r = end;
-        break;
-      }
+      if (i >= 0) return this.#cut(this.#r + searched + i + 1, false);
       if (this.#ended()) {
         // An error leaves the partial line buffered for a later call; the
         // end of the stream hands it out.
         if (this.#failed || this.#r === this.#w) return this.#end();
-        line = buf.subarray(this.#r, this.#w);
-        this.#r = this.#w;
-        break;
-      }
-      if (this.#w - this.#r >= buf.length) {
-        line = buf.subarray(this.#r, this.#w);
-        this.#r = this.#w;
-        this.#full = true;
-        break;
+        return this.#cut(this.#w, false);
       }
       searched = this.#w - this.#r;
-      await this.#fill();
+      if (searched >= buf.length) return this.#cut(this.#w, true);
+      await this.#fill(searched + 1);
     }
-    if (line.length > 0) this.#lastByte = line[line.length - 1]!;
-    return line;
   }
 
   async #readLine(): Promise<ReadLineResult | null> {
-    const line = await this.#slice(LF);
-    if (line === null) return null;
-    let end = line.length;
-    if (this.#full) {
+    const slice = await this.#slice(LF);
+    if (slice === null) return null;
+    const { bytes, full } = slice;
+    const n = bytes.length;
+    if (full && bytes[n - 1] === CR) {
       // A "\r\n" may straddle the buffer: keep the "\r" for the next call.
-      if (line[end - 1] === CR) {
-        this.#r--;
-        this.#lastByte = -1;
-        end--;
-      }
-      return { line: line.subarray(0, end), more: true };
+      this.#r--;
+      this.#lastByte = -1;
+      return { line: bytes.subarray(0, n - 1), more: true };
     }
-    if (end > 0 && line[end - 1] === LF) {
-      end--;
-      if (end > 0 && line[end - 1] === CR) end--;
-    }
-    return { line: line.subarray(0, end), more: false };
+    if (full) return { line: bytes, more: true };
+    return {
+      line: bytes.subarray(0, bytes[n - 1] === LF ? lineEnd(bytes, 0, n - 1) : n),
+      more: false,
+    };
   }
 
-  async #readString(delim: number, maxLength: number): Promise<string | null> {
-    _checkByte(delim, "Delimiter");
-    _checkCount(maxLength, "Maximum length");
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    for (;;) {
-      const part = await this.#slice(delim);
-      if (part === null) break;
-      total += part.length;
-      parts.push(this.#full || total > maxLength ? part.slice() : part);
-      if (total > maxLength) {
+  async #readString(delim: number, max: number): Promise<string | null> {
+    const first = await this.#slice(delim);
+    if (first === null) return null;
+    if (!first.full && first.bytes.length <= max) return decoder.decode(first.bytes);
+    // Longer than the buffer: collect copies of the pieces, in memory that
+    // grows as they come, up to the limit and one buffer more.
+    const out = new Growable(max + this.#buf.length, "BufReader.readString");
+    for (let slice: Slice | null = first; slice !== null;) {
+      out.push(slice.bytes);
+      if (out.length > max) {
         throw new BufferFullError(
-          _concat(parts, total),
-          `Delimiter not found within the maximum length of ${maxLength} bytes`,
+          out.bytes(),
+          `Delimiter not found within the maximum length of ${max} bytes`,
         );
       }
-      if (!this.#full) break;
+      slice = slice.full ? await this.#slice(delim) : null;
     }
-    if (parts.length === 0) return null;
-    return decoder.decode(parts.length === 1 ? parts[0] : _concat(parts, total));
+    return decoder.decode(out.bytes());
   }
 
   async #readFull(p: Uint8Array): Promise<Uint8Array | null> {
     if (p.length === 0) return p;
-    if (p.length <= this.#buf.length) {
-      // All or nothing: buffer the whole of p first, so an error consumes nothing.
-      this.#lastByte = -1;
-      while (this.#w - this.#r < p.length && !this.#ended()) await this.#fill();
-      const avail = this.#w - this.#r;
-      if (avail < p.length) {
-        if (this.#failed || avail === 0) return this.#end();
-        this.#take(p, this.#r, avail);
-        throw new UnexpectedEofError(p.subarray(0, avail), p.length);
-      }
-      this.#take(p, this.#r, p.length);
-      return p;
+    if (p.length > this.#buf.length) {
+      return await this.#readInto(
+        p.length,
+        (off) => p.subarray(off),
+        (n) => n === p.length ? p : p.subarray(0, n),
+      );
     }
-    let n = 0;
-    while (n < p.length) {
-      const m = await this.#read(p.subarray(n));
-      if (m === null) {
-        if (n === 0) return null;
-        throw new UnexpectedEofError(p.subarray(0, n), p.length);
-      }
-      n += m;
+    // All or nothing: buffer the whole of p first, so an error consumes nothing.
+    this.#lastByte = -1;
+    await this.#fill(p.length);
+    const avail = this.#w - this.#r;
+    if (avail < p.length) {
+      if (this.#failed || avail === 0) return this.#end();
+      this.#take(p);
+      throw new UnexpectedEofError(p.subarray(0, avail), p.length);
     }
+    this.#take(p);
     return p;
   }
 
+  // Reads `want` bytes, more than the buffer holds, as they come: each read
+  // goes into `room(bytes so far)`; `bytes(n)` gives the first n read.
+  async #readInto(
+    want: number,
+    room: (off: number) => Uint8Array,
+    bytes: (n: number) => Uint8Array,
+  ): Promise<Uint8Array | null> {
+    let n = 0;
+    while (n < want) {
+      const got = await this.#read(room(n));
+      if (got === null) break;
+      n += got;
+    }
+    if (n === want) return bytes(n);
+    if (n === 0) return null;
+    throw new UnexpectedEofError(bytes(n), want);
+  }
+
   async #discard(n: number): Promise<number> {
-    _checkCount(n, "Discard count");
     this.#lastByte = -1;
     let remain = n;
     while (remain > 0) {
+      await this.#fill(1);
       if (this.#r === this.#w) {
         if (this.#failed) this.#end();
-        if (this.#eof) break;
-        await this.#fill();
-        continue;
+        break; // end of stream, left pending
       }
       const skip = Math.min(this.#w - this.#r, remain);
       this.#r += skip;

@@ -7,61 +7,35 @@
  * @module
  */
 
-import { _bufReaderFor, _checkLimit, _MessageWriter, _Sticky } from "./_message.ts";
-import { _Lock, _locked } from "./_util.ts";
-import {
-  _bufReaderInternal as internal,
-  type BufReader,
-  UnexpectedEofError,
-} from "./buf_reader.ts";
+import { checkBytes, checked } from "../_check.ts";
+import { messageOptions, MessageReader, MessageWriter } from "./_message.ts";
+import { RESOLVED } from "./_util.ts";
+import type { BufReader } from "./buf_reader.ts";
+import { MessageTooLargeError, UnexpectedEofError } from "./errors.ts";
 import type { Reader, Writer } from "./io.ts";
 
 /** Bytes in a frame header. */
 const HEADER = 4;
-/** The largest length a u32 header can carry. */
-const MAX_U32 = 0xffff_ffff;
-/** Default {@linkcode FrameReaderOptions.maxFrameSize} (16 MiB). */
-const DEFAULT_MAX_FRAME = 16 * 1024 * 1024;
-const RESOLVED: Promise<void> = Promise.resolve();
+/** The frame size limit: its name, the largest length a u32 header can carry, the default. */
+const LIMIT = { name: "maxFrameSize", max: 0xffff_ffff, fallback: 16 * 1024 * 1024 };
 
-/**
- * MessageTooLargeError says a frame or line is over its reader's or writer's
- * limit: a frame header claimed more than `maxFrameSize` bytes, or a line ran
- * past `maxLineLength` without ending. A reader stops at the limit, so hostile
- * input costs bounded memory; after this error the reader keeps failing with
- * it, since its place in the stream is lost. A writer refuses the message
- * before writing any of it.
- *
- * @example A header that claims 4 GiB
- * ```ts
- * import { FrameReader, MessageTooLargeError } from "@netconn/netconn/bufio";
- * import assert from "node:assert/strict";
- *
- * const frames = new FrameReader(ReadableStream.from([new Uint8Array([255, 255, 255, 255])]));
- * const err = await frames.readFrame().catch((e) => e);
- * assert.ok(err instanceof MessageTooLargeError);
- * assert.equal(err.size, 2 ** 32 - 1);
- * assert.equal(err.limit, 16 * 1024 * 1024);
- * ```
- */
-export class MessageTooLargeError extends Error {
-  /** The size claimed, or for a line the bytes seen so far. */
-  readonly size: number;
-  /** The limit it exceeds. */
-  readonly limit: number;
+// The frame header, the payload's length as a big-endian u32 in buf[at, at + 4).
+function getHeader(buf: Uint8Array, at = 0): number {
+  return ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
+}
 
-  /**
-   * Builds the error.
-   *
-   * @param message What was too large.
-   * @param options The size and the limit.
-   */
-  constructor(message: string, options: { size: number; limit: number }) {
-    super(message);
-    this.name = "MessageTooLargeError";
-    this.size = options.size;
-    this.limit = options.limit;
-  }
+function putHeader(buf: Uint8Array, size: number): void {
+  buf[0] = size >>> 24;
+  buf[1] = size >>> 16;
+  buf[2] = size >>> 8;
+  buf[3] = size;
+}
+
+function tooLarge(size: number, limit: number): MessageTooLargeError {
+  return new MessageTooLargeError(
+    `Frame of ${size} bytes exceeds the maximum frame size of ${limit} bytes`,
+    { size, limit },
+  );
 }
 
 /**
@@ -82,7 +56,8 @@ export interface FrameReaderOptions {
   /**
    * The largest payload accepted, in bytes, at most `2 ** 32 - 1`. A header
    * claiming more fails with {@linkcode MessageTooLargeError} before anything
-   * is allocated.
+   * is allocated; one claiming less gets memory as its payload arrives, so
+   * even a limit of 4 GiB costs only what the peer sends.
    *
    * @default {16777216}
    */
@@ -104,10 +79,13 @@ export interface FrameReaderOptions {
  *   stream ends cleanly between frames. A stream that ends inside a frame
  *   fails with {@linkcode UnexpectedEofError}.
  * - A payload that fits in the buffer is returned as a view of it, valid
- *   until the next read (no copy, no allocation); a larger one is a new array.
- *   Copy a view with `slice()` to keep it — also when iterating.
+ *   until the next read (no copy, no allocation); a larger one is a new array
+ *   (over a resizable ArrayBuffer of exactly its length), read with
+ *   {@linkcode BufReader.readExact}. Copy a view with `slice()` to keep it —
+ *   also when iterating.
  * - Memory is bounded by `maxFrameSize`: a larger header fails at once with
- *   {@linkcode MessageTooLargeError}.
+ *   {@linkcode MessageTooLargeError}. A payload larger than the buffer is
+ *   given memory as it arrives, not what its header claims.
  * - A source error (a passed read deadline, say) while a frame that fits in
  *   the buffer is still arriving consumes nothing: the reader stays usable
  *   and a later call returns the whole frame. Every other failure — a frame
@@ -129,12 +107,8 @@ export interface FrameReaderOptions {
  * ```
  */
 export class FrameReader implements AsyncIterable<Uint8Array> {
-  #br: BufReader;
-  #buf: Uint8Array; // #br's buffer, which never changes
   #max: number;
-  #header = new Uint8Array(HEADER);
-  #lock = new _Lock();
-  #sticky = new _Sticky();
+  #in: MessageReader<Uint8Array>;
 
   /**
    * Creates a FrameReader.
@@ -143,16 +117,20 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
    *   `ReadableStream<Uint8Array>`, or a {@linkcode BufReader} to read
    *   through directly.
    * @param options The frame limit and buffer size.
+   * @throws {TypeError} When `rd` is not a source, or an option has the
+   *   wrong type.
    * @throws {RangeError} When an option is out of range.
    */
   constructor(rd: Reader | ReadableStream<Uint8Array> | BufReader, options?: FrameReaderOptions) {
-    this.#max = _checkLimit(
-      options?.maxFrameSize ?? DEFAULT_MAX_FRAME,
-      "Maximum frame size",
-      MAX_U32,
+    const { limit, bufferSize } = messageOptions(options, "FrameReader", LIMIT);
+    this.#max = limit;
+    this.#in = new MessageReader(
+      rd,
+      bufferSize,
+      "FrameReader",
+      () => this.#buffered(),
+      () => this.#readFrame(),
     );
-    this.#br = _bufReaderFor(rd, options?.bufferSize);
-    this.#buf = internal.buffer(this.#br);
   }
 
   /** The largest payload accepted, in bytes. */
@@ -182,9 +160,7 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
    * ```
    */
   readFrame(): Promise<Uint8Array | null> {
-    const frame = this.#buffered();
-    if (frame !== undefined) return Promise.resolve(frame);
-    return _locked(this.#lock, () => this.#readFrame());
+    return this.#in.read();
   }
 
   /**
@@ -196,75 +172,56 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
    * @returns An iterator of payloads.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
-    const next = (): Promise<IteratorResult<Uint8Array>> => {
-      const frame = this.#buffered();
-      if (frame !== undefined) return Promise.resolve({ value: frame, done: false });
-      return this.readFrame().then(iteratorResult);
-    };
-    return {
-      next,
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
+    return this.#in.iterate();
   }
 
   // The fast path: the next frame when it is already whole in the buffer and
-  // nothing is pending or failed, without awaiting; else undefined.
+  // without awaiting; else undefined. Runs only when nothing is pending or failed.
   #buffered(): Uint8Array | undefined {
-    if (this.#lock.locked || this.#sticky.failed) return undefined;
-    const br = this.#br;
-    const r = internal.start(br);
-    const avail = internal.end(br) - r;
-    if (r < 0 || avail < HEADER) return undefined;
-    const buf = this.#buf;
-    const size = ((buf[r]! << 24) | (buf[r + 1]! << 16) | (buf[r + 2]! << 8) | buf[r + 3]!) >>> 0;
-    if (size > this.#max || avail - HEADER < size) return undefined;
-    internal.consume(br, HEADER + size);
-    return buf.subarray(r + HEADER, r + HEADER + size);
+    const buffered = this.#in.buffered;
+    const view = buffered.view();
+    if (view === null) return undefined;
+    const at = buffered.at;
+    const size = view.length - at < HEADER ? -1 : getHeader(view, at);
+    const end = at + HEADER + size;
+    if (size < 0 || size > this.#max || end > view.length) {
+      buffered.drop();
+      return undefined;
+    }
+    buffered.consume(HEADER + size);
+    return view.subarray(at + HEADER, end);
   }
 
   async #readFrame(): Promise<Uint8Array | null> {
-    this.#sticky.check();
-    const br = this.#br;
+    const br = this.#in.br;
     // Until a byte is consumed, a source error leaves the frame buffered and
     // the reader usable: peek, then consume the whole frame at once.
     const header = await br.peek(HEADER);
     if (header.length === 0) return null;
     if (header.length < HEADER) {
-      throw this.#sticky.record(new UnexpectedEofError(header.slice(), HEADER));
+      throw this.#in.sticky.record(new UnexpectedEofError(header.slice(), HEADER));
     }
-    const size = ((header[0]! << 24) | (header[1]! << 16) | (header[2]! << 8) | header[3]!) >>> 0;
-    if (size > this.#max) {
-      throw this.#sticky.record(
-        new MessageTooLargeError(
-          `Frame of ${size} bytes exceeds the maximum frame size of ${this.#max} bytes`,
-          { size, limit: this.#max },
-        ),
-      );
-    }
+    const size = getHeader(header);
+    if (size > this.#max) throw this.#in.sticky.record(tooLarge(size, this.#max));
     if (HEADER + size <= br.size) {
       const frame = await br.peek(HEADER + size);
       if (frame.length < HEADER + size) {
-        throw this.#sticky.record(new UnexpectedEofError(frame.slice(HEADER), size));
+        throw this.#in.sticky.record(new UnexpectedEofError(frame.slice(HEADER), size));
       }
       await br.discard(HEADER + size);
       return frame.subarray(HEADER);
     }
-    // Larger than the buffer: read as it comes; a failure now loses the place.
+    // Larger than the buffer: read as it comes, into memory that grows with
+    // it; a failure now loses the place.
     try {
       await br.discard(HEADER);
       const payload = await br.readExact(size);
       if (payload === null) throw new UnexpectedEofError(new Uint8Array(0), size);
       return payload;
     } catch (err) {
-      throw this.#sticky.record(err);
+      throw this.#in.sticky.record(err);
     }
   }
-}
-
-function iteratorResult(frame: Uint8Array | null): IteratorResult<Uint8Array> {
-  return frame === null ? { value: undefined, done: true } : { value: frame, done: false };
 }
 
 /**
@@ -316,7 +273,7 @@ export interface FrameWriterOptions {
  * ```
  */
 export class FrameWriter {
-  #out: _MessageWriter;
+  #out: MessageWriter;
   #max: number;
   #header = new Uint8Array(HEADER); // for the synchronous path into a BufWriter
 
@@ -327,15 +284,13 @@ export class FrameWriter {
    *   BufWriter, a raw `Deno.Conn`) or a `WritableStream<Uint8Array>`, which
    *   stays locked.
    * @param options The frame limit.
+   * @throws {TypeError} When `wr` is not a destination, or an option has the
+   *   wrong type.
    * @throws {RangeError} When `maxFrameSize` is out of range.
    */
   constructor(wr: Writer | WritableStream<Uint8Array>, options?: FrameWriterOptions) {
-    this.#max = _checkLimit(
-      options?.maxFrameSize ?? DEFAULT_MAX_FRAME,
-      "Maximum frame size",
-      MAX_U32,
-    );
-    this.#out = new _MessageWriter(wr);
+    this.#max = messageOptions(options, "FrameWriter", LIMIT).limit;
+    this.#out = new MessageWriter(wr, "FrameWriter");
   }
 
   /** The largest payload the writer sends, in bytes. */
@@ -347,6 +302,8 @@ export class FrameWriter {
    * Writes `payload` as one frame, with one `write` call.
    *
    * @param payload The frame's payload.
+   * @throws {TypeError} When `payload` is not a Uint8Array; nothing is
+   *   written and the writer stays usable.
    * @throws {MessageTooLargeError} When `payload` is over `maxFrameSize`;
    *   nothing is written and the writer stays usable.
    * @throws The destination's error, now or from an earlier failure.
@@ -363,26 +320,15 @@ export class FrameWriter {
    * ```
    */
   writeFrame(payload: Uint8Array): Promise<void> {
-    const size = payload.length;
-    if (size > this.#max) {
-      return Promise.reject(
-        new MessageTooLargeError(
-          `Frame of ${size} bytes exceeds the maximum frame size of ${this.#max} bytes`,
-          { size, limit: this.#max },
-        ),
-      );
+    if (!(payload instanceof Uint8Array)) {
+      return Promise.reject(checked(() => checkBytes(payload, "FrameWriter.writeFrame")));
     }
-    const header = this.#header;
-    header[0] = size >>> 24;
-    header[1] = size >>> 16;
-    header[2] = size >>> 8;
-    header[3] = size;
-    if (this.#out.trySend(header, payload)) return RESOLVED;
+    const size = payload.length;
+    if (size > this.#max) return Promise.reject(tooLarge(size, this.#max));
+    putHeader(this.#header, size);
+    if (this.#out.trySend(this.#header, payload)) return RESOLVED;
     return this.#out.send(HEADER + size, (buf) => {
-      buf[0] = size >>> 24;
-      buf[1] = size >>> 16;
-      buf[2] = size >>> 8;
-      buf[3] = size;
+      putHeader(buf, size);
       buf.set(payload, HEADER);
       return HEADER + size;
     });

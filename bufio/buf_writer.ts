@@ -5,20 +5,13 @@
  * @module
  */
 
-import {
-  _bufferSize,
-  _checkByte,
-  _checkResult,
-  _Lock,
-  _locked,
-  _writeAll,
-  MAX_EMPTY_OPS,
-} from "./_util.ts";
-import { type _StreamAdapter, _toReader, _toWriter } from "./_stream.ts";
+import { checkBytes, checked, checkInteger, checkString } from "../_check.ts";
+import { Fifo, inTurn } from "../_fifo.ts";
+import { type StreamAdapter, toReader, toWriter } from "./_stream.ts";
+import { bufferSize, checkResult, MAX_EMPTY_OPS, RESOLVED, writeAll } from "./_util.ts";
 import { NoProgressError, type Reader, type Writer } from "./io.ts";
 
 const encoder = new TextEncoder();
-const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
  * BufWriter adds a buffer to a {@linkcode Writer} or a
@@ -43,6 +36,10 @@ const RESOLVED: Promise<void> = Promise.resolve();
  *   (bench/bufio_ratio.ts).
  * - Over a `WritableStream` every flush sends a copy of the buffer, since a
  *   stream may hold on to a chunk after its write resolves.
+ * - Arguments are checked before anything starts: bytes must be a
+ *   `Uint8Array`, text a string, a byte an integer from 0 to 255. A bad one is
+ *   a TypeError or RangeError (a rejected promise from the methods that
+ *   return one); nothing is buffered or sent, and the writer stays usable.
  *
  * @example Buffer many small messages, then flush
  * ```ts
@@ -64,10 +61,10 @@ export class BufWriter implements Writer {
   #buf: Uint8Array;
   #n = 0; // buffered bytes are #buf[0, #n); 0 <= #n <= #buf.length
   #wr: Writer;
-  #adapter: _StreamAdapter | undefined;
+  #adapter: StreamAdapter | undefined;
   #failed = false; // a write to the destination threw #err; sticky
   #err: unknown = undefined;
-  #lock = new _Lock();
+  #lock = new Fifo();
   // Where the synchronous fast paths may write up to: #buf.length while no
   // operation is queued or pending and no error is sticky, else -1, so one
   // comparison decides whether a fast path may run.
@@ -82,15 +79,16 @@ export class BufWriter implements Writer {
    * @param size The buffer size in bytes: an integer; 0 to 15 round up to
    *   16, so that every UTF-8 character fits (Go's `bufio.Writer` has no
    *   minimum and takes 0 for the default).
+   * @throws {TypeError} When `size` is not a number.
    * @throws {RangeError} When `size` is negative, not an integer, or over
    *   1 GiB.
    * @throws {TypeError} When `wr` is neither a Writer nor a WritableStream,
    *   or the stream is locked.
    */
   constructor(wr: Writer | WritableStream<Uint8Array>, size: number = 4096) {
-    this.#buf = new Uint8Array(_bufferSize(size));
+    this.#buf = new Uint8Array(bufferSize(size, "BufWriter"));
     this.#end = this.#buf.length;
-    const { writer, adapter } = _toWriter(wr);
+    const { writer, adapter } = toWriter(wr, "BufWriter");
     this.#wr = writer;
     this.#adapter = adapter;
   }
@@ -132,7 +130,7 @@ export class BufWriter implements Writer {
   reset(wr: Writer | WritableStream<Uint8Array>): void {
     if (wr === this) return;
     if (this.#lock.locked) throw new Error("Cannot reset a BufWriter while a write is pending");
-    const { writer, adapter } = _toWriter(wr);
+    const { writer, adapter } = toWriter(wr, "BufWriter.reset");
     this.#adapter?.release();
     this.#wr = writer;
     this.#adapter = adapter;
@@ -151,6 +149,7 @@ export class BufWriter implements Writer {
    *
    * @param p The bytes to buffer.
    * @returns Whether `p` was buffered.
+   * @throws {TypeError} When `p` is not a Uint8Array.
    *
    * @example The fast pattern for many small messages
    * ```ts
@@ -173,6 +172,7 @@ export class BufWriter implements Writer {
    * ```
    */
   tryWrite(p: Uint8Array): boolean {
+    if (!(p instanceof Uint8Array)) checkBytes(p, "BufWriter.tryWrite");
     const n = this.#n;
     const len = p.length;
     if (n + len > this.#end) return false;
@@ -195,6 +195,7 @@ export class BufWriter implements Writer {
    *
    * @param p The bytes to write.
    * @returns `p.length`.
+   * @throws {TypeError} When `p` is not a Uint8Array; nothing is written.
    * @throws The destination's error, now or from an earlier failure.
    *
    * @example Buffer a write
@@ -211,16 +212,20 @@ export class BufWriter implements Writer {
    * ```
    */
   write(p: Uint8Array): Promise<number> {
+    if (!(p instanceof Uint8Array)) {
+      return Promise.reject(checked(() => checkBytes(p, "BufWriter.write")));
+    }
     if (this.tryWrite(p)) return Promise.resolve(p.length);
     if (this.#end >= 0 && p.length <= this.#buf.length) return this.#topUpFlushCopy(p);
-    return this.#run(() => this.#write(p));
+    return this.#run(undefined, () => this.#write(p));
   }
 
   /**
    * Writes one byte.
    *
    * @param c The byte, 0 to 255.
-   * @throws {RangeError} When `c` is not a byte value.
+   * @throws {TypeError} When `c` is not a number; nothing is written.
+   * @throws {RangeError} When `c` is not an integer from 0 to 255.
    * @throws The destination's error, now or from an earlier failure.
    *
    * @example Buffer one byte
@@ -235,13 +240,13 @@ export class BufWriter implements Writer {
    */
   writeByte(c: number): Promise<void> {
     const n = this.#n;
-    if (n < this.#end && (c & 0xff) === c) {
+    if (n < this.#end && typeof c === "number" && (c & 0xff) === c) {
       this.#buf[n] = c;
       this.#n = n + 1;
       return RESOLVED;
     }
-    return this.#run(async () => {
-      _checkByte(c, "Byte");
+    const bad = checked(() => checkInteger(c, "BufWriter.writeByte", 0, 255));
+    return this.#run(bad, async () => {
       this.#checkFailed();
       if (this.#n === this.#buf.length) await this.#flush();
       this.#buf[this.#n++] = c;
@@ -254,6 +259,7 @@ export class BufWriter implements Writer {
    *
    * @param s The string to write.
    * @returns The number of bytes written.
+   * @throws {TypeError} When `s` is not a string; nothing is written.
    * @throws The destination's error, now or from an earlier failure.
    *
    * @example Buffer UTF-8 text
@@ -269,12 +275,13 @@ export class BufWriter implements Writer {
   writeString(s: string): Promise<number> {
     const n = this.#n;
     // Each UTF-16 unit encodes to at most 3 bytes.
-    if (n + s.length * 3 <= this.#end) {
+    if (typeof s === "string" && n + s.length * 3 <= this.#end) {
       const { written } = encoder.encodeInto(s, this.#buf.subarray(n));
       this.#n = n + written;
       return Promise.resolve(written);
     }
-    return this.#run(() => this.#writeString(s));
+    const bad = checked(() => checkString(s, "BufWriter.writeString"));
+    return this.#run(bad, () => this.#writeString(s));
   }
 
   /**
@@ -297,7 +304,7 @@ export class BufWriter implements Writer {
    */
   flush(): Promise<void> {
     if (this.#n === 0 && this.#end >= 0) return RESOLVED;
-    return this.#run(() => this.#flush());
+    return this.#run(undefined, () => this.#flush());
   }
 
   /**
@@ -309,6 +316,8 @@ export class BufWriter implements Writer {
    * @param rd The source: a {@linkcode Reader}, or a
    *   `ReadableStream<Uint8Array>`, which is unlocked again at the end.
    * @returns The number of bytes read from `rd`.
+   * @throws {TypeError} When `rd` is neither a Reader nor a ReadableStream,
+   *   or the stream is locked; nothing is read or written.
    * @throws {NoProgressError} When `rd` returns no bytes 100 times in a row.
    * @throws Whatever `rd` threw, or the destination's error.
    *
@@ -332,8 +341,14 @@ export class BufWriter implements Writer {
    * ```
    */
   readFrom(rd: Reader | ReadableStream<Uint8Array>): Promise<number> {
-    return this.#run(async () => {
-      const { reader, adapter } = _toReader(rd);
+    let source: ReturnType<typeof toReader>;
+    try {
+      source = toReader(rd, "BufWriter.readFrom");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { reader, adapter } = source;
+    return this.#run(undefined, async () => {
       try {
         return await this.#readFrom(reader);
       } finally {
@@ -342,13 +357,17 @@ export class BufWriter implements Writer {
     });
   }
 
-  // Runs a slow operation once every earlier one has finished.
-  // The fast paths stay closed from the call until the last queued operation
-  // has finished.
-  async #run<T>(op: () => Promise<T>): Promise<T> {
+  // Runs a slow operation once every earlier one has finished, or rejects
+  // with `bad`, starting nothing, when the arguments were bad. The fast paths
+  // stay closed from the call until the last queued operation has finished.
+  #run<T>(bad: Error | undefined, op: () => Promise<T>): Promise<T> {
+    return bad === undefined ? this.#inTurn(op) : Promise.reject(bad);
+  }
+
+  async #inTurn<T>(op: () => Promise<T>): Promise<T> {
     this.#end = -1;
     try {
-      return await _locked(this.#lock, op);
+      return await inTurn(this.#lock, op);
     } finally {
       if (!this.#lock.locked) this.#end = this.#failed ? -1 : this.#buf.length;
     }
@@ -385,7 +404,7 @@ export class BufWriter implements Writer {
     if (this.#n === 0) return;
     const progress = { written: 0 };
     try {
-      await _writeAll(this.#wr, this.#buf.subarray(0, this.#n), progress);
+      await writeAll(this.#wr, this.#buf.subarray(0, this.#n), progress);
     } catch (err) {
       const left = this.#n - progress.written;
       if (progress.written > 0) this.#buf.copyWithin(0, progress.written, this.#n);
@@ -408,7 +427,7 @@ export class BufWriter implements Writer {
       if (this.#n === 0) {
         // Large write, empty buffer: straight to the destination, no copy.
         try {
-          await _writeAll(this.#wr, p);
+          await writeAll(this.#wr, p);
         } catch (err) {
           this.#fail(err);
         }
@@ -453,7 +472,7 @@ export class BufWriter implements Writer {
           if (this.#n === this.#buf.length) await this.#flush();
           return total;
         }
-        n = _checkResult(got, room.length, "Reader");
+        n = checkResult(got, room.length, "Reader");
         if (n > 0) break;
         if (++empty >= MAX_EMPTY_OPS) {
           throw new NoProgressError(`Reader returned no bytes in ${MAX_EMPTY_OPS} reads in a row`);

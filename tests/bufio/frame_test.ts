@@ -5,9 +5,10 @@ import {
   FrameReader,
   FrameWriter,
   MessageTooLargeError,
+  type Reader,
   UnexpectedEofError,
-} from "../bufio.ts";
-import type { Reader, Writer } from "../io.ts";
+  type Writer,
+} from "../../bufio/mod.ts";
 import {
   BytesReader,
   concat,
@@ -17,7 +18,7 @@ import {
   READER_KINDS,
   RecordingWriter,
   ScriptReader,
-} from "./_iotest.ts";
+} from "../_iotest.ts";
 
 function frame(payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(4 + payload.length);

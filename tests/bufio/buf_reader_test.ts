@@ -1,10 +1,18 @@
 import assert from "node:assert/strict";
-import { BufferFullError, BufReader, NoProgressError, UnexpectedEofError } from "../bufio.ts";
-import type { Reader } from "../io.ts";
+import {
+  BufferFullError,
+  BufReader,
+  FrameReader,
+  LineReader,
+  NoProgressError,
+  type Reader,
+  UnexpectedEofError,
+} from "../../bufio/mod.ts";
 import {
   BUFFER_SIZES,
   BytesReader,
   byteStream,
+  concat,
   dec,
   enc,
   EndlessReader,
@@ -14,7 +22,7 @@ import {
   pattern,
   READER_KINDS,
   ScriptReader,
-} from "./_iotest.ts";
+} from "../_iotest.ts";
 
 // Ways to read everything from a BufReader, as Go's bufreaders table.
 const READ_ALL: Record<string, (br: BufReader) => Promise<Uint8Array>> = {
@@ -47,7 +55,7 @@ const READ_ALL: Record<string, (br: BufReader) => Promise<Uint8Array>> = {
         parts.push(err.partial.slice());
       }
     }
-    return join(parts);
+    return concat(parts);
   },
   async readString(br) {
     let s = "";
@@ -67,7 +75,7 @@ const READ_ALL: Record<string, (br: BufReader) => Promise<Uint8Array>> = {
         break;
       }
     }
-    return join(parts);
+    return concat(parts);
   },
 };
 
@@ -78,17 +86,7 @@ async function collect(br: BufReader, chunk: number): Promise<Uint8Array> {
     assert.ok(n > 0, "read resolved with 0 for a non-empty buffer");
     parts.push(p.slice(0, n));
   }
-  return join(parts);
-}
-
-function join(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concat(parts);
 }
 
 Deno.test("BufReader reads every text whole across reader kinds, read methods and buffer sizes", async () => {
@@ -549,4 +547,83 @@ Deno.test("BufReader works over a HalfReader for every size (readLine sanity)", 
     for (let r; (r = await br.readLine()) !== null;) got.push(dec(r.line));
     assert.deepEqual(got, ["one", "two", "three"]);
   }
+});
+
+Deno.test("BufReader tryPeek shows buffered bytes without consuming or waiting", async () => {
+  const br = new BufReader(new BytesReader("abcdef"), 16);
+  assert.equal(br.tryPeek(1), null, "nothing buffered before the first read");
+  assert.deepEqual(br.tryPeek(0), new Uint8Array(0));
+  assert.equal(await br.readByte(), 0x61);
+  assert.equal(br.buffered(), 5);
+  assert.equal(dec(br.tryPeek(3)!), "bcd");
+  assert.equal(dec(br.tryPeek(br.buffered())!), "bcdef");
+  assert.equal(br.tryPeek(6), null, "more than is buffered");
+  assert.equal(br.buffered(), 5, "tryPeek consumed nothing");
+  // As after peek, there is no byte to put back.
+  assert.throws(() => br.unreadByte());
+  assert.equal(dec((await br.readExact(5))!), "bcdef");
+});
+
+Deno.test("BufReader tryDiscard skips buffered bytes only", async () => {
+  const br = new BufReader(new BytesReader("abcdef"), 16);
+  assert.equal(br.tryDiscard(0), true);
+  assert.equal(br.tryDiscard(1), false, "nothing buffered yet");
+  await br.peek(6);
+  assert.equal(br.tryDiscard(7), false);
+  assert.equal(br.buffered(), 6);
+  assert.equal(br.tryDiscard(2), true);
+  assert.equal(br.buffered(), 4);
+  assert.equal(dec(br.tryPeek(4)!), "cdef");
+  assert.equal(br.tryDiscard(4), true);
+  assert.equal(await br.readByte(), null);
+});
+
+Deno.test("BufReader tryPeek and tryDiscard return null and false while a read is pending", async () => {
+  let release!: () => void;
+  const chunks = [enc("ab"), enc("cd")];
+  const gated: Reader = {
+    async read(p) {
+      const chunk = chunks.shift();
+      if (chunk === undefined) return null;
+      if (chunks.length === 0) await new Promise<void>((resolve) => release = resolve);
+      p.set(chunk);
+      return chunk.length;
+    },
+  };
+  const br = new BufReader(gated, 16);
+  assert.equal(await br.readByte(), 0x61);
+  const pending = br.peek(3); // "b" is buffered, the read for "cd" waits
+  assert.equal(br.buffered(), 1);
+  assert.equal(br.tryPeek(1), null);
+  assert.equal(br.tryDiscard(1), false);
+  release();
+  assert.equal(dec(await pending), "bcd");
+  assert.equal(dec(br.tryPeek(3)!), "bcd");
+});
+
+Deno.test("FrameReader and LineReader on a BufReader with a pending read wait their turn", async () => {
+  let release!: () => void;
+  const wire = [new Uint8Array([0x78, 0, 0, 0, 2, 0x68, 0x69]), enc("yline\n")];
+  const gated: Reader = {
+    async read(p) {
+      const chunk = wire.shift();
+      if (chunk === undefined) return null;
+      await new Promise<void>((resolve) => release = resolve);
+      p.set(chunk);
+      return chunk.length;
+    },
+  };
+  const br = new BufReader(gated, 64);
+  const frames = new FrameReader(br);
+  const lines = new LineReader(br);
+  let pending = br.readByte(); // waits for the source
+  const frame = frames.readFrame(); // after it, not on the fast path
+  release();
+  assert.equal(await pending, 0x78);
+  assert.equal(dec((await frame)!), "hi");
+  pending = br.readByte();
+  const line = lines.readLine();
+  release();
+  assert.equal(await pending, 0x79);
+  assert.equal(await line, "line");
 });
