@@ -15,6 +15,7 @@
 // bytes/s and round trips/s with the ratio to raw.
 
 import {
+  bothEnds,
   bulk,
   connEndpoint,
   type Endpoint,
@@ -56,17 +57,17 @@ const variants: {
     name: "raw Deno.Conn",
     baseline: true,
     bulk: true,
-    pair: { client: rawEndpoint(raw.client), server: rawEndpoint(raw.server) },
+    pair: bothEnds(raw, rawEndpoint),
   },
   {
     name: "netconn",
     bulk: true,
-    pair: { client: connEndpoint(plain.client), server: connEndpoint(plain.server) },
+    pair: bothEnds(plain, (c) => connEndpoint(c)),
   },
   {
     name: "netconn, deadlines armed",
     bulk: true,
-    pair: { client: connEndpoint(armed.client), server: connEndpoint(armed.server) },
+    pair: bothEnds(armed, (c) => connEndpoint(c)),
   },
   {
     name: "netconn, deadline moved every op",
@@ -80,7 +81,7 @@ const variants: {
     name: "raw + netconn's two copies (its floor)",
     bulk: true,
     pingPong: false,
-    pair: { client: rawCopyEndpoint(raw.client), server: rawCopyEndpoint(raw.server) },
+    pair: bothEnds(raw, rawCopyEndpoint),
   },
 ];
 

@@ -12,6 +12,7 @@
 // (issue 5): netconn's streams at least 1.5x Deno's own.
 
 import {
+  bothEnds,
   bulk,
   connEndpoint,
   type Endpoint,
@@ -30,25 +31,19 @@ const MSG = 32;
 const raw = await rawPair();
 const plain = wrapPair(raw);
 const streams = wrapPair(raw);
-const denoStreams = {
-  client: streamEndpoint(raw.client.readable, raw.client.writable),
-  server: streamEndpoint(raw.server.readable, raw.server.writable),
-};
-const ourStreams = {
-  client: streamEndpoint(streams.client.readable, streams.client.writable),
-  server: streamEndpoint(streams.server.readable, streams.server.writable),
-};
+const denoStreams = bothEnds(raw, streamEndpoint);
+const ourStreams = bothEnds(streams, streamEndpoint);
 
 const variants: { name: string; pair: Pair<Endpoint>; baseline?: boolean }[] = [
   { name: "Deno conn.readable/writable", baseline: true, pair: denoStreams },
   { name: "netconn conn.readable/writable", pair: ourStreams },
   {
     name: "raw Deno.Conn read/write (reference)",
-    pair: { client: rawEndpoint(raw.client), server: rawEndpoint(raw.server) },
+    pair: bothEnds(raw, rawEndpoint),
   },
   {
     name: "netconn read/write (reference)",
-    pair: { client: connEndpoint(plain.client), server: connEndpoint(plain.server) },
+    pair: bothEnds(plain, (c) => connEndpoint(c)),
   },
 ];
 
