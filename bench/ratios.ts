@@ -105,10 +105,7 @@ async function buildGroups(): Promise<{ groups: Group[]; close(): Promise<void> 
     copy: bothEnds(raw, rawCopyEndpoint),
     plain: bothEnds(plain, (c) => connEndpoint(c)),
     armed: bothEnds(armed, (c) => connEndpoint(c)),
-    moving: {
-      client: connEndpoint(moving.client, 30_000),
-      server: connEndpoint(moving.server, 30_000),
-    },
+    moving: bothEnds(moving, (c) => connEndpoint(c, 30_000)),
   };
   const denoStreams = bothEnds(raw, streamEndpoint);
   const ourStreams = bothEnds(streams, streamEndpoint);

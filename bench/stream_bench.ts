@@ -47,30 +47,39 @@ const variants: { name: string; pair: Pair<Endpoint>; baseline?: boolean }[] = [
   },
 ];
 
-for (const v of variants) {
-  Deno.bench({
-    name: v.name,
+const benches: {
+  group: string;
+  n: number;
+  warmup: number;
+  run: (p: Pair<Endpoint>) => Promise<void>;
+}[] = [
+  {
     group: "streams: bulk 64 KiB chunks, 16 MiB",
-    baseline: v.baseline ?? false,
     n: 40,
     warmup: 10,
-    async fn() {
-      await bulk(v.pair.client, v.pair.server, BULK_BYTES);
-    },
-  });
-}
-
-for (const v of variants) {
-  Deno.bench({
-    name: v.name,
+    run: (p) => bulk(p.client, p.server, BULK_BYTES),
+  },
+  {
     group: "streams: ping-pong 32 B, 1000 round trips",
-    baseline: v.baseline ?? false,
     n: 30,
     warmup: 5,
-    async fn() {
-      await pingPong(v.pair.client, v.pair.server, { rounds: ROUNDS, size: MSG });
-    },
-  });
+    run: (p) => pingPong(p.client, p.server, { rounds: ROUNDS, size: MSG }),
+  },
+];
+
+for (const { group, n, warmup, run } of benches) {
+  for (const v of variants) {
+    Deno.bench({
+      name: v.name,
+      group,
+      baseline: v.baseline ?? false,
+      n,
+      warmup,
+      async fn() { // deno bench awaits only async functions
+        await run(v.pair);
+      },
+    });
+  }
 }
 
 globalThis.addEventListener("unload", () => {

@@ -1,19 +1,12 @@
 // The option setters as one shape, and bad option values, shared by the sockopt tests (what each setter throws)
 // and the Conn tests (Conn's setters throw the very same errors).
 
-import {
-  type KeepAliveConfig,
-  setKeepAliveConfig,
-  setKeepAlivePeriod,
-  setLinger,
-  setReadBuffer,
-  setWriteBuffer,
-} from "../../sockopt/mod.ts";
+import * as so from "../../sockopt/mod.ts";
 
 /** The option setters, as a Conn has them and as {@linkcode setters} binds them to a socket. */
 export interface Setters {
   setKeepAlivePeriod(ms: number): void;
-  setKeepAliveConfig(config: KeepAliveConfig): void;
+  setKeepAliveConfig(config: so.KeepAliveConfig): void;
   setLinger(seconds: number): void;
   setReadBuffer(bytes: number): void;
   setWriteBuffer(bytes: number): void;
@@ -73,10 +66,10 @@ export const BAD_VALUES: BadValue[] = [
 /** The setters of ./sockopt, bound to one raw socket. */
 export function sockoptSetters(socket: Deno.TcpConn | number): Setters {
   return {
-    setKeepAlivePeriod: (ms) => setKeepAlivePeriod(socket, ms),
-    setKeepAliveConfig: (config) => setKeepAliveConfig(socket, config),
-    setLinger: (seconds) => setLinger(socket, seconds),
-    setReadBuffer: (bytes) => setReadBuffer(socket, bytes),
-    setWriteBuffer: (bytes) => setWriteBuffer(socket, bytes),
+    setKeepAlivePeriod: (ms) => so.setKeepAlivePeriod(socket, ms),
+    setKeepAliveConfig: (config) => so.setKeepAliveConfig(socket, config),
+    setLinger: (seconds) => so.setLinger(socket, seconds),
+    setReadBuffer: (bytes) => so.setReadBuffer(socket, bytes),
+    setWriteBuffer: (bytes) => so.setWriteBuffer(socket, bytes),
   };
 }
