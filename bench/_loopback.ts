@@ -33,6 +33,11 @@ export interface Pair<T> {
   server: T;
 }
 
+/** The pair of what `make` gives for each end of `pair`, e.g. `bothEnds(raw, rawEndpoint)`. */
+export function bothEnds<T, E>(pair: Pair<T>, make: (end: T) => E): Pair<E> {
+  return { client: make(pair.client), server: make(pair.server) };
+}
+
 /** A raw Deno pair with Go's NoDelay on both ends, as netconn's conns have. */
 export async function rawPair(): Promise<Pair<Deno.TcpConn>> {
   const ln = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
@@ -115,15 +120,16 @@ export function connEndpoint(conn: Conn, moveDeadlineMs?: number): Endpoint {
 }
 
 /**
- * A stream pair as an endpoint: reads through a default reader (the way most
- * code reads a stream: `for await`, `pipeTo`, `getReader()`), keeping what did
- * not fit for the next read; writes are one `write` of the stream's writer.
- * Both locks are held until `release`.
+ * A conn's streams as an endpoint: reads through a default reader (the way
+ * most code reads a stream: `for await`, `pipeTo`, `getReader()`), keeping
+ * what did not fit for the next read; writes are one `write` of the stream's
+ * writer. Both locks are held until `release`.
  */
-export function streamEndpoint(
-  readable: ReadableStream<Uint8Array>,
-  writable: WritableStream<Uint8Array>,
-): Endpoint & { release(): void } {
+export function streamEndpoint(conn: {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array>;
+}): Endpoint & { release(): void } {
+  const { readable, writable } = conn;
   const reader = readable.getReader();
   const writer = writable.getWriter();
   let rest: Uint8Array | undefined;

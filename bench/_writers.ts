@@ -14,6 +14,9 @@ import { writeAll } from "./_messages.ts";
 /** Writes one whole frame; the frame's buffer is reused once it resolves. */
 export type FrameSink = (frame: Uint8Array) => Promise<unknown>;
 
+/** The receiving end: a raw Deno conn or a netconn Conn. */
+export type FrameSource = Pick<Deno.Conn, "read">;
+
 /** netconn: each frame is one `conn.write`, contiguous on the wire by contract. */
 export function connSink(conn: Conn): FrameSink {
   return (frame) => conn.write(frame);
@@ -73,7 +76,7 @@ function newFrame(size: number, writer: number): Uint8Array {
  *   there was one.
  */
 async function receiveFrames(
-  conn: Deno.Conn,
+  conn: FrameSource,
   options: WritersOptions,
 ): Promise<{ whole: number; corrupted: boolean }> {
   const { writers, frames, size } = options;
@@ -113,13 +116,13 @@ async function receiveFrames(
 
 /**
  * `writers` tasks each send `frames / writers` frames through `sink` at the
- * same time, while raw `receiver` checks every frame.
+ * same time, while `receiver` checks every frame.
  *
  * @throws {Error} If any frame arrived torn, lost or out of its writer's order.
  */
 export async function concurrentWriters(
   sink: FrameSink,
-  receiver: Deno.Conn,
+  receiver: FrameSource,
   options: WritersOptions,
 ): Promise<void> {
   const { writers, frames, size } = options;

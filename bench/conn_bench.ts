@@ -15,6 +15,7 @@
 // bytes/s and round trips/s with the ratio to raw.
 
 import {
+  bothEnds,
   bulk,
   connEndpoint,
   type Endpoint,
@@ -56,31 +57,28 @@ const variants: {
     name: "raw Deno.Conn",
     baseline: true,
     bulk: true,
-    pair: { client: rawEndpoint(raw.client), server: rawEndpoint(raw.server) },
+    pair: bothEnds(raw, rawEndpoint),
   },
   {
     name: "netconn",
     bulk: true,
-    pair: { client: connEndpoint(plain.client), server: connEndpoint(plain.server) },
+    pair: bothEnds(plain, (c) => connEndpoint(c)),
   },
   {
     name: "netconn, deadlines armed",
     bulk: true,
-    pair: { client: connEndpoint(armed.client), server: connEndpoint(armed.server) },
+    pair: bothEnds(armed, (c) => connEndpoint(c)),
   },
   {
     name: "netconn, deadline moved every op",
     bulk: false,
-    pair: {
-      client: connEndpoint(moving.client, 30_000),
-      server: connEndpoint(moving.server, 30_000),
-    },
+    pair: bothEnds(moving, (c) => connEndpoint(c, 30_000)),
   },
   {
     name: "raw + netconn's two copies (its floor)",
     bulk: true,
     pingPong: false,
-    pair: { client: rawCopyEndpoint(raw.client), server: rawCopyEndpoint(raw.server) },
+    pair: bothEnds(raw, rawCopyEndpoint),
   },
 ];
 
@@ -94,50 +92,67 @@ function count(key: string, unit: string, work: number, start: number): void {
   tally.set(key, t);
 }
 
-for (const v of variants.filter((v) => v.bulk)) {
-  Deno.bench({
-    name: v.name,
-    group: "bulk 64 KiB writes, 16 MiB",
-    baseline: v.baseline ?? false,
-    n: 60,
-    warmup: 10,
-    async fn() {
-      const start = performance.now();
-      await bulk(v.pair.client, v.pair.server, BULK_BYTES);
-      count(`bulk | ${v.name}`, "MiB/s", BULK_BYTES / 1024 / 1024, start);
-    },
-  });
+/** What {@linkcode benchEach} registers: a workload, and how its rate is tallied. */
+interface Bench {
+  /** The variants that run it. */
+  which: (v: typeof variants[number]) => boolean;
+  n: number;
+  warmup: number;
+  /** The summary's name for the workload. */
+  key: string;
+  unit: string;
+  /** Work done by one run, in `unit`s. */
+  work: number;
+  run: (pair: Pair<Endpoint>) => Promise<void>;
 }
 
-for (const v of variants.filter((v) => v.bulk)) {
-  Deno.bench({
-    name: v.name,
-    group: "bulk 1 MiB writes, 32 MiB",
-    baseline: v.baseline ?? false,
-    n: 30,
-    warmup: 5,
-    async fn() {
-      const start = performance.now();
-      await bulk(v.pair.client, v.pair.server, BIG_BULK_BYTES, { writeSize: MIB, readSize: MIB });
-      count(`bulk 1 MiB | ${v.name}`, "MiB/s", BIG_BULK_BYTES / MIB, start);
-    },
-  });
+/** Registers `bench` for each variant it names, in `group`, tallying each run. */
+function benchEach(group: string, bench: Bench): void {
+  for (const v of variants.filter(bench.which)) {
+    Deno.bench({
+      name: v.name,
+      group,
+      baseline: v.baseline ?? false,
+      n: bench.n,
+      warmup: bench.warmup,
+      async fn() {
+        const start = performance.now();
+        await bench.run(v.pair);
+        count(`${bench.key} | ${v.name}`, bench.unit, bench.work, start);
+      },
+    });
+  }
 }
 
-for (const v of variants.filter((v) => v.pingPong ?? true)) {
-  Deno.bench({
-    name: v.name,
-    group: "ping-pong 32 B, 1000 round trips",
-    baseline: v.baseline ?? false,
-    n: 40,
-    warmup: 5,
-    async fn() {
-      const start = performance.now();
-      await pingPong(v.pair.client, v.pair.server, { rounds: ROUNDS, size: MSG });
-      count(`ping-pong | ${v.name}`, "round trips/s", ROUNDS, start);
-    },
-  });
-}
+benchEach("bulk 64 KiB writes, 16 MiB", {
+  which: (v) => v.bulk,
+  n: 60,
+  warmup: 10,
+  key: "bulk",
+  unit: "MiB/s",
+  work: BULK_BYTES / MIB,
+  run: (pair) => bulk(pair.client, pair.server, BULK_BYTES),
+});
+
+benchEach("bulk 1 MiB writes, 32 MiB", {
+  which: (v) => v.bulk,
+  n: 30,
+  warmup: 5,
+  key: "bulk 1 MiB",
+  unit: "MiB/s",
+  work: BIG_BULK_BYTES / MIB,
+  run: (pair) => bulk(pair.client, pair.server, BIG_BULK_BYTES, { writeSize: MIB, readSize: MIB }),
+});
+
+benchEach("ping-pong 32 B, 1000 round trips", {
+  which: (v) => v.pingPong ?? true,
+  n: 40,
+  warmup: 5,
+  key: "ping-pong",
+  unit: "round trips/s",
+  work: ROUNDS,
+  run: (pair) => pingPong(pair.client, pair.server, { rounds: ROUNDS, size: MSG }),
+});
 
 function summary(): string {
   const lines: string[] = [];

@@ -13,6 +13,7 @@
 // TEXT; --json prints the rows as JSON.
 
 import {
+  bothEnds,
   bulk,
   connEndpoint,
   type Endpoint,
@@ -100,23 +101,14 @@ async function buildGroups(): Promise<{ groups: Group[]; close(): Promise<void> 
   armed.client.setDeadline(Date.now() + HOUR);
   armed.server.setDeadline(Date.now() + HOUR);
   const ends: Record<string, Pair<Endpoint>> = {
-    raw: { client: rawEndpoint(raw.client), server: rawEndpoint(raw.server) },
-    copy: { client: rawCopyEndpoint(raw.client), server: rawCopyEndpoint(raw.server) },
-    plain: { client: connEndpoint(plain.client), server: connEndpoint(plain.server) },
-    armed: { client: connEndpoint(armed.client), server: connEndpoint(armed.server) },
-    moving: {
-      client: connEndpoint(moving.client, 30_000),
-      server: connEndpoint(moving.server, 30_000),
-    },
+    raw: bothEnds(raw, rawEndpoint),
+    copy: bothEnds(raw, rawCopyEndpoint),
+    plain: bothEnds(plain, (c) => connEndpoint(c)),
+    armed: bothEnds(armed, (c) => connEndpoint(c)),
+    moving: bothEnds(moving, (c) => connEndpoint(c, 30_000)),
   };
-  const denoStreams = {
-    client: streamEndpoint(raw.client.readable, raw.client.writable),
-    server: streamEndpoint(raw.server.readable, raw.server.writable),
-  };
-  const ourStreams = {
-    client: streamEndpoint(streams.client.readable, streams.client.writable),
-    server: streamEndpoint(streams.server.readable, streams.server.writable),
-  };
+  const denoStreams = bothEnds(raw, streamEndpoint);
+  const ourStreams = bothEnds(streams, streamEndpoint);
 
   const bulkSlice = (pair: Pair<Endpoint>, times: number, total: number, size: number): Slice =>
     timed(

@@ -12,6 +12,7 @@
 // (issue 5): netconn's streams at least 1.5x Deno's own.
 
 import {
+  bothEnds,
   bulk,
   connEndpoint,
   type Endpoint,
@@ -30,52 +31,55 @@ const MSG = 32;
 const raw = await rawPair();
 const plain = wrapPair(raw);
 const streams = wrapPair(raw);
-const denoStreams = {
-  client: streamEndpoint(raw.client.readable, raw.client.writable),
-  server: streamEndpoint(raw.server.readable, raw.server.writable),
-};
-const ourStreams = {
-  client: streamEndpoint(streams.client.readable, streams.client.writable),
-  server: streamEndpoint(streams.server.readable, streams.server.writable),
-};
+const denoStreams = bothEnds(raw, streamEndpoint);
+const ourStreams = bothEnds(streams, streamEndpoint);
 
 const variants: { name: string; pair: Pair<Endpoint>; baseline?: boolean }[] = [
   { name: "Deno conn.readable/writable", baseline: true, pair: denoStreams },
   { name: "netconn conn.readable/writable", pair: ourStreams },
   {
     name: "raw Deno.Conn read/write (reference)",
-    pair: { client: rawEndpoint(raw.client), server: rawEndpoint(raw.server) },
+    pair: bothEnds(raw, rawEndpoint),
   },
   {
     name: "netconn read/write (reference)",
-    pair: { client: connEndpoint(plain.client), server: connEndpoint(plain.server) },
+    pair: bothEnds(plain, (c) => connEndpoint(c)),
   },
 ];
 
-for (const v of variants) {
-  Deno.bench({
-    name: v.name,
+const benches: {
+  group: string;
+  n: number;
+  warmup: number;
+  run: (p: Pair<Endpoint>) => Promise<void>;
+}[] = [
+  {
     group: "streams: bulk 64 KiB chunks, 16 MiB",
-    baseline: v.baseline ?? false,
     n: 40,
     warmup: 10,
-    async fn() {
-      await bulk(v.pair.client, v.pair.server, BULK_BYTES);
-    },
-  });
-}
-
-for (const v of variants) {
-  Deno.bench({
-    name: v.name,
+    run: (p) => bulk(p.client, p.server, BULK_BYTES),
+  },
+  {
     group: "streams: ping-pong 32 B, 1000 round trips",
-    baseline: v.baseline ?? false,
     n: 30,
     warmup: 5,
-    async fn() {
-      await pingPong(v.pair.client, v.pair.server, { rounds: ROUNDS, size: MSG });
-    },
-  });
+    run: (p) => pingPong(p.client, p.server, { rounds: ROUNDS, size: MSG }),
+  },
+];
+
+for (const { group, n, warmup, run } of benches) {
+  for (const v of variants) {
+    Deno.bench({
+      name: v.name,
+      group,
+      baseline: v.baseline ?? false,
+      n,
+      warmup,
+      async fn() { // deno bench awaits only async functions
+        await run(v.pair);
+      },
+    });
+  }
 }
 
 globalThis.addEventListener("unload", () => {

@@ -1,7 +1,9 @@
-// Socket-test helpers: a connected pair on loopback, and timing asserted in
-// must-return / must-not-return pairs with growing timeouts, never with a
-// bare sleep. Every timer here is cleared before its function returns, so
-// Deno's op sanitizer stays quiet.
+// The one home of the socket tests' helpers: connected pairs on loopback
+// (netconn's and raw Deno's), timing asserted in must-return /
+// must-not-return pairs with growing timeouts (never a bare sleep), writing
+// until a write blocks, and a Deno subprocess that answers in one JSON line.
+// Every timer here is cleared before its function returns, so Deno's op
+// sanitizer stays quiet.
 
 import assert from "node:assert/strict";
 import type { Address } from "../address.ts";
@@ -67,11 +69,58 @@ export async function pair(options: PairOptions = {}): Promise<Pair> {
   }
 }
 
-const PENDING = Symbol("pending");
+/** A raw Deno listener, a conn dialed to it and the conn it accepted. */
+export interface RawPair extends Disposable {
+  ln: Deno.TcpListener;
+  /** The dialed side. */
+  client: Deno.TcpConn;
+  /** The accepted side. */
+  server: Deno.TcpConn;
+}
+
+/** Options for {@linkcode rawPair}. */
+export interface RawPairOptions {
+  /** Where to listen. @default {"127.0.0.1"} */
+  hostname?: string;
+  /** Where to dial. @default {hostname} */
+  dialHost?: string;
+  /** Called with the listener before the dial, e.g. to set what accepted conns inherit. */
+  onListen?: (ln: Deno.TcpListener) => void;
+}
 
 /**
- * Settles like `p`, or with PENDING if `p` has not settled within `ms`. The
- * timer is always cleared.
+ * {@linkcode pair} for raw `Deno.TcpConn`s. Disposing closes all three,
+ * skipping what the test closed already.
+ */
+export async function rawPair(options: RawPairOptions = {}): Promise<RawPair> {
+  const { hostname = "127.0.0.1", dialHost = hostname } = options;
+  const ln = Deno.listen({ hostname, port: 0 });
+  const dispose = (...all: { close(): void }[]): void => {
+    for (const c of all) {
+      try {
+        c.close();
+      } catch { /* closed by the test */ }
+    }
+  };
+  try {
+    options.onListen?.(ln);
+    const [client, server] = await Promise.all([
+      Deno.connect({ hostname: dialHost, port: ln.addr.port }),
+      ln.accept(),
+    ]);
+    return { ln, client, server, [Symbol.dispose]: () => dispose(client, server, ln) };
+  } catch (e) {
+    dispose(ln);
+    throw e;
+  }
+}
+
+/** What {@linkcode within} gives for a promise still pending. */
+export const PENDING: unique symbol = Symbol("pending");
+
+/**
+ * Settles like `p`, or with {@linkcode PENDING} if `p` has not settled within
+ * `ms`. The timer is always cleared.
  */
 export async function within<T>(p: Promise<T>, ms: number): Promise<T | typeof PENDING> {
   let id: ReturnType<typeof setTimeout> | undefined;
@@ -185,6 +234,21 @@ export async function drain(conn: Conn, bufSize = 256 * 1024): Promise<number> {
   return total;
 }
 
+/** A file under /proc, read with cat: Deno reads /proc/sys only under --allow-all. */
+export async function procText(path: string): Promise<string> {
+  const { code, stdout } = await new Deno.Command("cat", { args: [path], stdout: "piped" })
+    .output();
+  assert.equal(code, 0, `cannot read ${path}`);
+  return new TextDecoder().decode(stdout);
+}
+
+/** A number from a one-line file under /proc. */
+export async function procNumber(path: string): Promise<number> {
+  const text = (await procText(path)).trim();
+  assert.match(text, /^\d+$/, `${path} holds a number`);
+  return Number(text);
+}
+
 /** Whether this host can listen on ::1. */
 export function ipv6Available(): boolean {
   try {
@@ -193,4 +257,121 @@ export function ipv6Available(): boolean {
   } catch {
     return false;
   }
+}
+
+/** How long a write that did not return must then stay pending to count as blocked. */
+const STUCK_MS = 300; // longer than Linux's largest delayed-ACK delay (200 ms)
+/** No loopback socket takes this much unread: a write loop that gets here never blocked. */
+const NEVER_BLOCKS = 256 << 20;
+
+/** What {@linkcode fillUntilBlocked} leaves. */
+export interface Filled {
+  /** The bytes of the writes that returned. */
+  accepted: number;
+  /**
+   * The write that blocked. It settles when the peer reads or the conn
+   * closes; it is marked handled, so await it for its outcome or leave it.
+   */
+  blocked: Promise<number>;
+}
+
+/**
+ * Writes `chunk` (64 KiB) to `conn`, whose peer does not read, until a write
+ * blocks: it has not returned within `wait` ms (from 20 ms) and then not
+ * within 300 ms more. A write that returns late grows `wait` by 5/4, so a
+ * busy machine is not taken for a full pipe. Fails the test if 256 MiB go
+ * through without a block. Works on a netconn Conn and a raw Deno conn.
+ */
+export async function fillUntilBlocked(
+  conn: { write(p: Uint8Array): Promise<number> },
+  chunk: Uint8Array = new Uint8Array(64 * 1024),
+): Promise<Filled> {
+  let accepted = 0;
+  let wait = 20;
+  while (accepted < NEVER_BLOCKS) {
+    const write = conn.write(chunk);
+    let n = await within(write, wait);
+    if (n === PENDING) {
+      n = await within(write, STUCK_MS);
+      if (n === PENDING) {
+        write.catch(() => {});
+        return { accepted, blocked: write };
+      }
+      wait = Math.ceil(wait * 5 / 4); // it returned late: a slow machine, not a full pipe
+    }
+    accepted += n;
+  }
+  return assert.fail(`writes of ${accepted} bytes to a peer that does not read never blocked`);
+}
+
+/** A Deno subprocess started by {@linkcode runDeno}. */
+export interface DenoChild extends AsyncDisposable {
+  /** The JSON of the first line the child printed. */
+  result: Record<string, unknown>;
+  /** Ends the child's stdin and waits for it to exit; disposing does the same. */
+  finish(): Promise<{ code: number; stderr: string }>;
+}
+
+/**
+ * Runs `deno run --no-prompt ...flags module ...args` with other permissions
+ * or flags than the tests have, and waits (up to 20 s) for the first line it
+ * prints, which must be JSON. The child's stdin stays open until
+ * {@linkcode DenoChild.finish}, so a child can keep its sockets open while
+ * the test looks at them.
+ */
+export async function runDeno(
+  flags: string[],
+  module: URL,
+  ...args: string[]
+): Promise<DenoChild> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", ...flags, module.pathname, ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const stdin = child.stdin.getWriter();
+  let exited: Promise<{ code: number; stderr: string }> | undefined;
+  const finish = (): Promise<{ code: number; stderr: string }> =>
+    exited ??= (async () => {
+      await stdin.close().catch(() => {});
+      const { code } = await child.status;
+      return { code, stderr: await stderr };
+    })();
+  try {
+    const line = await mustSettle(
+      new Response(firstLine(child.stdout)).text(),
+      20_000,
+      "the child",
+    );
+    if (line.length === 0) assert.fail(`the child printed nothing: ${(await finish()).stderr}`);
+    return {
+      result: JSON.parse(line),
+      finish,
+      [Symbol.asyncDispose]: async () => void await finish(),
+    };
+  } catch (e) {
+    child.kill();
+    await finish();
+    throw e;
+  }
+}
+
+/** The stream up to its first newline; the rest is read and dropped. */
+function firstLine(stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  let done = false;
+  return stream.pipeThrough(
+    new TransformStream({
+      transform(chunk, controller) {
+        if (done) return;
+        const end = chunk.indexOf(10);
+        controller.enqueue(end < 0 ? chunk : chunk.subarray(0, end));
+        if (end >= 0) {
+          done = true;
+          controller.terminate();
+        }
+      },
+    }),
+  );
 }

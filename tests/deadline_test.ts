@@ -81,30 +81,21 @@ Deno.test("moving the deadline later on every operation keeps one timer", () => 
   assert.ok(clock.armed <= 3, `armed ${clock.armed} timers`);
 });
 
-Deno.test("moving the deadline earlier while waiting takes effect at once", () => {
-  const clock = new FakeClock();
-  using deadline = new Deadline({ clock });
-  deadline.set(clock.now() + 10_000);
-  const w = watched(deadline);
-  clock.advance(100);
-  deadline.set(clock.now() + 50);
-  clock.advance(49);
-  assert.equal(w.fired(), 0);
-  clock.advance(1);
-  assert.equal(w.fired(), 1);
-});
-
-Deno.test("moving the deadline later while waiting postpones it", () => {
-  const clock = new FakeClock();
-  using deadline = new Deadline({ clock });
-  deadline.set(clock.now() + 100);
-  const w = watched(deadline);
-  clock.advance(50);
-  deadline.set(clock.now() + 500);
-  clock.advance(499);
-  assert.equal(w.fired(), 0);
-  clock.advance(1);
-  assert.equal(w.fired(), 1);
+Deno.test("moving the deadline while waiting: earlier takes effect at once, later postpones it", () => {
+  // [first deadline, time waited, the new deadline from then]
+  for (const [first, waited, moved] of [[10_000, 100, 50], [100, 50, 500]] as const) {
+    const what = `set to ${first}, moved after ${waited} to ${moved}`;
+    const clock = new FakeClock();
+    using deadline = new Deadline({ clock });
+    deadline.set(clock.now() + first);
+    const w = watched(deadline);
+    clock.advance(waited);
+    deadline.set(clock.now() + moved);
+    clock.advance(moved - 1);
+    assert.equal(w.fired(), 0, `${what}: not before`);
+    clock.advance(1);
+    assert.equal(w.fired(), 1, `${what}: at the new deadline`);
+  }
 });
 
 Deno.test("a deadline in the past fails waiters before set returns", () => {

@@ -13,6 +13,7 @@ import {
   mustReject,
   mustSettle,
   pattern,
+  PENDING,
   readAtLeast,
   within,
 } from "./_helpers.ts";
@@ -138,7 +139,7 @@ async function fullListener(): Promise<{ ln: Listener; conns: Conn[] } & AsyncDi
         5000,
       );
       if (conn === null) return { ln, conns, [Symbol.asyncDispose]: dispose };
-      assert.ok(typeof conn === "object", "a dial must complete or time out");
+      assert.ok(conn !== PENDING, "a dial must complete or time out");
       conns.push(conn);
     }
     return assert.fail(`${conns.length} dials completed: the backlog never filled`);
@@ -241,6 +242,21 @@ Deno.test({
         name: "negative keepalive is off",
         options: { keepAlive: -1 },
         want: { noDelay: true, keepAlive: false },
+      },
+      {
+        name: "keepalive true is Go's 15 s",
+        options: { keepAlive: true },
+        want: { noDelay: true, keepAlive: true, keepAliveIdle: 15_000 },
+      },
+      {
+        name: "keepalive 0 is Go's 15 s",
+        options: { keepAlive: 0 },
+        want: { noDelay: true, keepAlive: true, keepAliveIdle: 15_000 },
+      },
+      {
+        name: "a keepalive period rounds up to whole seconds",
+        options: { keepAlive: 45_500 },
+        want: { noDelay: true, keepAlive: true, keepAliveIdle: 46_000 },
       },
     ];
     for (const { name, options, want } of cases) {

@@ -13,7 +13,7 @@
 
 import assert from "node:assert/strict";
 import { type Conn, NetError, TimeoutError } from "../mod.ts";
-import { mustSettle, pair } from "./_helpers.ts";
+import { delay, mustSettle, pair } from "./_helpers.ts";
 
 /** mulberry32: a small seeded PRNG, so a seed replays the same run. */
 function rng(seed: number): () => number {
@@ -75,7 +75,7 @@ async function run(seed: number): Promise<void> {
       }
       if (n === null) return;
       for (let i = 0; i < n; i++) received.push(buf[i]!);
-      if (random() < 0.05) await new Promise((r) => setTimeout(r, int(0, 2)));
+      if (random() < 0.05) await delay(int(0, 2));
     }
   })();
 
@@ -104,7 +104,7 @@ async function run(seed: number): Promise<void> {
     } else if (roll < 0.9) {
       client.setWriteDeadline(null);
     } else {
-      await new Promise((r) => setTimeout(r, int(0, 3)));
+      await delay(int(0, 3));
     }
     if (random() < 0.3) await Promise.resolve();
   }

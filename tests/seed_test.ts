@@ -11,11 +11,13 @@ import { ClosedError, type Conn, dial, listen, NetError, TimeoutError } from "..
 import {
   drain,
   eventually,
+  fillUntilBlocked,
   mustNotSettle,
   mustReject,
   mustSettle,
   pair,
   pattern,
+  PENDING,
   readAtLeast,
   within,
 } from "./_helpers.ts";
@@ -28,27 +30,6 @@ const CHUNK = 65536;
 const NEVER_BLOCKS = 64 << 20;
 // The kinds an OS gives a write to a peer that is gone (Linux: EPIPE; Windows, the article: reset).
 const DEAD_PEER = ["broken-pipe", "reset"];
-
-/**
- * Writes `chunk` until one write stays pending for `ms` (the socket's buffers
- * are full). Returns the bytes of the writes that completed and the blocked
- * write.
- */
-async function writeUntilBlocked(
-  conn: Conn,
-  chunk: Uint8Array,
-  ms = 250,
-): Promise<{ accepted: number; blocked: Promise<number> }> {
-  let accepted = 0;
-  while (accepted < NEVER_BLOCKS) {
-    const w = conn.write(chunk);
-    const n = await within(w, ms);
-    if (typeof n !== "number") return { accepted, blocked: w };
-    assert.equal(n, chunk.length, "a write resolves only with all of its bytes");
-    accepted += n;
-  }
-  return assert.fail(`writes of ${accepted} bytes to a peer that does not read never blocked`);
-}
 
 /** Checks `stream` is `chunk` repeated (the last copy may be cut short). */
 function assertRepeats(stream: Uint8Array, chunk: Uint8Array): void {
@@ -81,8 +62,9 @@ Deno.test("seed 2, write blocking: a peer that does not read makes a write block
   await using p = await pair();
   const chunk = pattern(CHUNK, 2);
   // server5 does not read at first: client5's writes go into the OS buffers until one blocks.
-  const { accepted, blocked } = await writeUntilBlocked(p.client, chunk);
+  const { accepted, blocked } = await fillUntilBlocked(p.client, chunk);
   assert.ok(accepted > 0, "the OS buffers take some writes before one blocks");
+  assert.equal(accepted % CHUNK, 0, "a write resolves only with all of its bytes");
   await mustNotSettle(blocked, 100, "a write to a peer that does not read");
 
   // Now the peer reads: the blocked write finishes and every byte arrives, in order.
@@ -132,7 +114,7 @@ for (const end of ["drain", "close"] as const) {
     let fit: number;
     {
       await using q = await pair();
-      fit = (await writeUntilBlocked(q.client, pattern(CHUNK, 4))).accepted / CHUNK;
+      fit = (await fillUntilBlocked(q.client, pattern(CHUNK, 4))).accepted / CHUNK;
     }
     await using p = await pair();
     const chunk = pattern(CHUNK, 4);
@@ -386,7 +368,7 @@ Deno.test('seed, own close: read and write fail with "use of closed network conn
 Deno.test("seed, own close: operations pending at close fail with ClosedError", async () => {
   await using p = await pair();
   const read = p.client.read(new Uint8Array(64));
-  const { blocked } = await writeUntilBlocked(p.client, pattern(CHUNK, 7));
+  const { blocked } = await fillUntilBlocked(p.client, pattern(CHUNK, 7));
   const queued = p.client.write(pattern(100, 8));
   await mustNotSettle(Promise.race([read, blocked, queued]), 50, "pending read and writes");
   p.client.close();
@@ -475,7 +457,7 @@ Deno.test("seed, dial to a full backlog: it hangs until its timeout, then fails 
       const d = dial(ln.addr, { timeout });
       const c = await within(d.catch((e: unknown) => e), timeout / 2);
       if (c instanceof NetError) assert.fail(`dial ${i} failed before its timeout: ${c}`);
-      if (typeof c === "object") {
+      if (c !== PENDING) {
         conns.push(c as Conn);
         continue;
       }

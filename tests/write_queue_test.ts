@@ -94,6 +94,21 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
 }
 
+/** Writes `p` with a deadline `ms` ahead, lets the deadline pass, and returns the write's TimeoutError. */
+async function timedOut(
+  t: ReturnType<typeof setup>,
+  p: Uint8Array,
+  ms: number,
+): Promise<TimeoutError> {
+  t.deadline.set(t.clock.now() + ms);
+  const write = t.queue.write(p);
+  await settle();
+  t.clock.advance(ms);
+  const err = await write.catch((e) => e);
+  assert.ok(err instanceof TimeoutError, String(err));
+  return err;
+}
+
 Deno.test("a write resolves with its length once every byte is accepted", async () => {
   using t = setup(100);
   const p = Uint8Array.from({ length: 1000 }, (_, i) => i % 251);
@@ -134,13 +149,7 @@ Deno.test("a write larger than the chunk size is split but stays whole", async (
 
 Deno.test("a timed-out write reports the bytes accepted, then settles with the final count", async () => {
   using t = setup(300);
-  t.deadline.set(t.clock.now() + 100);
-  const p = bytes(1000, 9);
-  const write = t.queue.write(p);
-  await settle();
-  t.clock.advance(100);
-  const err = await write.catch((e) => e);
-  assert.ok(err instanceof TimeoutError);
+  const err = await timedOut(t, bytes(1000, 9), 100);
   assert.equal(err.bytesWritten, 300);
   assert.ok(err.settled instanceof Promise);
   // The runtime write in flight sends later; the count becomes known then.
@@ -151,13 +160,8 @@ Deno.test("a timed-out write reports the bytes accepted, then settles with the f
 
 Deno.test("a buffer is never read after its write returned", async () => {
   using t = setup(0);
-  t.deadline.set(t.clock.now() + 10);
   const p = bytes(100, 1);
-  const write = t.queue.write(p);
-  await settle();
-  t.clock.advance(10);
-  const err = await write.catch((e) => e);
-  assert.ok(err instanceof TimeoutError);
+  const err = await timedOut(t, p, 10);
   p.fill(2); // the caller reuses its buffer
   t.socket.drain(100);
   assert.equal(await err.settled, 100);
@@ -166,12 +170,7 @@ Deno.test("a buffer is never read after its write returned", async () => {
 
 Deno.test("no later write starts while a stranded write is unsettled", async () => {
   using t = setup(0);
-  t.deadline.set(t.clock.now() + 10);
-  const first = t.queue.write(bytes(10, 1));
-  await settle();
-  t.clock.advance(10);
-  const err = await first.catch((e) => e);
-  assert.ok(err instanceof TimeoutError);
+  const err = await timedOut(t, bytes(10, 1), 10);
   t.deadline.set(null);
   const second = t.queue.write(bytes(10, 2));
   await settle();

@@ -32,6 +32,9 @@
 //   serialises its writers with a promise-chain lock (its writes are not
 //   contiguous otherwise); netconn's, Node's and Go's writes are.
 //
+// The loops are the benches' own (bench/_loopback.ts, _messages.ts,
+// _writers.ts); this file only picks raw Deno or netconn for each end.
+//
 // A slice repeats a unit of work until `ms` have passed, on a fresh loopback
 // pair (set up untimed): one pair used for long slows down, in every
 // runtime, as small writes pile up in the kernel (raw Deno, 64-byte
@@ -41,34 +44,52 @@
 import { BufWriter } from "../../bufio/mod.ts";
 import { type Conn, dial, listen } from "../../mod.ts";
 import { lines } from "../_lines.ts";
+import { bulk, connEndpoint, type Endpoint, pingPong, rawEndpoint } from "../_loopback.ts";
+import {
+  connUnbuffered,
+  newMessage,
+  rawUnbuffered,
+  receiveMessages,
+  type Sender,
+  SIZE as MSG,
+  stamp,
+  writeAll,
+} from "../_messages.ts";
+import {
+  concurrentWriters,
+  connSink,
+  type FrameSink,
+  type FrameSource,
+  rawLockedSink,
+  rawSink,
+} from "../_writers.ts";
 
-/** One end of a loopback conn, as the workloads drive it. */
+/** One end of a loopback conn, raw Deno's or netconn's, as the workloads drive it. */
 interface End {
-  read(p: Uint8Array): Promise<number | null>;
-  writeAll(p: Uint8Array): Promise<void>;
-  /** Sends `count` messages through a buffer; `fast` skips the await where it can. */
-  buffered(size: number, fast: boolean): (count: number) => Promise<void>;
+  /** For bulk and pingpong. */
+  endpoint: Endpoint;
+  /** The receiver of messages and frames. */
+  source: FrameSource;
+  /** One write per message. */
+  unbuffered: Sender;
+  /** Sends messages through a `size`-byte buffer; `fast` skips the await where it can. */
+  buffered(size: number, fast: boolean): Sender;
   /** Writes one frame whole, safe to call from `writers` tasks at once. */
-  frameSink(writers: number): (frame: Uint8Array) => Promise<unknown>;
+  frameSink(writers: number): FrameSink;
   close(): void;
 }
 
-const MSG = 64;
 const PING = 32;
-const CHUNK = 64 * 1024;
 const FRAME = 1024;
 
 // ---- raw Deno ----
 
-async function rawWriteAll(conn: Deno.Conn, p: Uint8Array): Promise<void> {
-  for (let off = 0; off < p.length;) off += await conn.write(off === 0 ? p : p.subarray(off));
-}
-
 function rawEnd(conn: Deno.TcpConn): End {
   conn.setNoDelay(true);
   return {
-    read: (p) => conn.read(p),
-    writeAll: (p) => rawWriteAll(conn, p),
+    endpoint: rawEndpoint(conn),
+    source: conn,
+    unbuffered: rawUnbuffered(conn),
     buffered(size) {
       const buf = new Uint8Array(size);
       const msg = newMessage();
@@ -77,24 +98,16 @@ function rawEnd(conn: Deno.TcpConn): End {
         for (let m = 0; m < count; m++) {
           stamp(msg, m);
           if (n + MSG > size) {
-            await rawWriteAll(conn, buf.subarray(0, n));
+            await writeAll(conn, buf.subarray(0, n));
             n = 0;
           }
           buf.set(msg, n);
           n += MSG;
         }
-        if (n > 0) await rawWriteAll(conn, buf.subarray(0, n));
+        if (n > 0) await writeAll(conn, buf.subarray(0, n));
       };
     },
-    frameSink(writers) {
-      if (writers === 1) return (frame) => rawWriteAll(conn, frame);
-      let tail: Promise<unknown> = Promise.resolve();
-      return (frame) => {
-        const run = tail.then(() => rawWriteAll(conn, frame));
-        tail = run.catch(() => {});
-        return run;
-      };
-    },
+    frameSink: (writers) => writers === 1 ? rawSink(conn) : rawLockedSink(conn),
     close: () => conn.close(),
   };
 }
@@ -109,31 +122,21 @@ async function rawPair(): Promise<[End, End]> {
 
 function connEnd(conn: Conn): End {
   return {
-    read: (p) => conn.read(p),
-    async writeAll(p) {
-      await conn.write(p);
-    },
+    endpoint: connEndpoint(conn),
+    source: conn,
+    unbuffered: connUnbuffered(conn),
     buffered(size, fast) {
       const bw = new BufWriter(conn, size);
       const msg = newMessage();
-      if (fast) {
-        return async (count) => {
-          for (let m = 0; m < count; m++) {
-            stamp(msg, m);
-            if (!bw.tryWrite(msg)) await bw.write(msg);
-          }
-          await bw.flush();
-        };
-      }
       return async (count) => {
         for (let m = 0; m < count; m++) {
           stamp(msg, m);
-          await bw.write(msg);
+          if (!fast || !bw.tryWrite(msg)) await bw.write(msg);
         }
         await bw.flush();
       };
     },
-    frameSink: () => (frame) => conn.write(frame),
+    frameSink: () => connSink(conn),
     close: () => conn.close(),
   };
 }
@@ -144,158 +147,10 @@ async function connPair(): Promise<[End, End]> {
   return [connEnd(a), connEnd(b)];
 }
 
-// ---- the workloads: one unit of work each, checked ----
-
-const SOURCE = new Uint8Array(CHUNK).map((_, i) => i & 0xff);
-
-async function bulk(from: End, to: End, total: number): Promise<void> {
-  const send = async (): Promise<void> => {
-    for (let sent = 0; sent < total; sent += CHUNK) await from.writeAll(SOURCE);
-  };
-  const receive = async (): Promise<void> => {
-    const buf = new Uint8Array(CHUNK);
-    for (let got = 0; got < total;) {
-      const n = await to.read(buf);
-      if (n === null) throw new Error(`bulk: EOF after ${got} of ${total} bytes`);
-      if (buf[0] !== (got & 0xff) || buf[n - 1] !== ((got + n - 1) & 0xff)) {
-        throw new Error(`bulk: wrong byte near offset ${got}`);
-      }
-      got += n;
-    }
-  };
-  await Promise.all([send(), receive()]);
-}
-
-async function readFull(from: End, p: Uint8Array): Promise<void> {
-  for (let off = 0; off < p.length;) {
-    const n = await from.read(off === 0 ? p : p.subarray(off));
-    if (n === null) throw new Error(`EOF after ${off} of ${p.length} bytes`);
-    off += n;
-  }
-}
-
-async function pingPong(client: End, server: End, rounds: number): Promise<void> {
-  const echo = async (): Promise<void> => {
-    const msg = new Uint8Array(PING);
-    for (let i = 0; i < rounds; i++) {
-      await readFull(server, msg);
-      await server.writeAll(msg);
-    }
-  };
-  const ping = async (): Promise<void> => {
-    const msg = new Uint8Array(PING);
-    const back = new Uint8Array(PING);
-    for (let i = 0; i < rounds; i++) {
-      new DataView(msg.buffer).setUint32(0, i);
-      msg[PING - 1] = i;
-      await client.writeAll(msg);
-      await readFull(client, back);
-      for (let j = 0; j < PING; j++) {
-        if (back[j] !== msg[j]) throw new Error(`pingpong: round ${i} echoed a wrong byte ${j}`);
-      }
-    }
-  };
-  await Promise.all([echo(), ping()]);
-}
-
-function newMessage(): Uint8Array {
-  return new Uint8Array(MSG).map((_, j) => 32 + j);
-}
-
-function stamp(msg: Uint8Array, m: number): void {
-  msg[0] = m >>> 24;
-  msg[1] = m >>> 16;
-  msg[2] = m >>> 8;
-  msg[3] = m;
-  msg[MSG - 1] = m;
-}
-
-function messageByte(m: number, j: number): number {
-  return j < 4 ? (m >>> (24 - 8 * j)) & 0xff : j === MSG - 1 ? m & 0xff : 32 + j;
-}
-
-const CHECKED = [0, 1, 2, 3, 20, MSG - 1];
-
-async function receiveMessages(to: End, count: number): Promise<void> {
-  const buf = new Uint8Array(CHUNK);
-  const total = count * MSG;
-  for (let off = 0; off < total;) {
-    const n = await to.read(buf.subarray(0, Math.min(CHUNK, total - off)));
-    if (n === null) throw new Error(`msg: EOF after ${off} of ${total} bytes`);
-    const end = off + n;
-    for (let m = Math.floor(off / MSG); m * MSG < end; m++) {
-      for (const j of CHECKED) {
-        const k = m * MSG + j;
-        if (k >= off && k < end && buf[k - off] !== messageByte(m, j)) {
-          throw new Error(`msg: message ${m} arrived torn or out of order (byte ${j})`);
-        }
-      }
-    }
-    off = end;
-  }
-}
-
-async function unbuffered(from: End, count: number): Promise<void> {
-  const msg = newMessage();
-  for (let m = 0; m < count; m++) {
-    stamp(msg, m);
-    await from.writeAll(msg);
-  }
-}
-
-function newFrame(writer: number): Uint8Array {
-  const frame = new Uint8Array(FRAME).map((_, j) => (writer + j) & 0xff);
-  new DataView(frame.buffer).setUint32(0, FRAME - 4);
-  frame[4] = writer >>> 8;
-  frame[5] = writer;
-  return frame;
-}
-
-async function receiveFrames(to: End, writers: number, frames: number): Promise<void> {
-  const next = new Uint32Array(writers);
-  const buf = new Uint8Array(CHUNK);
-  let r = 0; // buf[r, w) holds bytes not parsed yet
-  let w = 0;
-  let whole = 0;
-  for (let left = frames * FRAME; left > 0;) {
-    const n = await to.read(buf.subarray(w, Math.min(buf.length, w + left)));
-    if (n === null) throw new Error(`frames: EOF after ${whole} of ${frames} frames`);
-    left -= n;
-    w += n;
-    for (; w - r >= FRAME; r += FRAME) {
-      const len = ((buf[r]! << 24) | (buf[r + 1]! << 16) | (buf[r + 2]! << 8) | buf[r + 3]!) >>> 0;
-      const writer = (buf[r + 4]! << 8) | buf[r + 5]!;
-      const seq = ((buf[r + 6]! << 24) | (buf[r + 7]! << 16) | (buf[r + 8]! << 8) | buf[r + 9]!) >>>
-        0;
-      const ok = len === FRAME - 4 && writer < writers && seq === next[writer] &&
-        buf[r + 10] === ((writer + 10) & 0xff) &&
-        buf[r + FRAME - 2] === ((writer + FRAME - 2) & 0xff) && buf[r + FRAME - 1] === (seq & 0xff);
-      if (!ok) throw new Error(`frames: frame ${whole} of ${frames} arrived torn or out of order`);
-      next[writer]!++;
-      whole++;
-    }
-    buf.copyWithin(0, r, w);
-    w -= r;
-    r = 0;
-  }
-}
-
-async function framed(from: End, to: End, writers: number, frames: number): Promise<void> {
-  const sink = from.frameSink(writers);
-  const each = frames / writers;
-  const write = async (writer: number): Promise<void> => {
-    const frame = newFrame(writer);
-    for (let seq = 0; seq < each; seq++) {
-      frame[6] = seq >>> 24;
-      frame[7] = seq >>> 16;
-      frame[8] = seq >>> 8;
-      frame[9] = seq;
-      frame[FRAME - 1] = seq;
-      await sink(frame);
-    }
-  };
-  const tasks = Array.from({ length: writers }, (_, k) => write(k));
-  await Promise.all([receiveFrames(to, writers, frames), ...tasks]);
+/** Sends `count` messages with `send` while `to` checks them. */
+async function messages(send: Sender, to: End, count: number): Promise<void> {
+  // receiveMessages only reads; it is typed for the raw conns of message_bench.ts.
+  await Promise.all([send(count), receiveMessages(to.source as Deno.Conn, count)]);
 }
 
 // ---- slices ----
@@ -318,45 +173,36 @@ const FRAMES = 1600;
 function workloads(): Workload[] {
   const buffered = (fast: boolean) => (client: End, server: End, buffer: number) => {
     const send = client.buffered(buffer, fast);
-    return async () => {
-      await Promise.all([send(BUFFERED), receiveMessages(server, BUFFERED)]);
-    };
+    return () => messages(send, server, BUFFERED);
+  };
+  const framed = (writers: number) => (client: End, server: End) => {
+    const sink = client.frameSink(writers);
+    const options = { writers, frames: FRAMES, size: FRAME };
+    return () => concurrentWriters(sink, server.source, options);
   };
   return [
     {
       name: "bulk",
       unit: "MiB/s",
       work: BULK_MIB,
-      prepare: (c, s) => () => bulk(c, s, BULK_MIB * 1024 * 1024),
+      prepare: (c, s) => () => bulk(c.endpoint, s.endpoint, BULK_MIB * 1024 * 1024),
     },
     {
       name: "pingpong",
       unit: "round trips/s",
       work: ROUNDS,
-      prepare: (c, s) => () => pingPong(c, s, ROUNDS),
+      prepare: (c, s) => () => pingPong(c.endpoint, s.endpoint, { rounds: ROUNDS, size: PING }),
     },
     {
       name: "msg",
       unit: "msgs/s",
       work: MESSAGES,
-      prepare: (c, s) => async () => {
-        await Promise.all([unbuffered(c, MESSAGES), receiveMessages(s, MESSAGES)]);
-      },
+      prepare: (c, s) => () => messages(c.unbuffered, s, MESSAGES),
     },
     { name: "msg-buf", unit: "msgs/s", work: BUFFERED, prepare: buffered(false) },
     { name: "msg-buf-fast", unit: "msgs/s", work: BUFFERED, prepare: buffered(true) },
-    {
-      name: "frames-1",
-      unit: "frames/s",
-      work: FRAMES,
-      prepare: (c, s) => () => framed(c, s, 1, FRAMES),
-    },
-    {
-      name: "frames-8",
-      unit: "frames/s",
-      work: FRAMES,
-      prepare: (c, s) => () => framed(c, s, 8, FRAMES),
-    },
+    { name: "frames-1", unit: "frames/s", work: FRAMES, prepare: framed(1) },
+    { name: "frames-8", unit: "frames/s", work: FRAMES, prepare: framed(8) },
   ];
 }
 
