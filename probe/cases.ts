@@ -9,6 +9,7 @@
 import type { Experiment } from "./_lab.ts";
 import { closeExperiments } from "./close.ts";
 import { concurrentExperiments } from "./concurrent.ts";
+import { crossExperiments } from "./cross.ts";
 import { dialExperiments } from "./dial.ts";
 import { optionExperiments } from "./nagle.ts";
 import { readExperiments } from "./read.ts";
@@ -25,6 +26,7 @@ export const experiments: readonly Experiment[] = [
   ...readExperiments,
   ...closeExperiments,
   ...dialExperiments,
+  ...crossExperiments,
   ...optionExperiments,
   ...sockoptExperiments,
   sweepDiagonal,

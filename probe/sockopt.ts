@@ -10,9 +10,11 @@
 
 import { type Conn, listen, type Listener, NetError, NotSupportedError } from "../mod.ts";
 import { listenerFd, maxListenerBacklog, socketOptions } from "../sockopt.ts";
-import { libc } from "../_libc.ts";
 import { type Experiment, type Lab, LOOPBACK, type Outcome } from "./_lab.ts";
-import { describe, failure, since, sleep } from "./_io.ts";
+import { describe, failure, kindOf, since, sleep } from "./_io.ts";
+import { agreement, same } from "./_agree.ts";
+import { compareBacklog } from "./dial.ts";
+import { nagleStalls } from "./nagle.ts";
 import { amount, fillUntilBlocked, measureCell, size } from "./sweep.ts";
 
 const KiB = 1024;
@@ -33,9 +35,18 @@ function keepAliveText(conn: Conn): string {
 export const noDelayOption: Experiment = {
   name: "option: NoDelay",
   go: "SetNoDelay; true (Nagle off) on every TCP conn by default",
-  needs: ["ffi"],
+  goCase: "option-nodelay",
+  compare: (go, ours) =>
+    agreement(
+      ...(["dialed", "accepted", "afterFalse", "afterTrue"] as const).map((name) =>
+        same(name, go.numbers[name], ours.numbers[name])
+      ),
+    ),
   async run(lab: Lab): Promise<Outcome> {
     const { client, server } = await lab.pair();
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+      return await noDelayByTiming(client, server);
+    }
     const dialed = client.socketOptions().noDelay;
     const accepted = server.socketOptions().noDelay;
     client.setNoDelay(false);
@@ -54,11 +65,44 @@ export const noDelayOption: Experiment = {
   },
 };
 
+/**
+ * NoDelay without `--allow-ffi`, by its effect: a conn whose write-write-read
+ * exchanges stall on the peer's delayed ACK has Nagle on (NoDelay false).
+ */
+async function noDelayByTiming(client: Conn, server: Conn): Promise<Outcome> {
+  const dialed = !(await nagleStalls(client, server)).stalls;
+  const accepted = !(await nagleStalls(server, client)).stalls;
+  client.setNoDelay(false);
+  const slow = await nagleStalls(client, server);
+  client.setNoDelay(true);
+  const fast = await nagleStalls(client, server);
+  return {
+    netconn:
+      `by timing (no --allow-ffi to read it back): dialed ${dialed}, accepted ${accepted}; ` +
+      `setNoDelay(false) → ${!slow.stalls} (${slow.ms} ms a round trip), setNoDelay(true) → ` +
+      `${!fast.stalls} (${fast.ms} ms)`,
+    numbers: {
+      dialed: +dialed,
+      accepted: +accepted,
+      afterFalse: +!slow.stalls,
+      afterTrue: +!fast.stalls,
+    },
+    ok: dialed && accepted && slow.stalls && !fast.stalls,
+  };
+}
+
 /** Go's keepalive defaults on dialed and accepted conns. */
 export const keepAliveDefaults: Experiment = {
   name: "option: keepalive defaults",
   go: "Dial and Accept: keepalive on, 15 s idle, 15 s interval, 9 probes",
   needs: ["ffi"],
+  goCase: "keepalive-defaults",
+  compare: (go, ours) =>
+    agreement(
+      ...["dialedIdle", "dialedInterval", "dialedCount", "acceptedIdle", "acceptedCount"].map((
+        name,
+      ) => same(name, go.numbers[name], ours.numbers[name])),
+    ),
   async run(lab: Lab): Promise<Outcome> {
     const { client, server } = await lab.pair();
     const raw = await lab.rawPair();
@@ -319,6 +363,7 @@ export const rcvbufWhere: Experiment = {
   },
 };
 
+const IPPROTO_TCP = 6;
 const TCP_INFO = 11; // Linux
 const TCPI_SACKED = 28; // offset of tcpi_sacked: a listener's accept-queue limit
 
@@ -329,12 +374,18 @@ const TCPI_SACKED = 28; // offset of tcpi_sacked: a listener's accept-queue limi
  */
 export function acceptQueueLimit(ln: { addr: Deno.Addr }): number | undefined {
   if (Deno.build.os !== "linux") return undefined;
-  const lib = libc("acceptQueueLimit");
-  const info = new Uint8Array(104);
-  const len = new Uint32Array([info.length]);
   const fd = listenerFd(ln);
-  if (lib.sym.getsockopt(fd, lib.c.IPPROTO_TCP, TCP_INFO, info, len) !== 0) return undefined;
-  return new DataView(info.buffer).getUint32(TCPI_SACKED, true);
+  const lib = Deno.dlopen("libc.so.6", {
+    getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  });
+  try {
+    const info = new Uint8Array(104);
+    const len = new Uint32Array([info.length]);
+    if (lib.symbols.getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, len) !== 0) return undefined;
+    return new DataView(info.buffer).getUint32(TCPI_SACKED, true);
+  } finally {
+    lib.close();
+  }
 }
 
 /** listen's default backlog is somaxconn, as Go's; Deno's own default is lower. */
@@ -342,6 +393,11 @@ export const backlogDefault: Experiment = {
   name: "listen: default backlog",
   go: "Listen passes somaxconn (Linux: net.core.somaxconn) as the backlog",
   needs: ["ffi"],
+  goCase: "default-backlog",
+  compare: (go, ours) =>
+    agreement(
+      same("accept-queue limit", go.numbers.acceptQueueLimit, ours.numbers.acceptQueueLimit),
+    ),
   run(lab: Lab): Promise<Outcome> {
     const somaxconn = maxListenerBacklog();
     const limit = acceptQueueLimit(lab.listen());
@@ -367,6 +423,8 @@ export const backlogN: Experiment = {
   name: "listen: backlog n",
   go: "backlog n: about n + 1 dials complete while nobody accepts; the next one hangs",
   limitMs: 10_000,
+  goCase: "backlog-n",
+  compare: compareBacklog,
   async run(lab: Lab): Promise<Outcome> {
     const backlog = 4;
     const timeout = 300;
@@ -385,6 +443,7 @@ export const backlogN: Experiment = {
       netconn: `backlog ${backlog}: ${n} dials connected, the next → ${describe(error)} ` +
         `at its ${timeout} ms timeout`,
       numbers: { backlog, connected: n, timeoutMs: timeout },
+      facts: { error: kindOf(error) },
       ok: n >= backlog && n <= backlog + 2 && error instanceof NetError && error.timeout,
     };
   },
