@@ -356,9 +356,6 @@ async function main(args: string[]): Promise<number> {
     console.log(`${wrapLines(top, width)}\n\n${table}\n\n${wrapLines(summary(rows), width)}`);
     if (tables !== "") console.log(`\n${tables}`);
   }
-  if (!isBuilt(go) && !flags.has("--no-go")) {
-    console.error(`probe: to measure Go beside netconn, ${go.remedy}`);
-  }
   return exitCode(counts, stray);
 }
 

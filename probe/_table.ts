@@ -57,8 +57,9 @@ export function caption(go: GoCaption): string {
     return `Go column: measured on this machine with ${go.version}, beside netconn ` +
       `(cells marked ${NOT_MEASURED} have no Go program and say what Go documents).`;
   }
-  const why = go.missing === undefined ? "" : ` (${go.missing.reason})`;
-  return `Go column: what Go documents, not measured${why}.`;
+  if (go.missing === undefined) return "Go column: what Go documents, not measured.";
+  const { reason, remedy } = go.missing;
+  return `Go column: what Go documents, not measured (${reason}); to measure it, ${remedy}.`;
 }
 
 /**
@@ -276,7 +277,7 @@ export function summary(rows: TableRow[], bullet = "- "): string {
     lines.push("", "Skipped:");
     const byNeed = new Map<string, string[]>();
     for (const r of skipped) byNeed.set(r.why, [...(byNeed.get(r.why) ?? []), r.case]);
-    for (const [why, cases] of byNeed) lines.push(`${bullet}${why}: ${cases.join(", ")}`);
+    for (const [why, cases] of byNeed) lines.push(`${bullet}${why}: ${cases.join("; ")}`);
   }
   return lines.join("\n");
 }
