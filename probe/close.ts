@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ClosedError, type Conn, NetError } from "../mod.ts";
+import { ClosedError, type Conn } from "../mod.ts";
 import type { GoResult } from "./_go.ts";
 import type { Agreement, Experiment, Lab, Outcome } from "./_lab.ts";
 import { describe, failure, kindOf, sleep } from "./_io.ts";

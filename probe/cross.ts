@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type Conn } from "../mod.ts";
+import type { Conn } from "../mod.ts";
 import { type Experiment, type Lab, LOOPBACK, type Outcome } from "./_lab.ts";
 import { bytes, drain } from "./_io.ts";
 import type { GoPeer } from "./_go.ts";
