@@ -245,7 +245,7 @@ function judge(experiment: Experiment, row: Row, go: GoResult | undefined): Row 
     ...(agreement?.note === undefined ? {} : { compared: agreement.note }),
     ...(measured ? { goNumbers: go.numbers } : {}),
   };
-  if (experiment.decision !== undefined && row.ok) {
+  if (experiment.decision !== undefined && row.ok && agreement?.agree !== true) {
     return { ...judged, verdict: "decision", why: experiment.decision };
   }
   if (!row.ok) {

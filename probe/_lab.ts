@@ -66,8 +66,9 @@ export interface Experiment {
   compare?(go: GoResult, ours: Outcome): Agreement;
   /**
    * Set when netconn differs from Go here on purpose: the decision's reason,
-   * as the README's decisions state it. Such a row counts as a difference,
-   * and does not fail the probe.
+   * as the README states it. Unless the Go measured here agrees after all
+   * (another Go version), the row counts as a difference, and does not fail
+   * the probe.
    */
   decision?: string;
   /** True when the experiment runs a Go peer (a cross-runtime row): without Go it is skipped. */

@@ -12,7 +12,7 @@ import { type Conn, listen, type Listener, NetError, NotSupportedError } from ".
 import { listenerFd, maxListenerBacklog, socketOptions } from "../sockopt.ts";
 import { type Experiment, type Lab, LOOPBACK, type Outcome } from "./_lab.ts";
 import { describe, failure, kindOf, since, sleep } from "./_io.ts";
-import { agreement, same } from "./_agree.ts";
+import { agreement, both, same, sameError } from "./_agree.ts";
 import { compareBacklog } from "./dial.ts";
 import { nagleStalls } from "./nagle.ts";
 import { amount, fillUntilBlocked, measureCell, size } from "./sweep.ts";
@@ -133,6 +133,21 @@ export const keepAlivePeriod: Experiment = {
   name: "option: setKeepAlivePeriod",
   go: "SetKeepAlivePeriod(d): idle time before probes, in whole seconds rounded up",
   needs: ["ffi"],
+  goCase: "keepalive-period",
+  compare: (go, ours) => {
+    const goZero = go.facts?.zero === "none" ? s(go.numbers.idle0!) : "refused (invalid argument)";
+    return agreement(
+      ...["idle30", "interval30", "idleUp", "intervalUp"].map((name) =>
+        same(name, go.numbers[name], ours.numbers[name])
+      ),
+      [
+        go.facts?.zero === "none" && go.numbers.idle0 === ours.numbers.idle0,
+        `period 0: Go ${goZero}, netconn ${s(ours.numbers.idle0!)}`,
+      ],
+    );
+  },
+  decision: "setKeepAlivePeriod(0) means Go's 15 s default, as Go 1.23 and later take 0; " +
+    "Go before 1.23 passes 0 to the kernel, which refuses it (README, Socket options)",
   async run(lab: Lab): Promise<Outcome> {
     const { client } = await lab.pair();
     const read = (): [number, number] => {
@@ -222,11 +237,32 @@ async function closeFull(lab: Lab, linger: number | undefined): Promise<{
   return { accepted, linger: set, ...await readToEnd(server) };
 }
 
+/** How a read to the end ended, as the Go program names it: "eof", or the error's kind. */
+function endKind(end: unknown): string {
+  return end === "EOF" ? "eof" : kindOf(end);
+}
+
 /** Linger 0: close discards the unsent data and resets; the default sends it all. */
 export const lingerZero: Experiment = {
   name: "option: setLinger(0), close",
   go: "SetLinger(0): Close discards unsent data; the peer's Read fails: connection reset",
   needs: ["ffi"],
+  goCase: "linger-zero",
+  compare: (go, ours) =>
+    agreement(
+      sameError(go.facts?.zeroEnd, ours.facts?.zeroEnd),
+      both(
+        "linger 0 lost data",
+        go.numbers.read! < go.numbers.accepted!,
+        ours.numbers.read! < ours.numbers.accepted!,
+      ),
+      sameError(go.facts?.defaultEnd, ours.facts?.defaultEnd),
+      both(
+        "default delivered it all",
+        go.numbers.defaultRead === go.numbers.defaultAccepted,
+        ours.numbers.defaultRead === ours.numbers.defaultAccepted,
+      ),
+    ),
   limitMs: 10_000,
   async run(lab: Lab): Promise<Outcome> {
     const zero = await closeFull(lab, 0);
@@ -242,6 +278,7 @@ export const lingerZero: Experiment = {
         defaultAccepted: normal.accepted,
         defaultRead: normal.read,
       },
+      facts: { zeroEnd: endKind(zero.end), defaultEnd: endKind(normal.end) },
       ok: zero.linger === 0 && kind === "reset" && zero.read < zero.accepted &&
         normal.linger === -1 && normal.end === "EOF" && normal.read === normal.accepted,
     };
@@ -298,6 +335,11 @@ export const bufferSizes: Experiment = {
   name: "option: setReadBuffer / setWriteBuffer",
   go: "SetReadBuffer / SetWriteBuffer: SO_RCVBUF / SO_SNDBUF; the kernel picks the size",
   needs: ["ffi"],
+  goCase: "buffer-sizes",
+  compare: (go, ours) =>
+    agreement(
+      ...Object.keys(go.numbers).map((name) => same(name, go.numbers[name], ours.numbers[name])),
+    ),
   async run(lab: Lab): Promise<Outcome> {
     const { client } = await lab.pair();
     const before = client.socketOptions();

@@ -132,21 +132,25 @@ Deno.test("probe as `deno task probe` runs it: every row, Go measured beside net
       assert.ok((report.go.buildMs ?? -1) >= 0);
       for (const e of experiments) {
         const row = rows.get(e.name)!;
-        const expected = e.decision !== undefined ? "decision" : "as Go";
         if (knownDifference(row)) {
           console.log(`known difference: ${row.case}: ${row.why}`);
           continue;
         }
-        assert.equal(row.verdict, expected, `${e.name}: ${row.why}\n${row.netconn}\n${row.go}`);
+        // A decision row may agree with another Go version; close() twice never does.
+        const expected = e.decision === undefined ? ["as Go"] : ["decision", "as Go"];
+        const text = `${e.name}: ${row.why}\n${row.netconn}\n${row.go}`;
+        assert.ok(expected.includes(row.verdict), `${row.verdict}: ${text}`);
         assert.equal(row.goMeasured, e.goCase !== undefined, `${e.name} measured Go`);
         if (e.goCase !== undefined) {
           assert.ok(Object.keys(row.goNumbers ?? {}).length > 0, `${e.name} has Go's numbers`);
         }
       }
       assert.equal(counts.skipped, 0);
-      assert.equal(counts.decisions, 1);
+      const decisions = report.rows.filter((r) => r.verdict === "decision").length;
+      assert.ok(decisions >= 1);
+      assert.equal(counts.decisions, decisions);
       const known = report.rows.filter(knownDifference).length;
-      assert.equal(counts.differ, 1 + known);
+      assert.equal(counts.differ, decisions + known);
       assert.equal(code, known === 0 ? 0 : 1, stderr);
       // The article's figures, Go's and netconn's side by side.
       const blocking = rows.get("write blocking")!;
