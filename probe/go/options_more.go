@@ -129,10 +129,24 @@ func bufferSizes(string) (result, error) {
 		r, w := get()
 		numbers[fmt.Sprintf("read %d", ask)] = float64(r)
 		numbers[fmt.Sprintf("write %d", ask)] = float64(w)
-		parts = append(parts, fmt.Sprintf("%s → %s / %s", size(ask), size(r), size(w)))
+		parts = append(parts, fmt.Sprintf("%s → %s / %s", bufSize(ask), bufSize(r), bufSize(w)))
 	}
 	return result{
 		Text:    "asked → got (read / write): " + strings.Join(parts, ", "),
 		Numbers: numbers,
 	}, nil
+}
+
+// bufSize prints a buffer size: whole KiB and MiB as such, else KiB with a decimal.
+func bufSize(n int) string {
+	switch {
+	case n == 0:
+		return "0"
+	case n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	default:
+		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
+	}
 }
