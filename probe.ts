@@ -290,7 +290,8 @@ function progress(): {
 function outputWidth(): number {
   if (!Deno.stdout.isTerminal()) return 100;
   try {
-    return Math.max(40, Deno.consoleSize().columns);
+    const { columns } = Deno.consoleSize();
+    return columns > 0 ? Math.max(40, columns) : 100;
   } catch {
     return 100;
   }
