@@ -11,6 +11,7 @@ import { closeExperiments } from "./close.ts";
 import { concurrentExperiments } from "./concurrent.ts";
 import { crossExperiments } from "./cross.ts";
 import { dialExperiments } from "./dial.ts";
+import { listenExperiments } from "./listen.ts";
 import { optionExperiments } from "./nagle.ts";
 import { readExperiments } from "./read.ts";
 import { sockoptExperiments } from "./sockopt.ts";
@@ -29,6 +30,7 @@ export const experiments: readonly Experiment[] = [
   ...crossExperiments,
   ...optionExperiments,
   ...sockoptExperiments,
+  ...listenExperiments,
   sweepDiagonal,
 ];
 

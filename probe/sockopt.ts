@@ -1,19 +1,18 @@
 /**
- * Socket options through netconn's Conn and listen: each set, then read back
- * with `conn.socketOptions()` (what the kernel chose), and the effects that
- * make them matter: a reset on close with linger 0, the kernel's buffer
- * sizes, the listen backlog, and `reusePort` without `--unstable-net`. Rows
- * that read options back need `--allow-ffi`.
+ * Socket options through netconn's Conn: each set, then read back with
+ * `conn.socketOptions()` (what the kernel chose), and the effects that make
+ * them matter: a reset on close with linger 0 and the kernel's buffer sizes.
+ * Rows that read options back need `--allow-ffi`; NoDelay is judged by its
+ * effect without it. The listener's options are in `listen.ts`.
  *
  * @module
  */
 
-import { type Conn, listen, type Listener, NetError, NotSupportedError } from "../mod.ts";
-import { listenerFd, maxListenerBacklog, socketOptions } from "../sockopt.ts";
-import { type Experiment, type Lab, LOOPBACK, type Outcome } from "./_lab.ts";
-import { describe, failure, kindOf, since, sleep } from "./_io.ts";
+import { type Conn, NetError } from "../mod.ts";
+import { socketOptions } from "../sockopt.ts";
+import type { Experiment, Lab, Outcome } from "./_lab.ts";
+import { describe, kindOf, since, sleep } from "./_io.ts";
 import { agreement, both, same, sameError } from "./_agree.ts";
-import { compareBacklog } from "./dial.ts";
 import { nagleStalls } from "./nagle.ts";
 import { amount, fillUntilBlocked, measureCell, size } from "./sweep.ts";
 
@@ -405,136 +404,6 @@ export const rcvbufWhere: Experiment = {
   },
 };
 
-const IPPROTO_TCP = 6;
-const TCP_INFO = 11; // Linux
-const TCPI_SACKED = 28; // offset of tcpi_sacked: a listener's accept-queue limit
-
-/**
- * The accept-queue limit the kernel keeps for a listening socket (Linux:
- * `tcpi_sacked` of TCP_INFO, the backlog after listen(2) capped it at
- * somaxconn), or undefined elsewhere.
- */
-export function acceptQueueLimit(ln: { addr: Deno.Addr }): number | undefined {
-  if (Deno.build.os !== "linux") return undefined;
-  const fd = listenerFd(ln);
-  const lib = Deno.dlopen("libc.so.6", {
-    getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
-  });
-  try {
-    const info = new Uint8Array(104);
-    const len = new Uint32Array([info.length]);
-    if (lib.symbols.getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, len) !== 0) return undefined;
-    return new DataView(info.buffer).getUint32(TCPI_SACKED, true);
-  } finally {
-    lib.close();
-  }
-}
-
-/** listen's default backlog is somaxconn, as Go's; Deno's own default is lower. */
-export const backlogDefault: Experiment = {
-  name: "listen: default backlog",
-  go: "Listen passes somaxconn (Linux: net.core.somaxconn) as the backlog",
-  needs: ["ffi"],
-  goCase: "default-backlog",
-  compare: (go, ours) =>
-    agreement(
-      same("accept-queue limit", go.numbers.acceptQueueLimit, ours.numbers.acceptQueueLimit),
-    ),
-  run(lab: Lab): Promise<Outcome> {
-    const somaxconn = maxListenerBacklog();
-    const limit = acceptQueueLimit(lab.listen());
-    const raw = Deno.listen({ hostname: LOOPBACK, port: 0 });
-    lab.track(raw, () => raw.close());
-    const rawLimit = acceptQueueLimit(raw);
-    const numbers: Record<string, number> = { somaxconn };
-    if (limit !== undefined) numbers.acceptQueueLimit = limit;
-    if (rawLimit !== undefined) numbers.rawAcceptQueueLimit = rawLimit;
-    return Promise.resolve({
-      netconn: limit === undefined
-        ? `backlog ${somaxconn} (somaxconn)`
-        : `somaxconn ${somaxconn}; the listener's accept-queue limit (TCP_INFO) ${limit}`,
-      raw: rawLimit === undefined ? "" : `Deno.listen: accept-queue limit ${rawLimit}`,
-      numbers,
-      ok: somaxconn > 0 && (limit === undefined || limit === somaxconn),
-    });
-  },
-};
-
-/** Backlog n: about n + 1 dials complete while nobody accepts, then they hang. */
-export const backlogN: Experiment = {
-  name: "listen: backlog n",
-  go: "backlog n: about n + 1 dials complete while nobody accepts; the next one hangs",
-  limitMs: 10_000,
-  goCase: "backlog-n",
-  compare: compareBacklog,
-  async run(lab: Lab): Promise<Outcome> {
-    const backlog = 4;
-    const timeout = 300;
-    const ln = lab.listen({ backlog });
-    const conns: Conn[] = [];
-    let error: unknown;
-    while (conns.length < 64 && error === undefined) {
-      try {
-        conns.push(await lab.dial(ln.addr, { timeout }));
-      } catch (e) {
-        error = e;
-      }
-    }
-    const n = conns.length;
-    return {
-      netconn: `backlog ${backlog}: ${n} dials connected, the next → ${describe(error)} ` +
-        `at its ${timeout} ms timeout`,
-      numbers: { backlog, connected: n, timeoutMs: timeout },
-      facts: { error: kindOf(error) },
-      ok: n >= backlog && n <= backlog + 2 && error instanceof NetError && error.timeout,
-    };
-  },
-};
-
-/** reusePort: a NotSupportedError without --unstable-net, a shared port with it. */
-export const reusePort: Experiment = {
-  name: "listen: reusePort",
-  go: "SO_REUSEPORT (ListenConfig.Control): listeners share one port",
-  async run(lab: Lab): Promise<Outcome> {
-    const track = (ln: Listener): Listener => lab.track(ln, () => ln[Symbol.asyncDispose]());
-    let first: Listener;
-    try {
-      first = track(listen(`${LOOPBACK}:0`, { reusePort: true }));
-    } catch (e) {
-      const named = e instanceof NotSupportedError && e.message.includes("--unstable-net");
-      return {
-        netconn: `without --unstable-net: ${describe(e)} naming the flag; the process goes on`,
-        raw: "Deno.listen({ reusePort: true }) exits the process (code 70)",
-        numbers: { shared: 0 },
-        ok: named,
-      };
-    }
-    const second = track(listen(`${LOOPBACK}:${first.addr.port}`, { reusePort: true }));
-    const dials = 20;
-    const counts = [0, 0];
-    const serving = [first, second].map(async (ln, i) => {
-      for await (const conn of ln) {
-        counts[i]!++;
-        conn.close();
-      }
-    });
-    for (let i = 0; i < dials; i++) {
-      const conn = await lab.dial(first.addr);
-      await failure(conn.read(new Uint8Array(1))); // EOF once a listener has served it
-      conn.close();
-    }
-    first.close();
-    second.close();
-    await Promise.all(serving);
-    return {
-      netconn: `two listeners on port ${first.addr.port}; ${dials} dials → ` +
-        `${counts[0]} + ${counts[1]} accepted`,
-      numbers: { shared: 1, dials, first: counts[0]!, second: counts[1]! },
-      ok: counts[0]! + counts[1]! === dials,
-    };
-  },
-};
-
 /** The socket-option rows, after the Nagle row. */
 export const sockoptExperiments: Experiment[] = [
   noDelayOption,
@@ -545,7 +414,4 @@ export const sockoptExperiments: Experiment[] = [
   lingerPositive,
   bufferSizes,
   rcvbufWhere,
-  backlogDefault,
-  backlogN,
-  reusePort,
 ];

@@ -100,7 +100,9 @@ async function haveGo(): Promise<boolean> {
 
 /** The counts line of a summary, as numbers. */
 function countsLine(text: string): { asGo: number; rows: number; differ: number; skipped: number } {
-  const m = text.match(/(\d+) of (\d+) rows behave as in Go, (\d+) differ.*?, (\d+) skipped\./);
+  // The line may be wrapped to the table's width.
+  const m = text.replace(/\s+/g, " ")
+    .match(/(\d+) of (\d+) rows behave as in Go, (\d+) differ.*?, (\d+) skipped\./);
   assert.ok(m, `no counts line in:\n${text}`);
   return { asGo: +m[1]!, rows: +m[2]!, differ: +m[3]!, skipped: +m[4]! };
 }
