@@ -116,6 +116,13 @@ Deno.test("probe as `deno task probe` runs it: every row, Go measured beside net
   for (const [i, e] of experiments.entries()) {
     assert.ok(stderr.includes(`running ${i + 1}/${experiments.length}: ${e.name}`), stderr);
   }
+  for (const row of report.rows.filter((r) => r.verdict !== "skipped")) {
+    const numbers = Object.entries(row.numbers);
+    assert.ok(numbers.length > 0, `row "${row.case}" carries numbers`);
+    for (const [name, value] of numbers) {
+      assert.ok(Number.isFinite(value), `row "${row.case}": ${name} is a number, got ${value}`);
+    }
+  }
   const { counts } = report;
   assert.equal(counts.asGo + counts.differ + counts.skipped, counts.rows);
   assert.equal(counts.rows, experiments.length);
