@@ -157,6 +157,7 @@ export class GoPeer {
   #lines: Promise<string[]>;
   #port: Promise<number>;
   #stdinOpen = true;
+  #result: Promise<GoResult> | undefined;
 
   /** Starts `binary` with `args`. */
   constructor(binary: string, args: string[]) {
@@ -193,7 +194,12 @@ export class GoPeer {
   }
 
   /** What the case measured, once it has ended. */
-  async result(): Promise<GoResult> {
+  result(): Promise<GoResult> {
+    this.#result ??= this.#ended();
+    return this.#result;
+  }
+
+  async #ended(): Promise<GoResult> {
     const [lines, status, stderr] = await Promise.all([
       this.#lines,
       this.#child.status,
