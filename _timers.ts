@@ -16,6 +16,9 @@ export interface TimerEntry {
   index: number; // position in `heap`, or -1 once fired or cancelled
 }
 
+/** setTimeout's largest delay: longer ones fire at once, so far times are re-armed in steps. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const heap: TimerEntry[] = []; // heap[i].at <= heap[2i + 1].at, heap[2i + 2].at
 let runtimeTimer: ReturnType<typeof setTimeout> | null = null;
 let runtimeAt = Infinity; // when runtimeTimer fires

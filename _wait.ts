@@ -1,75 +1,82 @@
 /**
- * Waiting, cut short: for a runtime op or for a turn in a FIFO, until a
- * deadline passes, an AbortSignal fires or the owner closes. Internal.
+ * Waiting, cut short: for a runtime op or for a turn in line, until a
+ * deadline passes, an AbortSignal fires or the owner closes. Why a wait ended
+ * early travels as an {@linkcode Interrupt}; `toNetError` in errors.ts turns
+ * it into the caller's error. Internal.
  *
  * @module
  */
 
 import type { Deadline } from "./deadline.ts";
 
-/** Why a wait ended early. */
-export type Interrupt =
-  | { readonly kind: "deadline" }
-  | { readonly kind: "abort"; readonly reason: unknown }
-  | { readonly kind: "closed" };
+/** Why a wait ended early: a deadline passed, a signal fired, or the owner closed. */
+export class Interrupt {
+  /** What ended the wait. */
+  readonly kind: "deadline" | "abort" | "closed";
+  /** The signal's reason, untouched, for `"abort"`. */
+  readonly reason: unknown;
 
-const DEADLINE: Interrupt = Object.freeze({ kind: "deadline" });
-const CLOSED: Interrupt = Object.freeze({ kind: "closed" });
-
-/** Is `e` an {@linkcode Interrupt} (rather than an error from the op)? */
-export function isInterrupt(e: unknown): e is Interrupt {
-  return e === DEADLINE || e === CLOSED || (e as { kind?: unknown } | null)?.kind === "abort";
+  /**
+   * @param kind What ended the wait.
+   * @param reason The signal's reason, for `"abort"`.
+   */
+  constructor(kind: "deadline" | "abort" | "closed", reason?: unknown) {
+    this.kind = kind;
+    this.reason = reason;
+  }
 }
 
-/** The interrupt that ends a wait when the owner closes. */
-export const CLOSED_INTERRUPT: Interrupt = CLOSED;
+/** The interrupt of a passed deadline. */
+export const DEADLINE: Interrupt = new Interrupt("deadline");
+/** The interrupt of the owner's close. */
+export const CLOSED: Interrupt = new Interrupt("closed");
 
 /**
- * The interrupt that is already due before waiting starts: the deadline has
+ * The interrupt already due before an operation starts: the deadline has
  * passed or the signal has fired. Else undefined.
  */
 export function dueInterrupt(deadline: Deadline, signal?: AbortSignal): Interrupt | undefined {
   if (deadline.expired) return DEADLINE;
-  if (signal?.aborted) return { kind: "abort", reason: signal.reason };
+  if (signal?.aborted) return new Interrupt("abort", signal.reason);
   return undefined;
 }
 
 /**
  * Settles like `op`, unless the deadline passes or the signal fires first:
- * then it rejects with an {@linkcode Interrupt} and `op` is left running.
- * The deadline is watched even when unset, so setting it later takes effect.
+ * then it rejects with an {@linkcode Interrupt} and `op` is left running for
+ * the caller to adopt. The deadline is watched even when unset, so setting it
+ * later takes effect.
+ *
+ * With `defer`, an interrupt is held back until `defer` calls back (a
+ * timer turn) and applies only if `op` has still not settled: a runtime op
+ * that the kernel completed without waiting settles within the turn it was
+ * issued in, so a deadline never ends an op that did not wait, as in Go.
  */
-export function waitFor<T>(op: Promise<T>, deadline: Deadline, signal?: AbortSignal): Promise<T> {
-  if (signal === undefined) {
-    return new Promise<T>((resolve, reject) => {
-      const onExpire = (): void => reject(DEADLINE);
-      op.then((value) => {
-        deadline.unwatch(onExpire);
-        resolve(value);
-      }, (error) => {
-        deadline.unwatch(onExpire);
-        reject(error);
-      });
-      deadline.watch(onExpire);
-    });
-  }
+export function waitFor<T>(
+  op: Promise<T>,
+  deadline: Deadline,
+  signal?: AbortSignal,
+  defer?: (fn: () => void) => void,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onExpire = (): void => {
+    let settled = false;
+    const interrupt = (why: Interrupt): void => {
       cleanup();
-      reject(DEADLINE);
+      if (defer === undefined) reject(why);
+      else defer(() => settled || reject(why));
     };
-    const onAbort = (): void => {
-      cleanup();
-      reject({ kind: "abort", reason: signal!.reason });
-    };
+    const onExpire = (): void => interrupt(DEADLINE);
+    const onAbort = (): void => interrupt(new Interrupt("abort", signal!.reason));
     const cleanup = (): void => {
       deadline.unwatch(onExpire);
       signal?.removeEventListener("abort", onAbort);
     };
     op.then((value) => {
+      settled = true;
       cleanup();
       resolve(value);
     }, (error) => {
+      settled = true;
       cleanup();
       reject(error);
     });
@@ -78,111 +85,32 @@ export function waitFor<T>(op: Promise<T>, deadline: Deadline, signal?: AbortSig
   });
 }
 
-interface Waiter {
-  resolve(): void;
-  reject(interrupt: Interrupt): void;
-  done: boolean;
-}
-
 /**
- * Fifo hands out turns, one at a time, in the order they were asked for: the
- * lock behind each conn's reads, writes and each listener's accepts. A waiter
- * whose deadline passes or whose signal fires leaves the line.
+ * Leftover holds a runtime op that a deadline or signal left running (Deno
+ * cannot cancel one), so that the next operation adopts it instead of
+ * starting another: a read's bytes go to the next read, an accepted conn to
+ * the next accept. One home for "adopt what a deadline left running".
  */
-export class Fifo {
-  #busy = false;
-  #line: Waiter[] = [];
-  #head = 0; // #line[#head..] are waiting; some may be done (left the line)
-  #waiting = 0; // waiters still in line
+export class Leftover<T> {
+  #op: Promise<T> | null = null;
 
-  /** Turns held or waited for. */
-  get depth(): number {
-    return this.#waiting + (this.#busy ? 1 : 0);
+  /** The op left running, or a new one from `start`. */
+  adopt(start: () => Promise<T>): Promise<T> {
+    return this.#op ??= start();
   }
 
-  /** Takes the turn if it is free. */
-  tryAcquire(): boolean {
-    if (this.#busy) return false;
-    this.#busy = true;
-    return true;
+  /** The op has settled and its outcome was taken: nothing is left. */
+  clear(): void {
+    this.#op = null;
   }
 
-  /**
-   * Waits for the turn. Rejects with an {@linkcode Interrupt} if the deadline
-   * passes, the signal fires or {@linkcode Fifo.close} is called first.
-   */
-  acquire(deadline: Deadline, signal?: AbortSignal): Promise<void> {
-    if (this.tryAcquire()) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = {
-        done: false,
-        resolve: () => {
-          cleanup();
-          resolve();
-        },
-        reject: (interrupt) => {
-          cleanup();
-          reject(interrupt);
-        },
-      };
-      const leave = (interrupt: Interrupt): void => {
-        if (waiter.done) return;
-        waiter.done = true;
-        this.#waiting--;
-        waiter.reject(interrupt);
-      };
-      const onExpire = (): void => leave(DEADLINE);
-      const onAbort = (): void => leave({ kind: "abort", reason: signal!.reason });
-      const cleanup = (): void => {
-        deadline.unwatch(onExpire);
-        signal?.removeEventListener("abort", onAbort);
-      };
-      this.#line.push(waiter);
-      this.#waiting++;
-      deadline.watch(onExpire);
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
+  /** The op left running, if any. */
+  get op(): Promise<T> | null {
+    return this.#op;
   }
 
-  /** Gives the turn to the next waiter in line, or frees it. */
-  release(): void {
-    if (this.#head === this.#line.length && this.#head === 0) {
-      this.#busy = false;
-      return;
-    }
-    while (this.#head < this.#line.length) {
-      const waiter = this.#line[this.#head]!;
-      this.#line[this.#head++] = undefined as unknown as Waiter;
-      if (waiter.done) continue;
-      waiter.done = true;
-      this.#waiting--;
-      this.#compact();
-      waiter.resolve();
-      return; // the turn passes straight to the waiter: #busy stays true
-    }
-    this.#compact();
-    this.#busy = false;
-  }
-
-  /** Fails every waiter with the closed interrupt. The holder keeps its turn. */
-  close(): void {
-    while (this.#head < this.#line.length) {
-      const waiter = this.#line[this.#head++]!;
-      if (waiter.done) continue;
-      waiter.done = true;
-      this.#waiting--;
-      waiter.reject(CLOSED);
-    }
-    this.#compact();
-  }
-
-  #compact(): void {
-    if (this.#head === this.#line.length) {
-      this.#line.length = 0;
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#line.length) {
-      this.#line = this.#line.slice(this.#head);
-      this.#head = 0;
-    }
+  /** Resolves once no op is left running (whatever its outcome). */
+  async settled(): Promise<void> {
+    await this.#op?.then(() => {}, () => {});
   }
 }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { describe, quote } from "./_check.ts";
 import { NetError } from "./errors.ts";
 
 /**
@@ -30,9 +31,17 @@ export interface HostPort {
  */
 export function parseAddress(address: Address, op: "dial" | "listen"): HostPort {
   if (typeof address === "object" && address !== null) {
+    const transport = (address as { transport?: unknown }).transport;
+    if (transport !== undefined && transport !== "tcp") {
+      throw invalid(op, String(transport), `transport ${describe(transport)} is not "tcp"`);
+    }
     const hostname = address.hostname ?? "";
     if (typeof hostname !== "string") {
-      throw invalid(op, String(hostname), "hostname is not a string");
+      throw invalid(
+        op,
+        String(hostname),
+        `hostname must be a string: received ${describe(hostname)}`,
+      );
     }
     checkPort(address.port, op, `${hostname}:${address.port}`);
     const host = unbracket(hostname);
@@ -40,7 +49,11 @@ export function parseAddress(address: Address, op: "dial" | "listen"): HostPort 
     return { hostname: host, port: address.port };
   }
   if (typeof address !== "string") {
-    throw invalid(op, String(address), "expected a string or { hostname, port }");
+    throw invalid(
+      op,
+      String(address),
+      `want a string or { hostname, port }: received ${describe(address)}`,
+    );
   }
   const colon = address.lastIndexOf(":");
   if (colon < 0) throw invalid(op, address, "missing port in address");
@@ -64,11 +77,11 @@ export function parseAddress(address: Address, op: "dial" | "listen"): HostPort 
   // Decimal digits only (Go also looks up service names; netconn does not).
   // Leading zeros are fine, as in Go: "080" is port 80.
   if (portText !== "" && !/^[0-9]+$/.test(portText)) {
-    throw invalid(op, address, `invalid port "${portText}"`);
+    throw invalid(op, address, `invalid port ${quote(portText)}`);
   }
   const port = portText === "" ? 0 : Number(portText);
   if (port > 65535) {
-    throw invalid(op, address, `invalid port "${portText}": want an integer from 0 to 65535`);
+    throw invalid(op, address, `invalid port ${quote(portText)}: want an integer from 0 to 65535`);
   }
   checkHost(host, op, address);
   return { hostname: host, port };
@@ -82,13 +95,45 @@ export function joinHostPort(hostname: string, port: number): string {
 }
 
 /**
- * A `Deno.NetAddr` with an IPv4-mapped IPv6 host (`::ffff:1.2.3.4`, as a
- * dual-stack listener reports IPv4 peers) shown as plain IPv4, as Go does.
+ * NetAddr is a TCP address as netconn hands it out (`localAddr`,
+ * `remoteAddr`, `Listener.addr`): a `Deno.NetAddr` that prints as Go prints
+ * one. `String(addr)` and `${addr}` give `host:port` (`[::1]:80`), and
+ * `console.log` shows `tcp 127.0.0.1:80`. An IPv4-mapped IPv6 host
+ * (`::ffff:1.2.3.4`, as a dual-stack listener reports IPv4 peers) is shown as
+ * plain IPv4, as Go does.
+ */
+class NetAddr implements Deno.NetAddr {
+  readonly transport: "tcp";
+  readonly hostname: string;
+  readonly port: number;
+
+  constructor(hostname: string, port: number) {
+    this.transport = "tcp";
+    this.hostname = hostname;
+    this.port = port;
+  }
+
+  /** `host:port`, IPv6 in brackets, as Go's `Addr.String()`. */
+  toString(): string {
+    return joinHostPort(this.hostname, this.port);
+  }
+
+  [Symbol.for("Deno.customInspect")](): string {
+    return `${this.transport} ${this.toString()}`;
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `${this.transport} ${this.toString()}`;
+  }
+}
+
+/**
+ * The address as netconn hands it out: printable, with an IPv4-mapped IPv6
+ * host shown as plain IPv4, as Go does.
  */
 export function normalizeAddr(addr: Deno.NetAddr): Deno.NetAddr {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr.hostname);
-  if (mapped === null) return addr;
-  return { transport: addr.transport, hostname: mapped[1]!, port: addr.port };
+  return new NetAddr(mapped === null ? addr.hostname : mapped[1]!, addr.port);
 }
 
 /** `host:port` of a `Deno.NetAddr`, for error messages. */
@@ -98,7 +143,7 @@ export function formatAddr(addr: Deno.NetAddr): string {
 
 function checkPort(port: unknown, op: "dial" | "listen", address: string): void {
   if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw invalid(op, address, `invalid port "${String(port)}": want an integer from 0 to 65535`);
+    throw invalid(op, address, `invalid port ${describe(port)}: want an integer from 0 to 65535`);
   }
 }
 
@@ -109,10 +154,10 @@ function checkPort(port: unknown, op: "dial" | "listen", address: string): void 
  */
 function checkHost(host: string, op: "dial" | "listen", address: string): void {
   if (/[\s\p{Cc}[\]]/u.test(host)) {
-    throw invalid(op, address, `invalid host "${host}"`);
+    throw invalid(op, address, `invalid host ${quote(host)}`);
   }
   if (host.includes(":") && !/^(?=(?:[^:]*:){2})[0-9a-f:.]+(?:%[^%]+)?$/i.test(host)) {
-    throw invalid(op, address, `invalid host "${host}": a colon outside an IPv6 literal`);
+    throw invalid(op, address, `invalid host ${quote(host)}: a colon outside an IPv6 literal`);
   }
 }
 
@@ -121,5 +166,5 @@ function unbracket(hostname: string): string {
 }
 
 function invalid(op: "dial" | "listen", address: string, detail: string): NetError {
-  return new NetError(`address "${address}": ${detail}`, { op, kind: "invalid-address" });
+  return new NetError(`address ${quote(address)}: ${detail}`, { op, kind: "invalid-address" });
 }

@@ -9,16 +9,14 @@
 import { formatAddr, normalizeAddr } from "./address.ts";
 import { Deadline, type DeadlineTime } from "./deadline.ts";
 import {
-  ClosedError,
-  fromAbortReason,
-  fromRuntimeError,
   type NetError,
   type NetOp,
-  TimeoutError,
+  NotSupportedError,
+  type OpCounts,
+  toNetError,
 } from "./errors.ts";
 import {
   type KeepAliveConfig,
-  releaseFd,
   setKeepAliveConfig,
   setKeepAlivePeriod,
   setLinger,
@@ -26,14 +24,45 @@ import {
   setWriteBuffer,
   type SocketOptions,
   socketOptions,
-} from "./sockopt.ts";
+  sockoptSupported,
+} from "./sockopt/mod.ts";
+import { releaseFd } from "./sockopt/_fd.ts";
 import { WriteQueue } from "./write_queue.ts";
-import { dueInterrupt, Fifo, type Interrupt, isInterrupt, waitFor } from "./_wait.ts";
+import {
+  checkBoolean,
+  checkBooleanOption,
+  checkBytes,
+  checkOptions,
+  checkSignal,
+  describe,
+  optionError,
+} from "./_check.ts";
+import { Fifo } from "./_fifo.ts";
+import { CLOSED, dueInterrupt, Interrupt, Leftover, waitFor } from "./_wait.ts";
 
 /** Options for one {@linkcode Conn.read} or {@linkcode Conn.write}. */
 export interface IoOptions {
   /** Ends this operation early, as a passed deadline would; the conn stays usable. */
   signal?: AbortSignal;
+}
+
+/**
+ * Options a new conn gets, from {@linkcode dial}, {@linkcode listen} or
+ * `new Conn(raw, options)`: Go's defaults unless told otherwise.
+ */
+export interface ConnOptions {
+  /** Turn Nagle's algorithm off, as Go does. @default {true} */
+  noDelay?: boolean;
+  /**
+   * TCP keepalive, as Go's `Dialer.KeepAlive`: `true` or `0` for Go's
+   * defaults (probes after 15 s idle, every 15 s, 9 of them; without
+   * `--allow-ffi`, keepalive is on with the OS's timing), a number of
+   * milliseconds for that idle time and interval (needs `--allow-ffi`),
+   * `false` or a negative number for off.
+   *
+   * @default {true}
+   */
+  keepAlive?: boolean | number;
 }
 
 /** Counters of a {@linkcode Conn}, from {@linkcode Conn.stats}. */
@@ -115,6 +144,20 @@ const EMPTY = new Uint8Array(0);
  * ```
  */
 export class Conn implements AsyncDisposable {
+  // The conn's state, all of it, in one place:
+  //
+  //   life       open ──closeWrite()──▶ half-closed (writes: "broken-pipe")
+  //                │                          │
+  //                └────────close()───────────┴──▶ closed (everything: ClosedError)
+  //
+  //   read turn  #reads: one read at a time, in call order; the holder fills
+  //              #buf from the runtime only when it is empty.
+  //   stranded   #pendingRead: a runtime read a deadline or signal left
+  //   read       running; the next read adopts it, so its bytes are not lost.
+  //   write turn #writes (WriteQueue): one batch at a time, in call order;
+  //   stranded   a runtime write a deadline or signal left running holds the
+  //   write      write turn until it settles (its error's `settled`).
+  //   deadlines  #readDeadline, #writeDeadline: watched by whatever waits.
   #conn: Deno.TcpConn;
   #localAddr: Deno.NetAddr;
   #remoteAddr: Deno.NetAddr;
@@ -130,7 +173,7 @@ export class Conn implements AsyncDisposable {
   #buf: Uint8Array = new Uint8Array(0);
   #r = 0;
   #w = 0;
-  #pendingRead: Promise<number | null> | null = null; // a runtime read into #buf, still running
+  #pendingRead = new Leftover<number | null>(); // a runtime read into #buf a deadline left running
   #eof = false;
   #bytesRead = 0;
   #readCount = 0;
@@ -138,15 +181,49 @@ export class Conn implements AsyncDisposable {
   #writable: WritableStream<Uint8Array> | null = null;
 
   /**
-   * Wraps a Deno TCP connection. The Conn owns it from now on: use only the
-   * Conn.
+   * Wraps a Deno TCP connection and gives it Go's defaults, as
+   * {@linkcode dial} does: Nagle off, keepalive on (15 s with
+   * `--allow-ffi`, the OS's timing without). The Conn owns it from now on:
+   * use only the Conn.
    *
    * @param conn The connection, from `Deno.connect` or `Deno.TcpListener.accept`.
+   * @param options Nagle and keepalive for this conn.
+   * @throws {TypeError} If `conn` is not a Deno TCP conn or an option has the wrong type.
+   * @throws {RangeError} If `keepAlive` is NaN or infinite.
+   * @throws {NotSupportedError} For a keepalive period without `--allow-ffi`.
    */
-  constructor(conn: Deno.TcpConn) {
+  constructor(conn: Deno.TcpConn, options?: ConnOptions) {
+    if (
+      typeof conn !== "object" || conn === null || typeof conn.read !== "function" ||
+      typeof conn.write !== "function" || typeof conn.setNoDelay !== "function"
+    ) {
+      throw new TypeError(`new Conn takes a Deno.TcpConn: received ${describe(conn)}`);
+    }
+    const { noDelay = true, keepAlive = true } = checkConnOptions(options, "new Conn");
     this.#conn = conn;
     this.#localAddr = normalizeAddr(conn.localAddr);
     this.#remoteAddr = normalizeAddr(conn.remoteAddr);
+    this.#applyOptions(noDelay, keepAlive);
+  }
+
+  /**
+   * Nagle and keepalive on the new conn. A socket the peer already reset may
+   * refuse them; its first read or write says how.
+   */
+  #applyOptions(noDelay: boolean, keepAlive: boolean | number): void {
+    try {
+      this.#conn.setNoDelay(noDelay);
+      if (keepAlive === false || (typeof keepAlive === "number" && keepAlive < 0)) {
+        this.#conn.setKeepAlive(false);
+      } else if (sockoptSupported()) {
+        const period = keepAlive === true ? 0 : keepAlive; // 0: Go's 15 s
+        setKeepAliveConfig(this.#conn, { enable: true, idle: period, interval: period });
+      } else {
+        this.#conn.setKeepAlive(true);
+      }
+    } catch {
+      // The socket is already dead; the next operation says how.
+    }
   }
 
   /** The local address as errors name it. */
@@ -191,9 +268,17 @@ export class Conn implements AsyncDisposable {
    * @throws {TimeoutError} The read deadline passed (or `signal` fired with a timeout reason).
    * @throws {ClosedError} The conn was closed by this side.
    * @throws {NetError} The peer reset the connection, or `signal` fired (`kind: "aborted"`).
+   * @throws {TypeError} If `p` is not a Uint8Array or `signal` not an AbortSignal;
+   *   nothing is read.
    */
   read(p: Uint8Array, options?: IoOptions): Promise<number | null> {
-    const signal = options?.signal;
+    let signal: AbortSignal | undefined;
+    try {
+      checkBytes(p, "Conn.read");
+      signal = checkIoOptions(options, "Conn.read");
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (p.length === 0) {
       const early = this.#readRefusal(signal);
       return early === undefined ? Promise.resolve(0) : Promise.reject(early);
@@ -216,9 +301,18 @@ export class Conn implements AsyncDisposable {
    * @throws {ClosedError} The conn was closed by this side.
    * @throws {NetError} The peer reset the connection (`"reset"`), the stream
    *   was shut (`"broken-pipe"`), or `signal` fired (`"aborted"`).
+   * @throws {TypeError} If `p` is not a Uint8Array or `signal` not an
+   *   AbortSignal; nothing is sent.
    */
-  write(p: Uint8Array, options: IoOptions = {}): Promise<number> {
-    return this.#queue().write(p, options.signal);
+  write(p: Uint8Array, options?: IoOptions): Promise<number> {
+    let signal: AbortSignal | undefined;
+    try {
+      checkBytes(p, "Conn.write");
+      signal = checkIoOptions(options, "Conn.write");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#queue().write(p, signal);
   }
 
   /**
@@ -229,8 +323,9 @@ export class Conn implements AsyncDisposable {
    * @throws {ClosedError} If the conn is closed.
    */
   setDeadline(t: DeadlineTime): void {
-    this.setReadDeadline(t);
-    this.setWriteDeadline(t);
+    this.#checkOpen();
+    this.#readDeadline.set(t, "Conn.setDeadline");
+    this.#writeDeadline.set(t, "Conn.setDeadline");
   }
 
   /**
@@ -242,7 +337,7 @@ export class Conn implements AsyncDisposable {
    */
   setReadDeadline(t: DeadlineTime): void {
     this.#checkOpen();
-    this.#readDeadline.set(t);
+    this.#readDeadline.set(t, "Conn.setReadDeadline");
   }
 
   /**
@@ -254,7 +349,7 @@ export class Conn implements AsyncDisposable {
    */
   setWriteDeadline(t: DeadlineTime): void {
     this.#checkOpen();
-    this.#writeDeadline.set(t);
+    this.#writeDeadline.set(t, "Conn.setWriteDeadline");
   }
 
   /**
@@ -267,11 +362,11 @@ export class Conn implements AsyncDisposable {
    * @throws {TimeoutError} If the write deadline passed while earlier writes were pending.
    */
   async closeWrite(): Promise<void> {
-    if (this.#closed) throw this.#closedError("close");
+    if (this.#closed) throw this.#error("close", CLOSED);
     try {
       await this.#queue().inTurn(() => this.#conn.closeWrite());
     } catch (e) {
-      throw isInterrupt(e) ? this.#interruptError("close", e) : this.#runtimeError("close", e);
+      throw this.#error("close", e);
     }
   }
 
@@ -302,7 +397,7 @@ export class Conn implements AsyncDisposable {
    */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
-    await Promise.allSettled([this.#pendingRead, this.#writes?.idle()]);
+    await Promise.allSettled([this.#pendingRead.settled(), this.#writes?.idle()]);
   }
 
   /**
@@ -313,7 +408,7 @@ export class Conn implements AsyncDisposable {
    * @throws {ClosedError} If the conn is closed.
    */
   setNoDelay(on: boolean): void {
-    checkBoolean(on, "setNoDelay");
+    checkBoolean(on, "Conn.setNoDelay");
     this.#checkOpen();
     this.#conn.setNoDelay(on);
   }
@@ -326,7 +421,7 @@ export class Conn implements AsyncDisposable {
    * @throws {ClosedError} If the conn is closed.
    */
   setKeepAlive(on: boolean): void {
-    checkBoolean(on, "setKeepAlive");
+    checkBoolean(on, "Conn.setKeepAlive");
     this.#checkOpen();
     this.#conn.setKeepAlive(on);
   }
@@ -572,17 +667,16 @@ export class Conn implements AsyncDisposable {
       try {
         await this.#reads.acquire(this.#readDeadline, signal);
       } catch (e) {
-        throw this.#readError(e);
+        throw this.#error("read", e);
       }
     }
     try {
       if (this.#r === this.#w) {
         if (this.#eof) return null;
-        const op = this.#pendingRead ??
-          (this.#pendingRead = this.#conn.read(this.#bufferFor(size)));
-        // An interrupt leaves op running in #pendingRead; the next read takes it over.
+        const op = this.#pendingRead.adopt(() => this.#conn.read(this.#bufferFor(size)));
+        // An interrupt leaves op running; the next read adopts it.
         const n = await waitFor(op, this.#readDeadline, signal);
-        this.#pendingRead = null;
+        this.#pendingRead.clear();
         if (n === null) {
           this.#eof = true;
           return null;
@@ -596,7 +690,8 @@ export class Conn implements AsyncDisposable {
       this.#readCount++;
       return taken;
     } catch (e) {
-      throw this.#readError(e);
+      if (!(e instanceof Interrupt)) this.#pendingRead.clear(); // the runtime read failed: over
+      throw this.#error("read", e);
     } finally {
       this.#reads.release();
     }
@@ -604,9 +699,8 @@ export class Conn implements AsyncDisposable {
 
   /** Why a read must fail before it starts (closed, deadline passed, signal fired), if it must. */
   #readRefusal(signal: AbortSignal | undefined): NetError | undefined {
-    if (this.#closed) return this.#closedError("read");
-    const due = dueInterrupt(this.#readDeadline, signal);
-    return due === undefined ? undefined : this.#interruptError("read", due);
+    const due = this.#closed ? CLOSED : dueInterrupt(this.#readDeadline, signal);
+    return due === undefined ? undefined : this.#error("read", due);
   }
 
   /** The read buffer, sized for a read of `len` bytes. Called only when it is empty. */
@@ -616,42 +710,57 @@ export class Conn implements AsyncDisposable {
     return this.#buf;
   }
 
-  #readError(e: unknown): NetError {
-    if (isInterrupt(e)) return this.#interruptError("read", e);
-    this.#pendingRead = null;
-    if (this.#closed) return this.#closedError("read", e);
-    return this.#runtimeError("read", e);
-  }
-
-  #interruptError(op: NetOp, why: Interrupt): NetError {
-    const site = { op, source: this.#source, addr: this.#addr, bytesRead: 0 };
-    switch (why.kind) {
-      case "deadline":
-        return new TimeoutError(site);
-      case "abort":
-        return fromAbortReason(why.reason, site);
-      case "closed":
-        return this.#closedError(op);
-    }
-  }
-
   #checkOpen(): void {
-    if (this.#closed) throw this.#closedError("set");
+    if (this.#closed) throw this.#error("set", CLOSED);
   }
 
-  #closedError(op: NetOp, cause?: unknown): ClosedError {
+  /** The one way this conn turns a failure (an interrupt, a runtime error) into its NetError. */
+  #error(op: NetOp, failure: unknown, counts: OpCounts = {}): NetError {
     const site = { op, source: this.#source, addr: this.#addr };
-    return new ClosedError(cause === undefined ? site : { ...site, cause });
-  }
-
-  #runtimeError(op: NetOp, e: unknown): NetError {
-    if (this.#closed) return this.#closedError(op, e);
-    return fromRuntimeError(e, { op, source: this.#source, addr: this.#addr });
+    return toNetError(
+      failure,
+      site,
+      op === "read" ? { bytesRead: 0, ...counts } : counts,
+      this.#closed,
+    );
   }
 }
 
-function checkBoolean(on: unknown, method: string): void {
-  if (typeof on !== "boolean") {
-    throw new TypeError(`${method} takes a boolean: received "${String(on)}"`);
+/** Checks a read's or write's options; returns the signal. */
+function checkIoOptions(options: IoOptions | undefined, where: string): AbortSignal | undefined {
+  const { signal } = checkOptions(options, where);
+  checkSignal(signal, where);
+  return signal;
+}
+
+/**
+ * Checks {@linkcode ConnOptions} field by field, before any socket exists.
+ *
+ * @throws {TypeError} For a field of the wrong type.
+ * @throws {RangeError} For a NaN or infinite keepalive period.
+ * @throws {NotSupportedError} For a keepalive period without `--allow-ffi`.
+ */
+export function checkConnOptions(
+  options: ConnOptions | undefined,
+  where: string,
+): ConnOptions {
+  const checked = checkOptions(options, where);
+  const { noDelay, keepAlive } = checked;
+  checkBooleanOption(noDelay, where, "noDelay");
+  if (keepAlive !== undefined && typeof keepAlive !== "boolean") {
+    if (typeof keepAlive !== "number") {
+      throw optionError(where, "keepAlive", "a boolean or milliseconds", keepAlive);
+    }
+    if (!Number.isFinite(keepAlive)) {
+      throw new RangeError(
+        `${where} option "keepAlive" must be finite: received ${describe(keepAlive)}`,
+      );
+    }
+    if (keepAlive > 0 && !sockoptSupported()) {
+      throw new NotSupportedError("keepAlive period needs --allow-ffi (Linux or macOS)", {
+        op: where === "listen" ? "listen" : "dial",
+      });
+    }
   }
+  return checked;
 }

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { cancel, schedule, type TimerEntry } from "./_timers.ts";
+import { describe } from "./_check.ts";
+import { cancel, MAX_TIMER_MS, schedule, type TimerEntry } from "./_timers.ts";
 
 /** A time as {@linkcode Deadline.set} takes it: a `Date`, epoch milliseconds, or `null` for none. */
 export type DeadlineTime = Date | number | null;
@@ -14,6 +15,12 @@ export type DeadlineTime = Date | number | null;
 export interface Clock {
   /** The current time in epoch milliseconds. */
   now(): number;
+  /**
+   * A monotonic time in milliseconds, finer than `now()`; a deadline is
+   * measured on it from the moment it is set, as Go's poller does.
+   * @default {now}
+   */
+  monotonic?(): number;
   /** Calls `fn` after `ms` milliseconds; returns a handle for {@linkcode Clock.clearTimeout}. */
   setTimeout(fn: () => void, ms: number): unknown;
   /** Cancels a timer made by {@linkcode Clock.setTimeout}. */
@@ -28,6 +35,9 @@ export interface DeadlineOptions {
 
 const systemClock: Clock = {
   now: Date.now,
+  monotonic(): number {
+    return performance.now();
+  },
   setTimeout(fn: () => void, ms: number): unknown {
     return schedule(fn, ms);
   },
@@ -36,20 +46,18 @@ const systemClock: Clock = {
   },
 };
 
-/** setTimeout's limit: longer delays fire at once, so a far deadline re-arms in steps. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /**
  * Converts a {@linkcode DeadlineTime} to epoch milliseconds, 0 meaning none.
  *
  * @param t The time: a `Date`, epoch milliseconds, or `null`/`0` for none.
+ * @param where The method, as error messages name it.
  * @returns Epoch milliseconds, or 0 for no deadline.
  * @throws {TypeError} If `t` is not a `Date`, number or `null`.
  * @throws {RangeError} If `t` is NaN, infinite or an invalid `Date`.
  *
  * @example
  * ```ts
- * import { toDeadlineMs } from "@netconn/netconn";
+ * import { toDeadlineMs } from "./deadline.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(toDeadlineMs(null), 0);
@@ -57,15 +65,25 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * assert.throws(() => toDeadlineMs(NaN), RangeError);
  * ```
  */
-export function toDeadlineMs(t: DeadlineTime): number {
+export function toDeadlineMs(t: DeadlineTime, where = "Deadline.set"): number {
   if (t === null) return 0;
   let ms: number;
   if (t instanceof Date) ms = t.getTime();
   else if (typeof t === "number") ms = t;
-  else throw new TypeError(`Invalid deadline: expected a Date, a number or null, got ${typeof t}`);
-  if (!Number.isFinite(ms)) throw new RangeError(`Invalid deadline: "${String(t)}"`);
-  // Epoch 0 is Go's zero time: no deadline. Any other past time has passed.
-  return ms === 0 ? 0 : ms;
+  else {
+    throw new TypeError(
+      `${where} takes a Date, epoch milliseconds, or null: received ${describe(t)}`,
+    );
+  }
+  if (!Number.isFinite(ms)) {
+    throw new RangeError(
+      `${where} takes a finite time: received ${
+        t instanceof Date ? "an invalid Date" : describe(t)
+      }`,
+    );
+  }
+  // 0 (as null) is Go's zero time: no deadline. Any other past time has passed.
+  return ms;
 }
 
 /**
@@ -80,7 +98,8 @@ export function toDeadlineMs(t: DeadlineTime): number {
  *   into the future makes the conn usable again.
  * - "No deadline" (0) and "deadline now" are never the same value.
  *
- * It costs no timer while nothing waits. While something waits it holds at
+ * It costs no timer while nothing waits (a handed-out `signal` counts as
+ * waiting for good: it is for tools that need one). While something waits it holds at
  * most one timer, which it keeps when the deadline moves later (it re-arms
  * when it fires early), so moving the deadline on every operation, as Go
  * servers do, costs a field store. On the system clock that timer is an
@@ -91,7 +110,7 @@ export function toDeadlineMs(t: DeadlineTime): number {
  *
  * @example A signal that aborts when the deadline passes
  * ```ts
- * import { Deadline } from "@netconn/netconn";
+ * import { Deadline } from "./deadline.ts";
  * import assert from "node:assert/strict";
  *
  * using deadline = new Deadline();
@@ -107,13 +126,15 @@ export function toDeadlineMs(t: DeadlineTime): number {
  */
 export class Deadline implements Disposable {
   #clock: Clock;
-  #at = 0; // epoch ms; 0 = none
+  #at = 0; // epoch ms as set; 0 = none
+  #due = 0; // when it passes, on the monotonic clock; meaningful while #at !== 0
   #one: (() => void) | null = null; // the usual single waiter, kept out of the set
   #waiters: Set<() => void> | null = null; // more waiters; made when a second one comes
   #controller: AbortController | null = null;
   #timer: unknown = null;
   #fired = false; // the timer or set() saw the deadline pass; cleared when it moves
-  #timerAt = 0; // when #timer fires, epoch ms; meaningful only while #timer !== null
+  #fresh = false; // set in the running task, before its first await: it cannot have passed
+  #timerAt = 0; // when #timer fires, on the monotonic clock; meaningful while #timer !== null
 
   /**
    * Makes a deadline that is not set.
@@ -132,10 +153,12 @@ export class Deadline implements Disposable {
   /** True when a deadline is set and has passed. */
   get expired(): boolean {
     if (this.#at === 0) return false;
+    if (this.#fired) return true;
+    if (this.#fresh) return false;
     // A timer armed for no later than the deadline will fire it: until then
     // it has not passed, as Go's poller sees it. Without one, read the clock.
-    if (this.#timer !== null && this.#timerAt <= this.#at) return this.#fired;
-    return this.#clock.now() >= this.#at;
+    if (this.#timer !== null && this.#timerAt <= this.#due) return false;
+    return this.#mono() >= this.#due;
   }
 
   /**
@@ -157,15 +180,34 @@ export class Deadline implements Disposable {
    * value at once: a time that has passed fails them before `set` returns.
    *
    * @param t The time: a `Date`, epoch milliseconds, or `null`/`0` for none.
+   * @param where The method, as error messages name it.
    * @throws {TypeError} If `t` is not a `Date`, number or `null`.
    * @throws {RangeError} If `t` is NaN, infinite or an invalid `Date`.
    */
-  set(t: DeadlineTime): void {
-    this.#at = toDeadlineMs(t);
+  set(t: DeadlineTime, where?: string): void {
+    this.#at = toDeadlineMs(t, where);
     this.#fired = false;
     if (this.#at === 0) return; // a stale timer finds nothing to do when it fires
-    if (this.#clock.now() >= this.#at) this.#fire();
-    else if (this.#waited()) this.#arm();
+    // As Go's poller: now on the monotonic clock, plus how far ahead the time
+    // is on the wall clock, so a time computed from Date.now() means its
+    // offset, 10 µs included. The wall clock counts whole milliseconds: a
+    // time less than one behind it may be "now" as its caller read the
+    // clock, so it passes at the next await rather than at once.
+    const ahead = this.#at - this.#clock.now();
+    if (ahead <= -1) {
+      this.#fire();
+      return;
+    }
+    this.#due = this.#mono() + (ahead > 0 ? ahead : 0);
+    // As in Go, where the timer cannot fire before the goroutine that set it
+    // parks: a time still ahead cannot pass before the next await, so a write
+    // issued right after setting a 10 µs deadline starts, and the kernel
+    // takes what it can.
+    if (!this.#fresh) {
+      this.#fresh = true;
+      queueMicrotask(() => this.#fresh = false);
+    }
+    if (this.#waited()) this.#arm();
   }
 
   /**
@@ -208,18 +250,23 @@ export class Deadline implements Disposable {
 
   /** Makes sure a timer fires no later than the deadline. */
   #arm(): void {
-    if (this.#timer !== null && this.#timerAt <= this.#at) return;
+    if (this.#timer !== null && this.#timerAt <= this.#due) return;
     if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
-    const delay = Math.min(Math.max(this.#at - this.#clock.now(), 0), MAX_TIMER_MS);
-    this.#timerAt = this.#clock.now() + delay;
+    const mono = this.#mono();
+    const delay = Math.min(Math.max(this.#due - mono, 0), MAX_TIMER_MS);
+    this.#timerAt = mono + delay;
     this.#timer = this.#clock.setTimeout(() => this.#onTimer(), delay);
   }
 
   #onTimer(): void {
     this.#timer = null;
     if (this.#at === 0) return;
-    if (this.#clock.now() >= this.#at) this.#fire();
+    if (this.#mono() >= this.#due) this.#fire();
     else if (this.#waited()) this.#arm();
+  }
+
+  #mono(): number {
+    return this.#clock.monotonic?.() ?? this.#clock.now();
   }
 
   /** Is anything waiting on the deadline (a watcher or a handed-out signal)? */

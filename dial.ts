@@ -5,43 +5,24 @@
  */
 
 import { type Address, joinHostPort, parseAddress } from "./address.ts";
-import { Conn } from "./conn.ts";
-import {
-  fromAbortReason,
-  fromRuntimeError,
-  NetError,
-  NotSupportedError,
-  TimeoutError,
-} from "./errors.ts";
-import { sockoptSupported } from "./sockopt.ts";
+import { checkConnOptions, Conn, type ConnOptions } from "./conn.ts";
+import { NetError, TimeoutError, toNetError } from "./errors.ts";
+import { checkFiniteOption, checkOptions, checkSignal, optionError } from "./_check.ts";
+import { MAX_TIMER_MS } from "./_timers.ts";
+import { Interrupt } from "./_wait.ts";
 
-/** setTimeout's largest delay. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** Options for {@linkcode dial}. */
-export interface DialOptions {
+/** Options for {@linkcode dial}: a timeout or signal, and the new conn's options. */
+export interface DialOptions extends ConnOptions {
   /**
    * Milliseconds to wait for the connection, as Go's `DialTimeout`; 0 for no
-   * limit beyond the OS's own. A dial that runs out fails with a
-   * {@linkcode TimeoutError}.
+   * limit beyond the OS's own; negative, as in Go, for a limit already
+   * passed. A dial that runs out fails with a {@linkcode TimeoutError}.
    *
    * @default {0}
    */
   timeout?: number;
   /** Ends the dial early: it fails with a NetError of kind `"aborted"` whose `cause` is the reason. */
   signal?: AbortSignal;
-  /** Turn Nagle's algorithm off, as Go does. @default {true} */
-  noDelay?: boolean;
-  /**
-   * TCP keepalive, as Go's `Dialer.KeepAlive`: `true` or `0` for Go's
-   * defaults (probes after 15 s idle, every 15 s, 9 of them; without
-   * `--allow-ffi`, keepalive is on with the OS's timing), a number of
-   * milliseconds for that idle time and interval (needs `--allow-ffi`),
-   * `false` or a negative number for off.
-   *
-   * @default {true}
-   */
-  keepAlive?: boolean | number;
 }
 
 /**
@@ -62,8 +43,12 @@ export interface DialOptions {
  *   0 or a port out of range (before any network I/O); `"refused"`,
  *   `"unreachable"`, `"lookup"` and others from the OS; `"aborted"` when
  *   `signal` fires.
- * @throws {TimeoutError} When `timeout` runs out (or `signal` fires with a timeout reason).
- * @throws {RangeError} When `timeout` is negative, NaN or infinite.
+ * @throws {TimeoutError} When `timeout` runs out or is negative (or `signal`
+ *   fires with a timeout reason).
+ * @throws {TypeError} When an option has the wrong type (`signal` not an
+ *   AbortSignal, `noDelay` not a boolean...), before any network I/O.
+ * @throws {RangeError} When `timeout` is NaN or infinite.
+ * @throws {NotSupportedError} For a keepalive period without `--allow-ffi`.
  *
  * @example Dial with a timeout
  * ```ts
@@ -77,12 +62,13 @@ export interface DialOptions {
  * assert.equal(peer.remoteAddr.port, conn.localAddr.port);
  * ```
  */
-export async function dial(address: Address, options: DialOptions = {}): Promise<Conn> {
-  const { timeout = 0, signal, noDelay = true, keepAlive = true } = options;
-  if (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout < 0) {
-    throw new RangeError(`Invalid dial timeout "${String(timeout)}": want milliseconds >= 0`);
-  }
-  checkKeepAlive(keepAlive, "dial");
+export async function dial(address: Address, options?: DialOptions): Promise<Conn> {
+  const checked = checkOptions(options, "dial");
+  const { timeout = 0, signal } = checked;
+  if (typeof timeout !== "number") throw optionError("dial", "timeout", "milliseconds", timeout);
+  checkFiniteOption(timeout, "dial", "timeout");
+  checkSignal(signal, "dial");
+  const connOptions = checkConnOptions(checked, "dial");
   const parsed = parseAddress(address, "dial");
   const hostname = parsed.hostname === "" ? "127.0.0.1" : parsed.hostname;
   const addr = joinHostPort(hostname, parsed.port);
@@ -93,7 +79,9 @@ export async function dial(address: Address, options: DialOptions = {}): Promise
     });
   }
   const site = { op: "dial" as const, addr };
-  if (signal?.aborted) throw fromAbortReason(signal.reason, site);
+  // A negative timeout is a limit already passed, as in Go.
+  if (timeout < 0) throw new TimeoutError(site);
+  if (signal?.aborted) throw toNetError(new Interrupt("abort", signal.reason), site);
 
   const controller = new AbortController();
   let timedOut = false;
@@ -117,64 +105,11 @@ export async function dial(address: Address, options: DialOptions = {}): Promise
     });
   } catch (e) {
     if (timedOut) throw new TimeoutError({ ...site, cause: e });
-    if (signal?.aborted) throw fromAbortReason(signal.reason, site);
-    throw fromRuntimeError(e, site);
+    if (signal?.aborted) throw toNetError(new Interrupt("abort", signal.reason), site);
+    throw toNetError(e, site);
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener("abort", onAbort);
   }
-  const conn = new Conn(raw);
-  applyConnOptions(conn, { noDelay, keepAlive });
-  return conn;
-}
-
-/** Per-conn options that dial and listen apply to each new conn. */
-export interface ConnOptions {
-  noDelay: boolean;
-  keepAlive: boolean | number;
-}
-
-/**
- * Checks a keepAlive option before any socket exists: a period needs FFI.
- *
- * @throws {RangeError} For NaN or infinite periods.
- * @throws {NotSupportedError} For a period without `--allow-ffi`.
- */
-export function checkKeepAlive(keepAlive: boolean | number, op: "dial" | "listen"): void {
-  if (typeof keepAlive === "boolean") return;
-  if (typeof keepAlive !== "number") {
-    throw new TypeError(
-      `Invalid keepAlive "${String(keepAlive)}": want a boolean or milliseconds`,
-    );
-  }
-  if (!Number.isFinite(keepAlive)) {
-    throw new RangeError(
-      `Invalid keepAlive "${String(keepAlive)}": want a boolean or milliseconds`,
-    );
-  }
-  if (keepAlive > 0 && !sockoptSupported()) {
-    throw new NotSupportedError("keepAlive period needs --allow-ffi (Linux or macOS)", { op });
-  }
-}
-
-/**
- * Applies Nagle and keepalive settings to a fresh conn: Go's defaults unless
- * told otherwise. A conn the peer already reset may refuse options; its first
- * read or write reports that.
- */
-export function applyConnOptions(conn: Conn, options: ConnOptions): void {
-  const { noDelay, keepAlive } = options;
-  try {
-    conn.setNoDelay(noDelay);
-    if (keepAlive === false || (typeof keepAlive === "number" && keepAlive < 0)) {
-      conn.setKeepAlive(false);
-    } else if (sockoptSupported()) {
-      const period = keepAlive === true ? 0 : keepAlive; // 0: Go's 15 s
-      conn.setKeepAliveConfig({ enable: true, idle: period, interval: period });
-    } else {
-      conn.setKeepAlive(true);
-    }
-  } catch {
-    // The socket is already dead; the next operation says how.
-  }
+  return new Conn(raw, connOptions);
 }

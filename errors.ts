@@ -6,6 +6,8 @@
  * @module
  */
 
+import { Interrupt } from "./_wait.ts";
+
 /** The operation that failed, as Go names it in `net.OpError.Op`. */
 export type NetOp =
   | "dial"
@@ -59,9 +61,9 @@ export interface NetErrorOptions {
   source?: string;
   /** The remote address (or the listener's own), `host:port`. */
   addr?: string;
-  /** Bytes of the caller's buffer that were read before the failure. */
+  /** Bytes of the caller's buffer that were read before the failure. @default {0} */
   bytesRead?: number;
-  /** Bytes of the caller's buffer the OS accepted before the failure. */
+  /** Bytes of the caller's buffer the OS accepted before the failure. @default {0} */
   bytesWritten?: number;
   /**
    * For a write whose runtime write was still in flight when it failed (Deno
@@ -106,10 +108,10 @@ export class NetError extends Error {
   readonly addr: string | undefined;
   /** Go's `Timeout()`: true when a deadline or timeout passed. */
   readonly timeout: boolean;
-  /** Bytes of the caller's buffer that were read before the failure. */
-  readonly bytesRead: number | undefined;
-  /** Bytes of the caller's buffer the OS accepted before the failure. */
-  readonly bytesWritten: number | undefined;
+  /** Bytes of the caller's buffer that were read before the failure; 0 when none. */
+  readonly bytesRead: number;
+  /** Bytes of the caller's buffer the OS accepted before the failure; 0 when none. */
+  readonly bytesWritten: number;
   /**
    * For a write stranded in flight: resolves with the final count of the
    * caller's bytes the OS accepted, once Deno's runtime write ends. Until it
@@ -131,8 +133,8 @@ export class NetError extends Error {
     this.source = options.source;
     this.addr = options.addr;
     this.timeout = this.kind === "timeout";
-    this.bytesRead = options.bytesRead;
-    this.bytesWritten = options.bytesWritten;
+    this.bytesRead = options.bytesRead ?? 0;
+    this.bytesWritten = options.bytesWritten ?? 0;
     this.settled = options.settled;
   }
 }
@@ -245,9 +247,51 @@ function formatMessage(detail: string, options: NetErrorOptions): string {
 
 /** Where an operation ran: the error fields every conn and listener fill in. */
 export interface OpSite {
+  /** The operation. */
   op: NetOp;
+  /** The local address, `host:port`. */
   source?: string;
+  /** The remote address (or the listener's own), `host:port`. */
   addr?: string;
+}
+
+/** The byte counts an error carries. */
+export interface OpCounts {
+  /** Bytes of the caller's buffer read before the failure. */
+  bytesRead?: number;
+  /** Bytes of the caller's buffer the OS accepted before the failure. */
+  bytesWritten?: number;
+  /** The final count of a write stranded in flight. */
+  settled?: Promise<number>;
+}
+
+/**
+ * The one boundary where a failure becomes the caller's error: an
+ * {@linkcode Interrupt} (a passed deadline, a fired signal, this side's
+ * close) or whatever the runtime threw, with the operation's site and
+ * counts. A runtime error after this side closed is a
+ * {@linkcode ClosedError}, with the runtime's error as `cause`. Internal:
+ * conn, write queue, listener and dial use it.
+ */
+export function toNetError(
+  failure: unknown,
+  site: OpSite,
+  counts: OpCounts = {},
+  closed = false,
+): NetError {
+  if (failure instanceof NetError) return failure;
+  if (failure instanceof Interrupt) {
+    switch (failure.kind) {
+      case "deadline":
+        return new TimeoutError({ ...site, ...counts });
+      case "abort":
+        return fromAbortReason(failure.reason, site, counts);
+      case "closed":
+        return new ClosedError({ ...site, ...counts });
+    }
+  }
+  if (closed) return new ClosedError({ ...site, ...counts, cause: failure });
+  return fromRuntimeError(failure, site, counts);
 }
 
 const RUNTIME_KINDS: [new (...args: never[]) => Error, NetErrorKind, string][] = [
@@ -261,16 +305,8 @@ const RUNTIME_KINDS: [new (...args: never[]) => Error, NetErrorKind, string][] =
   [Deno.errors.TimedOut, "timeout", "i/o timeout"],
 ];
 
-/**
- * Maps an error thrown by the Deno runtime to a {@linkcode NetError} with the
- * given site and counts. Internal: conn, listener and dial use it.
- */
-export function fromRuntimeError(
-  error: unknown,
-  site: OpSite,
-  counts: { bytesRead?: number; bytesWritten?: number } = {},
-): NetError {
-  if (error instanceof NetError) return error;
+/** Maps an error thrown by the Deno runtime to a {@linkcode NetError} with the given site and counts. */
+function fromRuntimeError(error: unknown, site: OpSite, counts: OpCounts): NetError {
   const options = { ...site, ...counts, cause: error };
   for (const [type, kind, detail] of RUNTIME_KINDS) {
     if (!(error instanceof type)) continue;
@@ -295,11 +331,7 @@ export function fromRuntimeError(
  * `AbortSignal.timeout`), else a NetError of kind `"aborted"`. Either way the
  * reason is kept, untouched, as `cause`.
  */
-export function fromAbortReason(
-  reason: unknown,
-  site: OpSite,
-  counts: { bytesRead?: number; bytesWritten?: number; settled?: Promise<number> } = {},
-): NetError {
+function fromAbortReason(reason: unknown, site: OpSite, counts: OpCounts): NetError {
   const options = { ...site, ...counts, cause: reason };
   if (reason instanceof DOMException && reason.name === "TimeoutError") {
     return new TimeoutError(options);

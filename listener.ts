@@ -6,21 +6,17 @@
  */
 
 import { type Address, formatAddr, joinHostPort, normalizeAddr, parseAddress } from "./address.ts";
-import { Conn } from "./conn.ts";
+import { checkConnOptions, Conn, type ConnOptions } from "./conn.ts";
 import { Deadline, type DeadlineTime } from "./deadline.ts";
-import { applyConnOptions, checkKeepAlive, type ConnOptions } from "./dial.ts";
-import { checkReusePort, maxListenerBacklog, releaseFd } from "./sockopt.ts";
-import {
-  ClosedError,
-  fromAbortReason,
-  fromRuntimeError,
-  type NetError,
-  TimeoutError,
-} from "./errors.ts";
-import { dueInterrupt, Fifo, type Interrupt, isInterrupt, waitFor } from "./_wait.ts";
+import { checkReusePort, maxListenerBacklog } from "./sockopt/_listen.ts";
+import { releaseFd } from "./sockopt/_fd.ts";
+import { ClosedError, type NetError, toNetError } from "./errors.ts";
+import { checkBooleanOption, checkInteger, checkOptions, checkSignal } from "./_check.ts";
+import { Fifo } from "./_fifo.ts";
+import { CLOSED, dueInterrupt, Interrupt, Leftover, waitFor } from "./_wait.ts";
 
-/** Options for {@linkcode listen}. */
-export interface ListenOptions {
+/** Options for {@linkcode listen}: the backlog, and options for accepted conns. */
+export interface ListenOptions extends ConnOptions {
   /**
    * The length of the queue of connections the OS completes before
    * `accept` takes them. About `backlog + 1` dials succeed while nobody
@@ -38,16 +34,6 @@ export interface ListenOptions {
    * @default {false}
    */
   reusePort?: boolean;
-  /** Turn Nagle's algorithm off on accepted conns, as Go does. @default {true} */
-  noDelay?: boolean;
-  /**
-   * TCP keepalive on accepted conns, as `DialOptions.keepAlive`: Go's 15 s
-   * defaults when `true`, a period in milliseconds (needs `--allow-ffi`),
-   * `false` for off.
-   *
-   * @default {true}
-   */
-  keepAlive?: boolean | number;
 }
 
 /** Options for {@linkcode Listener.accept}. */
@@ -70,6 +56,7 @@ export interface AcceptOptions {
  * @throws {NetError} Kind `"invalid-address"` for a malformed address or a
  *   port out of range; `"addr-in-use"` when the address is taken;
  *   `"addr-not-available"` when the host is not local.
+ * @throws {TypeError} When an option has the wrong type.
  * @throws {RangeError} When `backlog` is not an integer >= 0.
  *
  * @example Listen on a free port and accept one conn
@@ -84,13 +71,12 @@ export interface AcceptOptions {
  * assert.equal(server.localAddr.port, ln.addr.port);
  * ```
  */
-export function listen(address: Address, options: ListenOptions = {}): Listener {
-  const { backlog = maxListenerBacklog(), reusePort = false, noDelay = true, keepAlive = true } =
-    options;
-  if (!Number.isInteger(backlog) || backlog < 0) {
-    throw new RangeError(`Invalid backlog "${String(backlog)}": want an integer >= 0`);
-  }
-  checkKeepAlive(keepAlive, "listen");
+export function listen(address: Address, options?: ListenOptions): Listener {
+  const checked = checkOptions(options, "listen");
+  const { backlog, reusePort = false } = checked;
+  if (backlog !== undefined) checkInteger(backlog, 'listen option "backlog"', 0, 2 ** 31 - 1);
+  checkBooleanOption(reusePort, "listen", "reusePort");
+  const { noDelay, keepAlive } = checkConnOptions(checked, "listen");
   if (reusePort) checkReusePort();
   const { hostname, port } = parseAddress(address, "listen");
   const hosts = hostname === "" ? ["::", "0.0.0.0"] : [hostname];
@@ -101,15 +87,18 @@ export function listen(address: Address, options: ListenOptions = {}): Listener 
         hostname: host,
         port,
         transport: "tcp",
-        tcpBacklog: backlog,
+        tcpBacklog: backlog ?? maxListenerBacklog(),
         ...(reusePort ? { reusePort } : {}),
       });
-      return new Listener(ln, { noDelay, keepAlive });
+      return new Listener(ln, {
+        ...(noDelay === undefined ? {} : { noDelay }),
+        ...(keepAlive === undefined ? {} : { keepAlive }),
+      });
     } catch (e) {
       error = e; // "::" fails where IPv6 is off: try IPv4 only
     }
   }
-  throw fromRuntimeError(error, { op: "listen", addr: joinHostPort(hosts.at(-1)!, port) });
+  throw toNetError(error, { op: "listen", addr: joinHostPort(hosts.at(-1)!, port) });
 }
 
 /**
@@ -157,7 +146,7 @@ export class Listener implements AsyncDisposable, AsyncIterable<Conn> {
   #connOptions: ConnOptions;
   #deadline = new Deadline();
   #accepts = new Fifo();
-  #pending: Promise<Deno.TcpConn> | null = null; // a runtime accept, still running
+  #pending = new Leftover<Deno.TcpConn>(); // a runtime accept a deadline left running
   #closed = false;
 
   /**
@@ -166,11 +155,11 @@ export class Listener implements AsyncDisposable, AsyncIterable<Conn> {
    * @param ln The listener. The Listener owns it from now on.
    * @param options Options applied to each accepted conn.
    */
-  constructor(ln: Deno.TcpListener, options: Partial<ConnOptions> = {}) {
+  constructor(ln: Deno.TcpListener, options?: ConnOptions) {
+    this.#connOptions = checkConnOptions(options, "new Listener");
     this.#ln = ln;
     this.#addr = normalizeAddr(ln.addr);
     this.#site = { op: "accept", addr: formatAddr(this.#addr) };
-    this.#connOptions = { noDelay: options.noDelay ?? true, keepAlive: options.keepAlive ?? true };
   }
 
   /** The address the listener is bound to, with the port the OS picked for port 0. */
@@ -187,25 +176,23 @@ export class Listener implements AsyncDisposable, AsyncIterable<Conn> {
    * @throws {ClosedError} The listener was closed.
    * @throws {NetError} `signal` fired (`"aborted"`), or the OS refused (e.g. too many open files).
    */
-  async accept(options: AcceptOptions = {}): Promise<Conn> {
-    const { signal } = options;
-    if (this.#closed) throw new ClosedError(this.#site);
-    const due = dueInterrupt(this.#deadline, signal);
-    if (due !== undefined) throw this.#interruptError(due);
+  async accept(options?: AcceptOptions): Promise<Conn> {
+    const { signal } = checkOptions(options, "Listener.accept");
+    checkSignal(signal, "Listener.accept");
+    const due = this.#closed ? CLOSED : dueInterrupt(this.#deadline, signal);
+    if (due !== undefined) throw await this.#error(due);
     try {
       if (!this.#accepts.tryAcquire()) await this.#accepts.acquire(this.#deadline, signal);
     } catch (e) {
-      throw await this.#acceptError(e);
+      throw await this.#error(e);
     }
     try {
-      const op = this.#pending ??= this.#ln.accept();
+      const op = this.#pending.adopt(() => this.#ln.accept());
       const raw = await waitFor(op, this.#deadline, signal);
-      this.#pending = null;
-      const conn = new Conn(raw);
-      applyConnOptions(conn, this.#connOptions);
-      return conn;
+      this.#pending.clear();
+      return new Conn(raw, this.#connOptions);
     } catch (e) {
-      throw await this.#acceptError(e);
+      throw await this.#error(e);
     } finally {
       this.#accepts.release();
     }
@@ -220,8 +207,8 @@ export class Listener implements AsyncDisposable, AsyncIterable<Conn> {
    * @throws {ClosedError} If the listener is closed.
    */
   setDeadline(t: DeadlineTime): void {
-    if (this.#closed) throw new ClosedError(this.#site);
-    this.#deadline.set(t);
+    if (this.#closed) throw toNetError(CLOSED, { ...this.#site, op: "set" });
+    this.#deadline.set(t, "Listener.setDeadline");
   }
 
   /**
@@ -245,7 +232,7 @@ export class Listener implements AsyncDisposable, AsyncIterable<Conn> {
     }
     releaseFd(this.#ln);
     // A connection that won the race with close() is closed, not leaked.
-    this.#pending?.then((conn) => conn.close(), () => {});
+    this.#pending.op?.then((conn) => conn.close(), () => {});
   }
 
   /** Closes the listener and waits until its port is free. */
@@ -267,22 +254,15 @@ export class Listener implements AsyncDisposable, AsyncIterable<Conn> {
   }
 
   async #settled(): Promise<void> {
-    await this.#pending?.then(() => {}, () => {});
+    await this.#pending.settled();
   }
 
-  async #acceptError(e: unknown): Promise<NetError> {
-    if (isInterrupt(e) && e.kind !== "closed") return this.#interruptError(e);
-    if (!isInterrupt(e)) this.#pending = null; // the runtime accept failed: it is over
-    if (this.#closed) {
+  /** The one way this listener turns a failure (an interrupt, a runtime error) into its NetError. */
+  async #error(failure: unknown): Promise<NetError> {
+    if (!(failure instanceof Interrupt)) this.#pending.clear(); // the runtime accept failed: over
+    if (this.#closed && !(failure instanceof Interrupt && failure.kind !== "closed")) {
       await this.#settled(); // so the port is free when the caller sees the error
-      return new ClosedError({ ...this.#site, cause: e });
     }
-    return fromRuntimeError(e, this.#site);
-  }
-
-  #interruptError(why: Interrupt): NetError {
-    if (why.kind === "deadline") return new TimeoutError(this.#site);
-    if (why.kind === "abort") return fromAbortReason(why.reason, this.#site);
-    return new ClosedError(this.#site);
+    return toNetError(failure, this.#site, {}, this.#closed);
   }
 }

@@ -37,14 +37,8 @@
  */
 
 export { type Address } from "./address.ts";
-export { Conn, type ConnStats, type IoOptions } from "./conn.ts";
-export {
-  type Clock,
-  Deadline,
-  type DeadlineOptions,
-  type DeadlineTime,
-  toDeadlineMs,
-} from "./deadline.ts";
+export { Conn, type ConnOptions, type ConnStats, type IoOptions } from "./conn.ts";
+export type { DeadlineTime } from "./deadline.ts";
 export { dial, type DialOptions } from "./dial.ts";
 export {
   ClosedError,
@@ -56,5 +50,5 @@ export {
   TimeoutError,
 } from "./errors.ts";
 export { type AcceptOptions, listen, Listener, type ListenOptions } from "./listener.ts";
-export { type KeepAliveConfig, type SocketOptions } from "./sockopt.ts";
+export { type KeepAliveConfig, type SocketOptions } from "./sockopt/mod.ts";
 export type { Reader, Writer } from "./io.ts";

@@ -245,8 +245,11 @@ function judge(experiment: Experiment, row: Row, go: GoResult | undefined): Row 
     ...(agreement?.note === undefined ? {} : { compared: agreement.note }),
     ...(measured ? { goNumbers: go.numbers } : {}),
   };
-  if (experiment.decision !== undefined && row.ok && agreement?.agree !== true) {
-    return { ...judged, verdict: "decision", why: experiment.decision };
+  const decision = typeof experiment.decision === "function"
+    ? experiment.decision(row)
+    : experiment.decision;
+  if (decision !== undefined && row.ok && agreement?.agree !== true) {
+    return { ...judged, verdict: "decision", why: decision };
   }
   if (!row.ok) {
     const note = agreement?.agree === false ? ` (${agreement.note})` : "";

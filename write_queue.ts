@@ -6,22 +6,10 @@
  */
 
 import type { Deadline } from "./deadline.ts";
-import {
-  CLOSED_INTERRUPT,
-  dueInterrupt,
-  Fifo,
-  type Interrupt,
-  isInterrupt,
-  waitFor,
-} from "./_wait.ts";
-import {
-  ClosedError,
-  fromAbortReason,
-  fromRuntimeError,
-  type NetError,
-  type OpSite,
-  TimeoutError,
-} from "./errors.ts";
+import { type OpSite, toNetError } from "./errors.ts";
+import { giveChunk, MAX_CHUNK, takeChunk } from "./_chunk_pool.ts";
+import { CLOSED, DEADLINE, dueInterrupt, Interrupt, waitFor } from "./_wait.ts";
+import { schedule } from "./_timers.ts";
 
 /** One runtime write: sends a prefix of `chunk`, resolves with its length. */
 export type WriteSink = (chunk: Uint8Array) => Promise<number>;
@@ -34,32 +22,39 @@ export interface WriteQueueOptions {
   site: OpSite;
   /** Time in milliseconds, for the blocked-time stat. @default {performance.now} */
   now?: () => number;
+  /**
+   * Calls `fn` after the current timer turn: how long an interrupt waits for
+   * a runtime write that the kernel may have completed without waiting.
+   * @default {a zero-delay timer}
+   */
+  defer?: (fn: () => void) => void;
 }
 
-/** The largest chunk handed to one runtime write. */
-export const MAX_CHUNK = 1 << 20;
-
 /** Bytes of waiting writes gathered into one runtime write, at most. */
-export const BATCH_BYTES = 64 * 1024;
+const BATCH_BYTES = 64 * 1024;
 /** Waiting writes up to this size (and without a signal) join a batch. */
 const BATCH_ITEM = 16 * 1024;
 
-/** One write waiting in a batch: its bytes are batch.chunk[start, end). */
-interface BatchItem {
-  start: number;
-  end: number;
-  resolve(n: number): void;
-  reject(e: NetError): void;
+/** A write (or an action such as closeWrite) waiting in line or being served. */
+interface Entry {
+  p: Uint8Array; // the caller's bytes; read only while the write is pending
+  signal: AbortSignal | undefined;
+  action: (() => Promise<unknown>) | undefined; // set for an action, not a write
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+  onAbort: (() => void) | undefined;
+  done: boolean; // served, or left the line
 }
 
 /**
- * Writes that queued behind the one in progress, copied into one pooled
- * chunk in call order, sent with one runtime write when their turn comes.
+ * A batch: one write, or several small ones gathered in call order, sent as
+ * one logical run of `total` bytes; entry i covers [ends[i-1], ends[i]).
  */
 interface Batch {
-  chunk: Uint8Array;
-  used: number; // chunk[0, used) holds the items' bytes
-  items: BatchItem[];
+  entries: Entry[];
+  ends: number[];
+  total: number;
+  signal: AbortSignal | undefined; // only a batch of one carries a signal
 }
 
 /**
@@ -72,34 +67,42 @@ interface Batch {
  * - The runtime never sees the caller's buffer: each runtime write gets a
  *   pooled copy, so a write that Deno cannot cancel never sends bytes the
  *   caller has changed since its call returned.
- * - When a deadline or signal ends a write while a runtime write is in flight,
+ * - The deadline is checked when a write's turn comes and before each
+ *   runtime write after the first (the socket was full a moment ago), and
+ *   ends a runtime write only if it is still waiting for the socket one
+ *   timer turn after the deadline passed: bytes the kernel takes at once are
+ *   written, as in Go.
+ * - When a deadline or signal ends a runtime write in flight (it strands),
  *   the error's `settled` resolves with the final count once that runtime
  *   write ends, and no later write starts before then: the stream's state is
  *   never unknown to the next writer.
- * - Writes waiting in line fail, with `bytesWritten` 0, when the deadline
- *   passes, their signal fires, or the queue closes. A write that fails for
- *   any other reason (reset, broken pipe) does not fail the writes behind it:
- *   each meets the error itself, as in Go.
- * - Small writes (up to 16 KiB, without a signal) that queue one after the
- *   other behind a write in progress are gathered, in call order, into one
- *   chunk of up to 64 KiB and sent with one runtime write: each is still
- *   one contiguous run, in its place in line, and resolves once its own
- *   bytes are accepted. A failure part-way through such a batch fails each
- *   write not yet accepted, with the count of its own bytes that were.
+ * - Writes waiting in line fail at once, with `bytesWritten` 0, when the
+ *   deadline passes, their signal fires, or the queue closes; a write issued
+ *   after the deadline moved again never sees the old one. A write that fails
+ *   for any other reason (reset, broken pipe) does not fail the writes behind
+ *   it: each meets the error itself, as in Go.
+ * - Small writes (up to 16 KiB, without a signal) waiting one after the
+ *   other are gathered, in call order, into one chunk of up to 64 KiB and
+ *   sent with one runtime write: each is still one contiguous run, in its
+ *   place in line, and resolves once its own bytes are accepted.
  */
 export class WriteQueue {
   #sink: WriteSink;
   #deadline: Deadline;
   #site: OpSite;
   #now: () => number;
-  #fifo = new Fifo();
+  #defer: (fn: () => void) => void;
+  #line: (Entry | undefined)[] = []; // #line[#head..] wait; some may be done
+  #head = 0;
+  #waiting = 0; // entries in line, not done
+  #watching = false; // #onDeadline is watching the deadline for the line
+  #busy = false; // the turn is held: a batch or action is served, or a write is stranded
+  #serving = 0; // writes of the batch being served (or 1 for a stranded write)
   #closed = false;
   #bytes = 0;
   #ops = 0;
   #blockedMs = 0;
   #lastOp: Promise<number> | null = null; // the latest runtime write
-  #tail: Batch | null = null; // the batch at the end of the line, still open to joiners
-  #batched = 0; // writes waiting in batches, beyond one per batch (for depth)
 
   /**
    * @param sink One runtime write.
@@ -110,11 +113,12 @@ export class WriteQueue {
     this.#deadline = options.deadline;
     this.#site = { ...options.site, op: "write" };
     this.#now = options.now ?? perfNow;
+    this.#defer = options.defer ?? deferToTimer;
   }
 
   /** Writes waiting or in progress, including a stranded runtime write. */
   get depth(): number {
-    return this.#fifo.depth + this.#batched;
+    return this.#waiting + this.#serving;
   }
 
   /** Bytes the OS accepted, over all writes. */
@@ -140,23 +144,11 @@ export class WriteQueue {
    * @returns `p.length`, once the OS has accepted every byte.
    */
   write(p: Uint8Array, signal?: AbortSignal): Promise<number> {
-    if (this.#closed) return Promise.reject(new ClosedError({ ...this.#site, bytesWritten: 0 }));
+    if (this.#closed) return Promise.reject(this.#error(CLOSED, 0));
     const due = dueInterrupt(this.#deadline, signal);
-    if (due !== undefined) return Promise.reject(this.#interruptError(due, 0));
+    if (due !== undefined) return Promise.reject(this.#error(due, 0));
     if (p.length === 0) return Promise.resolve(0);
-    if (this.#fifo.tryAcquire()) return this.#send(p, signal);
-    if (signal === undefined && p.length <= BATCH_ITEM) return this.#join(p);
-    return this.#queued(p, signal);
-  }
-
-  async #queued(p: Uint8Array, signal: AbortSignal | undefined): Promise<number> {
-    this.#tail = null; // later writes queue behind this one
-    try {
-      await this.#fifo.acquire(this.#deadline, signal);
-    } catch (e) {
-      throw isInterrupt(e) ? this.#interruptError(e, 0) : e;
-    }
-    return await this.#send(p, signal);
+    return this.#enqueue(p, signal, undefined) as Promise<number>;
   }
 
   /**
@@ -165,17 +157,10 @@ export class WriteQueue {
    *
    * @throws {Interrupt} If the deadline passes or the queue closes while waiting.
    */
-  async inTurn<T>(action: () => Promise<T>): Promise<T> {
-    if (this.#closed) throw CLOSED_INTERRUPT;
-    if (!this.#fifo.tryAcquire()) {
-      this.#tail = null; // later writes queue behind the action
-      await this.#fifo.acquire(this.#deadline);
-    }
-    try {
-      return await action();
-    } finally {
-      this.#fifo.release();
-    }
+  inTurn<T>(action: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(CLOSED);
+    if (this.#deadline.expired) return Promise.reject(DEADLINE);
+    return this.#enqueue(new Uint8Array(0), undefined, action) as Promise<T>;
   }
 
   /** Resolves once no runtime write is in flight (after close, once the runtime failed it). */
@@ -186,134 +171,171 @@ export class WriteQueue {
   /** Fails every waiting write with ClosedError; the runtime fails the one in flight. */
   close(): void {
     this.#closed = true;
-    this.#fifo.close();
+    this.#failWaiting(CLOSED);
   }
 
-  /** Holds the turn: sends `p` in pooled chunks, then passes the turn on. */
-  async #send(p: Uint8Array, signal: AbortSignal | undefined): Promise<number> {
-    let done = 0; // bytes of p the OS accepted; 0 <= done <= p.length
+  #enqueue(
+    p: Uint8Array,
+    signal: AbortSignal | undefined,
+    action: (() => Promise<unknown>) | undefined,
+  ): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const entry: Entry = { p, signal, action, resolve, reject, onAbort: undefined, done: false };
+      this.#line.push(entry);
+      this.#waiting++;
+      if (!this.#busy) this.#next();
+      if (entry.done) return; // the turn was free: it is being served
+      if (signal !== undefined) {
+        entry.onAbort = () => this.#leave(entry, new Interrupt("abort", signal.reason));
+        signal.addEventListener("abort", entry.onAbort, { once: true });
+      }
+      if (!this.#watching) {
+        this.#watching = true;
+        this.#deadline.watch(this.#onDeadline);
+      }
+    });
+  }
+
+  /** The deadline passed: every write waiting in line fails at once. */
+  #onDeadline = (): void => {
+    this.#watching = false;
+    this.#failWaiting(DEADLINE);
+  };
+
+  /**
+   * Passes the turn to the next batch in line, or frees it. Called before
+   * the previous batch's last write settles, so a caller who writes again
+   * once its write resolved finds the turn as Go's writer finds the fd
+   * lock: free, unless another write waits.
+   */
+  #next(): void {
+    const batch = this.#take();
+    if (batch === undefined) {
+      this.#busy = false;
+      this.#serving = 0;
+      return;
+    }
+    this.#busy = true;
+    this.#serving = batch.entries.length;
+    const first = batch.entries[0]!;
+    if (first.action !== undefined) void this.#act(first, first.action);
+    else void this.#send(batch);
+  }
+
+  /** Takes the next batch off the line: one entry, or several small writes. */
+  #take(): Batch | undefined {
+    const first = this.#shift();
+    if (first === undefined) return undefined;
+    const entries = [first];
+    let total = first.p.length;
+    const ends = [total];
+    if (first.action === undefined && first.signal === undefined && total <= BATCH_ITEM) {
+      for (;;) {
+        const next = this.#peek();
+        if (
+          next === undefined || next.action !== undefined || next.signal !== undefined ||
+          next.p.length > BATCH_ITEM || total + next.p.length > BATCH_BYTES
+        ) break;
+        this.#shift();
+        entries.push(next);
+        total += next.p.length;
+        ends.push(total);
+      }
+    }
+    return { entries, ends, total, signal: first.signal };
+  }
+
+  async #act(entry: Entry, action: () => Promise<unknown>): Promise<void> {
+    let value: unknown;
+    try {
+      value = await action();
+    } catch (e) {
+      this.#next();
+      entry.reject(e);
+      return;
+    }
+    this.#next();
+    entry.resolve(value);
+  }
+
+  /**
+   * Sends a batch: copies its bytes into pooled chunks of up to MAX_CHUNK and
+   * hands them to the runtime until every byte is accepted, resolving each
+   * write once its own bytes are. The turn passes on at the end, after a
+   * failure, or once a stranded runtime write has settled.
+   */
+  async #send(batch: Batch): Promise<void> {
+    const { entries, ends, total, signal } = batch;
+    let done = 0; // bytes of the batch the OS accepted; 0 <= done <= total
+    let next = 0; // entries[0, next) have resolved
     let blockedSince = -1;
     let chunk: Uint8Array | null = null;
     try {
-      while (done < p.length) {
-        const len = Math.min(p.length - done, MAX_CHUNK);
+      while (done < total) {
+        // Go's prepareWrite before the first runtime write, its waitWrite
+        // before each one after a partial write: the socket was full.
+        let due = dueInterrupt(this.#deadline, signal);
+        if (due !== undefined) throw due;
+        const len = Math.min(total - done, MAX_CHUNK);
         chunk = takeChunk(len);
-        chunk.set(len === p.length ? p : p.subarray(done, done + len));
+        copyRun(entries, ends, done, chunk);
         for (let off = 0; off < len;) {
-          if (this.#closed) throw CLOSED_INTERRUPT;
+          if (this.#closed) throw CLOSED;
+          if (off > 0 && (due = dueInterrupt(this.#deadline, signal)) !== undefined) throw due;
           const op = this.#lastOp = this.#sink(off === 0 ? chunk : chunk.subarray(off));
           let n: number;
           try {
-            n = await waitFor(op, this.#deadline, signal);
+            n = await waitFor(op, this.#deadline, signal, this.#defer);
           } catch (e) {
-            if (!isInterrupt(e)) throw e;
-            const stranded = this.#strand(op, chunk, done, e);
-            chunk = null; // the stranded op owns it now, and the turn
-            return Promise.reject(stranded);
+            if (!(e instanceof Interrupt)) throw e;
+            this.#blocked(blockedSince);
+            this.#strand(op, chunk, batch, done, next, e);
+            chunk = null; // the stranded op owns it now, and the turn until it settles
+            return;
           }
           off += n;
           done += n;
           this.#bytes += n;
+          // Writes done before the batch's end resolve now; the last one once the turn passed.
+          for (; next < entries.length && ends[next]! <= done && done < total; next++) {
+            this.#ops++;
+            entries[next]!.resolve(entries[next]!.p.length);
+          }
           if (off < len && blockedSince < 0) blockedSince = this.#now();
         }
         giveChunk(chunk);
         chunk = null;
       }
-      this.#ops++;
-      this.#fifo.release();
-      return done;
     } catch (e) {
       if (chunk !== null) giveChunk(chunk);
-      this.#fifo.release();
-      throw this.#failure(e, done);
-    } finally {
-      if (blockedSince >= 0) this.#blockedMs += this.#now() - blockedSince;
-    }
-  }
-
-  /** Copies `p` into the open batch at the end of the line, or opens one there. */
-  #join(p: Uint8Array): Promise<number> {
-    let batch = this.#tail;
-    if (batch !== null && batch.used + p.length <= batch.chunk.length) {
-      this.#batched++;
-    } else {
-      batch = { chunk: takeChunk(BATCH_BYTES), used: 0, items: [] };
-      this.#tail = batch;
-      void this.#runBatch(batch);
-    }
-    const start = batch.used;
-    batch.chunk.set(p, start);
-    batch.used = start + p.length;
-    const items = batch.items;
-    return new Promise<number>((resolve, reject) => {
-      items.push({ start, end: start + p.length, resolve, reject });
-    });
-  }
-
-  /** Waits for the batch's turn, then sends its bytes with one runtime write (more if partial). */
-  async #runBatch(batch: Batch): Promise<void> {
-    try {
-      await this.#fifo.acquire(this.#deadline);
-    } catch (e) {
-      this.#closeBatch(batch);
-      const why = isInterrupt(e) ? e : CLOSED_INTERRUPT;
-      for (const item of batch.items) item.reject(this.#interruptError(why, 0));
-      giveChunk(batch.chunk);
+      this.#blocked(blockedSince);
+      this.#next();
+      for (; next < entries.length; next++) {
+        entries[next]!.reject(this.#error(e, own(done, ends, next)));
+      }
       return;
     }
-    this.#closeBatch(batch);
-    const { chunk, items } = batch;
-    const len = batch.used;
-    let done = 0; // bytes of the batch the OS accepted
-    let next = 0; // items[0, next) have resolved
-    let blockedSince = -1;
-    try {
-      while (done < len) {
-        if (this.#closed) throw CLOSED_INTERRUPT;
-        const op = this.#lastOp = this.#sink(chunk.subarray(done, len));
-        let n: number;
-        try {
-          n = await waitFor(op, this.#deadline);
-        } catch (e) {
-          if (!isInterrupt(e)) throw e;
-          this.#strandBatch(op, batch, done, next, e);
-          return;
-        }
-        done += n;
-        this.#bytes += n;
-        for (; next < items.length && items[next]!.end <= done; next++) {
-          this.#ops++;
-          items[next]!.resolve(items[next]!.end - items[next]!.start);
-        }
-        if (done < len && blockedSince < 0) blockedSince = this.#now();
-      }
-      giveChunk(chunk);
-      this.#fifo.release();
-    } catch (e) {
-      giveChunk(chunk);
-      this.#fifo.release();
-      for (; next < items.length; next++) {
-        const item = items[next]!;
-        item.reject(this.#failure(e, Math.max(0, done - item.start)));
-      }
-    } finally {
-      if (blockedSince >= 0) this.#blockedMs += this.#now() - blockedSince;
+    this.#blocked(blockedSince);
+    this.#next();
+    for (; next < entries.length; next++) {
+      this.#ops++;
+      entries[next]!.resolve(entries[next]!.p.length);
     }
   }
 
-  /** The batch's turn has come (or failed): no write joins it any more. */
-  #closeBatch(batch: Batch): void {
-    if (this.#tail === batch) this.#tail = null;
-    this.#batched -= batch.items.length - 1;
+  #blocked(since: number): void {
+    if (since >= 0) this.#blockedMs += this.#now() - since;
   }
 
   /**
-   * A deadline ended a batch while `op` was in flight: each write not yet
-   * accepted fails with its own count, and its `settled` gives its final
-   * count; the turn passes on once `op` settles.
+   * The strand hand-off: a deadline or signal ended the batch while `op` was
+   * in flight. Each write not yet accepted fails now with its own count, and
+   * its `settled` resolves with its own final count once `op` settles, and
+   * the turn passes on then.
    */
-  #strandBatch(
+  #strand(
     op: Promise<number>,
+    chunk: Uint8Array,
     batch: Batch,
     done: number,
     next: number,
@@ -323,48 +345,99 @@ export class WriteQueue {
       this.#bytes += n;
       return done + n;
     }, () => done).finally(() => {
-      giveChunk(batch.chunk);
-      this.#fifo.release();
-    });
-    for (const item of batch.items.slice(next)) {
-      const own = (total: number): number =>
-        Math.min(Math.max(total - item.start, 0), item.end - item.start);
-      item.reject(this.#interruptError(why, own(done), final.then(own)));
-    }
-  }
-
-  /**
-   * A deadline or signal ended the write while `op` was in flight: the turn
-   * stays held until `op` settles, then passes on; the error's `settled`
-   * resolves with the final count.
-   */
-  #strand(op: Promise<number>, chunk: Uint8Array, done: number, why: Interrupt): NetError {
-    const settled = op.then((n) => {
-      this.#bytes += n;
-      return done + n;
-    }, () => done).finally(() => {
       giveChunk(chunk);
-      this.#fifo.release();
+      this.#next();
     });
-    return this.#interruptError(why, done, settled);
-  }
-
-  #failure(e: unknown, done: number): NetError {
-    if (isInterrupt(e)) return this.#interruptError(e, done);
-    if (this.#closed) return new ClosedError({ ...this.#site, bytesWritten: done, cause: e });
-    return fromRuntimeError(e, this.#site, { bytesWritten: done });
-  }
-
-  #interruptError(why: Interrupt, done: number, settled?: Promise<number>): NetError {
-    const counts = settled === undefined ? { bytesWritten: done } : { bytesWritten: done, settled };
-    switch (why.kind) {
-      case "deadline":
-        return new TimeoutError({ ...this.#site, ...counts });
-      case "abort":
-        return fromAbortReason(why.reason, this.#site, counts);
-      case "closed":
-        return new ClosedError({ ...this.#site, ...counts });
+    const { entries, ends } = batch;
+    for (let i = next; i < entries.length; i++) {
+      const settled = final.then((total) => own(total, ends, i));
+      entries[i]!.reject(this.#error(why, own(done, ends, i), settled));
     }
+    this.#serving = 1; // the stranded write
+  }
+
+  /** The next entry still waiting, left in line. */
+  #peek(): Entry | undefined {
+    while (this.#head < this.#line.length) {
+      const entry = this.#line[this.#head]!;
+      if (!entry.done) return entry;
+      this.#line[this.#head++] = undefined;
+    }
+    this.#compact();
+    return undefined;
+  }
+
+  /** The next entry still waiting, taken out of line. */
+  #shift(): Entry | undefined {
+    const entry = this.#peek();
+    if (entry === undefined) return undefined;
+    this.#line[this.#head++] = undefined;
+    this.#settle(entry);
+    this.#compact();
+    return entry;
+  }
+
+  /** An entry leaves the line: done, no longer listening to its signal. */
+  #settle(entry: Entry): void {
+    entry.done = true;
+    this.#waiting--;
+    if (entry.onAbort !== undefined) entry.signal!.removeEventListener("abort", entry.onAbort);
+    if (this.#waiting === 0 && this.#watching) {
+      this.#watching = false;
+      this.#deadline.unwatch(this.#onDeadline);
+    }
+  }
+
+  /** An entry leaves the line early, failing with `why`. */
+  #leave(entry: Entry, why: Interrupt): void {
+    if (entry.done) return;
+    this.#settle(entry);
+    entry.reject(entry.action === undefined ? this.#error(why, 0) : why);
+  }
+
+  #failWaiting(why: Interrupt): void {
+    for (let i = this.#head; i < this.#line.length; i++) {
+      const entry = this.#line[i];
+      if (entry !== undefined) this.#leave(entry, why);
+    }
+    this.#line.length = 0;
+    this.#head = 0;
+  }
+
+  #compact(): void {
+    if (this.#head === this.#line.length) {
+      this.#line.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#line.length) {
+      this.#line = this.#line.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #error(failure: unknown, done: number, settled?: Promise<number>): Error {
+    const counts = settled === undefined ? { bytesWritten: done } : { bytesWritten: done, settled };
+    return toNetError(failure, this.#site, counts, this.#closed);
+  }
+}
+
+/** The bytes of entry i of a batch that are among the first `total` bytes of the batch. */
+function own(total: number, ends: number[], i: number): number {
+  const start = i === 0 ? 0 : ends[i - 1]!;
+  return Math.min(Math.max(total - start, 0), ends[i]! - start);
+}
+
+/** Copies the batch's bytes [from, from + chunk.length) into `chunk`. */
+function copyRun(entries: Entry[], ends: number[], from: number, chunk: Uint8Array): void {
+  const to = from + chunk.length;
+  let i = 0;
+  while (ends[i]! <= from) i++;
+  for (let at = from; at < to; i++) {
+    const start = i === 0 ? 0 : ends[i - 1]!;
+    const p = entries[i]!.p;
+    const end = Math.min(ends[i]!, to);
+    const part = start === at && end === ends[i]! ? p : p.subarray(at - start, end - start);
+    chunk.set(part, at - from);
+    at = end;
   }
 }
 
@@ -372,27 +445,6 @@ function perfNow(): number {
   return performance.now();
 }
 
-// The chunk pool: buffers for runtime writes, by power-of-two size class from
-// 1 KiB to MAX_CHUNK, shared by every conn so an idle conn holds none. Each
-// class keeps at most 1 MiB of free buffers (so the pool keeps under 12 MiB).
-const MIN_CLASS = 10;
-const MAX_CLASS = 20;
-const CLASS_BYTES = 1 << 20;
-const pool: Uint8Array[][] = Array.from({ length: MAX_CLASS + 1 }, () => []);
-
-function sizeClass(len: number): number {
-  return Math.max(MIN_CLASS, 32 - Math.clz32(len - 1));
-}
-
-function takeChunk(len: number): Uint8Array {
-  const cls = sizeClass(len);
-  const buf = pool[cls]!.pop() ?? new Uint8Array(1 << cls);
-  return buf.length === len ? buf : buf.subarray(0, len);
-}
-
-function giveChunk(chunk: Uint8Array): void {
-  const buf = new Uint8Array(chunk.buffer);
-  const cls = 31 - Math.clz32(buf.length);
-  const free = pool[cls];
-  if (free !== undefined && (free.length + 1) << cls <= CLASS_BYTES) free.push(buf);
+function deferToTimer(fn: () => void): void {
+  schedule(fn, 0);
 }

@@ -18,7 +18,7 @@
 
 import { type Cell, fullGrid, sweep, sweepTables } from "../probe/sweep.ts";
 import { Lab } from "../probe/_lab.ts";
-import { sockoptSupported } from "../sockopt.ts";
+import { sockoptSupported } from "../sockopt/mod.ts";
 
 /** Measures the whole grid for one NoDelay setting. */
 async function measure(noDelay: boolean): Promise<Cell[]> {

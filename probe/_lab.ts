@@ -66,11 +66,12 @@ export interface Experiment {
   compare?(go: GoResult, ours: Outcome): Agreement;
   /**
    * Set when netconn differs from Go here on purpose: the decision's reason,
-   * as the README states it. Unless the Go measured here agrees after all
-   * (another Go version), the row counts as a difference, and does not fail
-   * the probe.
+   * as the README states it, or a function of the row's outcome that gives
+   * it when this run shows the difference (else undefined). Unless the Go
+   * measured here agrees after all (another Go version), the row counts as a
+   * difference, and does not fail the probe.
    */
-  decision?: string;
+  decision?: string | ((ours: Outcome) => string | undefined);
   /** True when the experiment runs a Go peer (a cross-runtime row): without Go it is skipped. */
   needsGo?: boolean;
   /** The experiment's time limit in milliseconds. @default {5000} */

@@ -17,6 +17,7 @@ import {
   compareTimeout,
   fillWithDeadlines,
   settle,
+  strandedWrite,
   writeUntilTimeout,
 } from "./write.ts";
 
@@ -85,6 +86,7 @@ export const timeoutToGo: Experiment = {
   go: "Write returns n and i/o timeout; n bytes were sent",
   goCase: "write-timeout",
   compare: compareTimeout,
+  decision: strandedWrite,
   needsGo: true,
   async run(lab: Lab): Promise<Outcome> {
     const { conn, peer } = await dialGo(lab, "serve-drain");

@@ -6,7 +6,7 @@
  */
 
 import { type Conn, listen, type Listener, NetError, NotSupportedError } from "../mod.ts";
-import { listenerFd } from "../sockopt.ts";
+import { listenerFd } from "../sockopt/mod.ts";
 import { type Experiment, type Lab, LOOPBACK, type Outcome } from "./_lab.ts";
 import { describe, failure, kindOf } from "./_io.ts";
 import { agreement, same } from "./_agree.ts";

@@ -9,7 +9,7 @@
  */
 
 import { type Conn, NetError } from "../mod.ts";
-import { socketOptions } from "../sockopt.ts";
+import { socketOptions } from "../sockopt/mod.ts";
 import type { Experiment, Lab, Outcome } from "./_lab.ts";
 import { describe, kindOf, since, sleep } from "./_io.ts";
 import { agreement, both, same, sameError } from "./_agree.ts";

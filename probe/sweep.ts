@@ -14,7 +14,7 @@
  */
 
 import { type Conn, TimeoutError } from "../mod.ts";
-import { setReadBuffer } from "../sockopt.ts";
+import { setReadBuffer } from "../sockopt/mod.ts";
 import type { Experiment, Lab, Outcome, ProbeTable } from "./_lab.ts";
 import { bytes, since, within } from "./_io.ts";
 

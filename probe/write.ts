@@ -163,6 +163,7 @@ export const writeTimeout: Experiment = {
   go: "Write returns n and i/o timeout; n bytes were sent",
   goCase: "write-timeout",
   compare: compareTimeout,
+  decision: strandedWrite,
   async run(lab: Lab): Promise<Outcome> {
     const { client, server } = await lab.pair();
     const written = await writeUntilTimeout(client);
@@ -246,6 +247,18 @@ export function settle(
 }
 
 /**
+ * The decision a netconn write timeout shows when its stranded runtime write
+ * sent more of the chunk after the timeout than `bytesWritten` said.
+ */
+export function strandedWrite(ours: Outcome): string | undefined {
+  const { bytesWritten, settled } = ours.numbers;
+  if (settled === undefined || settled === bytesWritten) return undefined;
+  return `Deno cannot cancel a runtime write: the timed-out write had sent ${bytesWritten} bytes, ` +
+    `and its runtime write sent ${settled} in all once the peer read; the TimeoutError's ` +
+    "settled gives that final count, where Go's n is final (README, Deadlines: counts are true)";
+}
+
+/**
  * Timeout rows agree when both timed out after about as many bytes in full
  * writes, and on both the peer received exactly the bytes counted.
  */
@@ -260,6 +273,7 @@ export function compareTimeout(go: GoResult, ours: Outcome): Agreement {
       g.received === undefined || g.received === g.total! + g.bytesWritten!,
       o.received === o.total! + o.settled!,
     ),
+    same("final count of the timed-out write", g.bytesWritten, o.settled),
   );
 }
 

@@ -11,7 +11,7 @@
 //     each accepted; or what listen threw.
 
 import { type Conn, dial, listen, type Listener } from "../mod.ts";
-import { sockoptSupported } from "../sockopt.ts";
+import { sockoptSupported } from "../sockopt/mod.ts";
 
 type Outcome = "no error" | { name: string; kind: unknown; message: string };
 

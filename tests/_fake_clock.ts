@@ -1,4 +1,4 @@
-import type { Clock } from "../mod.ts";
+import type { Clock } from "../deadline.ts";
 
 /** A clock that moves only when told, counting the timers it arms. */
 export class FakeClock implements Clock {

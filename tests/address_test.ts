@@ -103,7 +103,8 @@ function assertInvalid(e: unknown, op: "dial" | "listen", address: unknown): voi
   assert.equal(e.op, op);
   assert.equal(e.timeout, false);
   if (typeof address === "string" && address !== "") {
-    assert.ok(e.message.includes(address), `the message names the address: ${e.message}`);
+    const quoted = JSON.stringify(address).slice(1, -1); // control characters escaped
+    assert.ok(e.message.includes(quoted), `the message names the address: ${e.message}`);
   }
 }
 
@@ -198,8 +199,29 @@ Deno.test("address: IPv4-mapped IPv6 addresses are shown as IPv4, nothing else c
   ];
   for (const [hostname, want] of cases) {
     const addr = normalizeAddr({ transport: "tcp", hostname, port: 7 });
-    assert.deepEqual(addr, { transport: "tcp", hostname: want, port: 7 }, hostname);
+    assert.deepEqual({ ...addr }, { transport: "tcp", hostname: want, port: 7 }, hostname);
   }
+});
+
+Deno.test("address: addresses print as Go prints them and inspect readably", async () => {
+  await using ln = listen("127.0.0.1:0");
+  await using conn = await dial(ln.addr);
+  await using peer = await ln.accept();
+  const port = ln.addr.port;
+  assert.equal(String(ln.addr), `127.0.0.1:${port}`);
+  assert.equal(`${conn.remoteAddr}`, `127.0.0.1:${port}`);
+  assert.equal(String(peer.remoteAddr), `127.0.0.1:${conn.localAddr.port}`);
+  assert.equal(Deno.inspect(ln.addr), `tcp 127.0.0.1:${port}`);
+  assert.equal(String(normalizeAddr({ transport: "tcp", hostname: "::1", port: 80 })), "[::1]:80");
+  // Still Deno.NetAddr-shaped, and accepted back by dial.
+  assert.deepEqual(JSON.parse(JSON.stringify(conn.remoteAddr)), {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port,
+  });
+  await using again = await dial(conn.remoteAddr);
+  await using _peer2 = await ln.accept();
+  assert.equal(again.remoteAddr.port, port);
 });
 
 Deno.test("address: joinHostPort brackets IPv6 and round-trips through parsing", () => {

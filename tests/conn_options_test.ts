@@ -17,8 +17,9 @@ import {
   NotSupportedError,
   type SocketOptions,
 } from "../mod.ts";
-import { listenerFd, maxListenerBacklog, setReadBuffer } from "../sockopt.ts";
-import { libc, readFirstLine } from "../_libc.ts";
+import { listenerFd, setReadBuffer } from "../sockopt/mod.ts";
+import { maxListenerBacklog } from "../sockopt/_listen.ts";
+import { libc, readFirstLine } from "../sockopt/_libc.ts";
 import { mustNotSettle, mustReject, mustSettle, pair, within } from "./_helpers.ts";
 
 const LINUX = Deno.build.os === "linux";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ClosedError, type Conn, dial, listen, NetError, TimeoutError } from "../mod.ts";
-import { eventually, mustNotSettle, pair, readAtLeast } from "./_helpers.ts";
+import { eventually, mustNotSettle, mustSettle, pair, readAtLeast } from "./_helpers.ts";
 
 /**
  * The must-return half with Go's growing timeout: `attempt(ms)` checks the
@@ -184,6 +184,68 @@ Deno.test("a write deadline fails a blocked write with the bytes accepted; settl
   assert.equal(got.length, accepted + final + 1);
   assert.ok(got.subarray(0, accepted + final).every((b) => b === 1), "changed bytes were sent");
   assert.equal(got.at(-1), "!".charCodeAt(0));
+});
+
+Deno.test("a write the kernel takes at once is written, even if the deadline passes right after", async () => {
+  await using t = await pair();
+  for (let i = 0; i < 20; i++) {
+    t.client.setWriteDeadline(null);
+    const write = t.client.write(new Uint8Array(1024).fill(i));
+    t.client.setWriteDeadline(Date.now() - 1); // passed, while the write is in the kernel
+    assert.equal(await write, 1024, "a write that never waited is written, as in Go");
+  }
+  t.client.setWriteDeadline(null);
+  const got = await readAtLeast(t.server, 20 * 1024);
+  for (let i = 0; i < 20; i++) {
+    assert.ok(got.subarray(i * 1024, (i + 1) * 1024).every((b) => b === i), `write ${i}`);
+  }
+});
+
+Deno.test("a deadline moved into the past and cleared at once never reaches a later operation", async (t) => {
+  await t.step("writes: a small write queued after the move is not failed", async () => {
+    await using p = await pair();
+    // Block the writer: the peer does not read.
+    const big = new Uint8Array(16 << 20);
+    const blocked = p.client.write(big).catch((e) => e);
+    await mustNotSettle(blocked, 50, "a 16 MiB write to a peer that does not read");
+    const queued = p.client.write(text("queued")).catch((e) => e);
+    p.client.setWriteDeadline(Date.now() - 1);
+    p.client.setWriteDeadline(null);
+    const later = p.client.write(text("later")); // issued after the deadline was cleared
+    const [blockedErr, queuedErr] = await Promise.all([blocked, queued]);
+    assert.ok(blockedErr instanceof TimeoutError, "the waiting write timed out");
+    assert.ok(queuedErr instanceof TimeoutError, "the write waiting in line timed out");
+    assert.equal(queuedErr.bytesWritten, 0);
+    const reading = readAll(p.server, Infinity);
+    await mustSettle(blockedErr.settled ?? Promise.resolve(0), 5000, "the stranded write");
+    assert.equal(await later, 5, "a write issued with no deadline does not time out");
+    await p.client.closeWrite();
+    const got = await reading;
+    assert.equal(new TextDecoder().decode(got.subarray(got.length - 5)), "later");
+  });
+  await t.step("reads: a read issued after the move waits for data", async () => {
+    await using p = await pair();
+    const waiting = p.server.read(new Uint8Array(8)).catch((e) => e);
+    p.server.setReadDeadline(Date.now() - 1);
+    p.server.setReadDeadline(null);
+    const later = p.server.read(new Uint8Array(8));
+    assert.ok((await waiting) instanceof TimeoutError);
+    await mustNotSettle(later, 30, "a read issued with no deadline");
+    await p.client.write(text("data"));
+    assert.equal(await later, 4);
+  });
+  await t.step("accepts: an accept issued after the move waits for a conn", async () => {
+    await using ln = listen("127.0.0.1:0");
+    const waiting = ln.accept().catch((e) => e);
+    ln.setDeadline(Date.now() - 1);
+    ln.setDeadline(null);
+    const later = ln.accept();
+    assert.ok((await waiting) instanceof TimeoutError);
+    await mustNotSettle(later, 30, "an accept issued with no deadline");
+    await using client = await dial(ln.addr);
+    await using server = await later;
+    assert.equal(server.remoteAddr.port, client.localAddr.port);
+  });
 });
 
 Deno.test("close fails pending and later operations with ClosedError", async () => {

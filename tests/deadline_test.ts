@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Deadline, toDeadlineMs } from "../mod.ts";
+import { Deadline, toDeadlineMs } from "../deadline.ts";
 import { FakeClock } from "./_fake_clock.ts";
 
 function watched(deadline: Deadline): { fired: () => number; stop: () => void } {

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { type Conn, dial, listen, type Listener, NetError, TimeoutError } from "../mod.ts";
-import { sockoptSupported } from "../sockopt.ts";
+import { sockoptSupported } from "../sockopt/mod.ts";
 import {
   ipv6Available,
   mustNotSettle,
@@ -62,15 +62,26 @@ Deno.test("dial: a timeout that does not fire changes nothing (0 is no limit)", 
   // The sanitizers check that no timer or op outlives the dial.
 });
 
-Deno.test("dial: bad timeouts are RangeErrors, before any network I/O", async () => {
+Deno.test("dial: bad timeouts are errors and a negative one has passed, before any network I/O", async () => {
   await using ln = listen("127.0.0.1:0");
-  for (const timeout of [-1, -0.5, NaN, Infinity, -Infinity, "100", null]) {
-    await mustReject(
+  // deno-lint-ignore no-explicit-any
+  const cases: [unknown, new (...args: any[]) => Error][] = [
+    [NaN, RangeError],
+    [Infinity, RangeError],
+    [-Infinity, RangeError],
+    ["100", TypeError],
+    [null, TypeError],
+    [-1, TimeoutError], // as Go: a limit already passed
+    [-0.5, TimeoutError],
+  ];
+  for (const [timeout, type] of cases) {
+    const err = await mustReject(
       dial(ln.addr, { timeout: timeout as number }),
-      RangeError,
+      type,
       1000,
       `timeout ${String(timeout)}`,
     );
+    if (err instanceof TimeoutError) assert.equal(err.timeout, true);
   }
   // Nothing reached the listener.
   ln.setDeadline(Date.now() + 50);

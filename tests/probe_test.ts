@@ -47,23 +47,6 @@ const TASK_FLAGS = [
 /** The rows that run a Go peer. */
 const CROSS = experiments.filter((e) => e.needsGo).map((e) => e.name);
 
-/**
- * The rows that use the article's 10 µs write deadline. netconn's write
- * deadline still ends a write that has not started waiting once its ms clock
- * has passed the deadline, so netconn may time out early (after fewer bytes
- * than Go, even 0), where Go writes until the buffers are full. Until the
- * write-deadline rework lands, these rows may differ, and only in that way.
- */
-const TEN_MICROSECONDS = new Set(["write timeout", "write timeout: netconn client → Go server"]);
-
-/** Whether `row` differs from Go only by the known early 10 µs timeout. */
-function knownDifference(row: Row): boolean {
-  const total = row.numbers.total as number;
-  const goTotal = (row.goNumbers?.total as number | undefined) ?? Infinity;
-  return TEN_MICROSECONDS.has(row.case) && row.verdict === "differs" &&
-    row.facts?.error === "timeout" && total < goTotal;
-}
-
 /** Runs the probe with these permission flags, `args` and env, killing it after a minute. */
 async function runProbe(
   flags: string[],
@@ -144,10 +127,6 @@ Deno.test("probe as `deno task probe` runs it: every row, Go measured beside net
       assert.ok((report.go.buildMs ?? -1) >= 0);
       for (const e of experiments) {
         const row = rows.get(e.name)!;
-        if (knownDifference(row)) {
-          console.log(`known difference: ${row.case}: ${row.why}`);
-          continue;
-        }
         // A decision row may agree with another Go version; close() twice never does.
         const expected = e.decision === undefined ? ["as Go"] : ["decision", "as Go"];
         const text = `${e.name}: ${row.why}\n${row.netconn}\n${row.go}`;
@@ -161,9 +140,8 @@ Deno.test("probe as `deno task probe` runs it: every row, Go measured beside net
       const decisions = report.rows.filter((r) => r.verdict === "decision").length;
       assert.ok(decisions >= 1);
       assert.equal(counts.decisions, decisions);
-      const known = report.rows.filter(knownDifference).length;
-      assert.equal(counts.differ, decisions + known);
-      assert.equal(code, known === 0 ? 0 : 1, stderr);
+      assert.equal(counts.differ, decisions);
+      assert.equal(code, 0, stderr);
       // The article's figures, Go's and netconn's side by side.
       const blocking = rows.get("write blocking")!;
       const ours = blocking.numbers.accepted as number;
@@ -184,27 +162,30 @@ Deno.test("probe with only --allow-net: honest counts, skips named, NoDelay with
   const report = JSON.parse(stdout) as Report;
   assert.match(report.go.missing?.reason ?? "", /^building Go needs --allow-run/);
   const needsFfi = experiments.filter((e) => e.needs?.includes("ffi")).map((e) => e.name);
-  const known = report.rows.filter(knownDifference).length;
   for (const row of report.rows) {
+    const e = experiments.find((e) => e.name === row.case)!;
     const expected = needsFfi.includes(row.case) || CROSS.includes(row.case)
-      ? "skipped"
+      ? ["skipped"]
       : row.case === "close: twice"
-      ? "decision"
-      : "as Go";
-    if (!knownDifference(row)) assert.equal(row.verdict, expected, `${row.case}: ${row.why}`);
+      ? ["decision"]
+      : e.decision !== undefined
+      ? ["decision", "as Go"]
+      : ["as Go"];
+    assert.ok(expected.includes(row.verdict), `${row.case}: ${row.verdict}: ${row.why}`);
     assert.equal(row.goMeasured, false);
     if (row.verdict === "skipped") {
       assert.match(row.why, CROSS.includes(row.case) ? /^needs Go \(/ : /^needs --allow-ffi$/);
     }
   }
+  const decisions = report.rows.filter((r) => r.verdict === "decision").length;
   assert.deepEqual(report.counts, {
     rows: experiments.length,
-    asGo: experiments.length - needsFfi.length - CROSS.length - 1 - known,
-    differ: 1 + known,
-    decisions: 1,
+    asGo: experiments.length - needsFfi.length - CROSS.length - decisions,
+    differ: decisions,
+    decisions,
     skipped: needsFfi.length + CROSS.length,
   });
-  assert.equal(code, known === 0 ? 0 : 1, stderr);
+  assert.equal(code, 0, stderr);
   // NoDelay needs no FFI: it runs, by timing.
   const noDelay = report.rows.find((r) => r.case === "option: NoDelay")!;
   assert.match(noDelay.netconn, /^by timing/);
@@ -238,11 +219,15 @@ Deno.test("probe without go on PATH: runs, says how to measure Go, skips the cro
   const report = JSON.parse(stdout) as Report;
   assert.equal(report.go.missing?.reason, "go is not on PATH");
   const rows = new Map(report.rows.map((r) => [r.case, r]));
-  assert.equal(code, report.rows.some(knownDifference) ? 1 : 0, stderr);
+  assert.equal(code, 0, stderr);
   for (const row of rows.values()) {
-    const cross = CROSS.includes(row.case);
-    if (knownDifference(row)) continue;
-    assert.equal(row.verdict, cross ? "skipped" : "as Go", `${row.case}: ${row.why}`);
+    const decision = experiments.find((e) => e.name === row.case)!.decision !== undefined;
+    const expected = CROSS.includes(row.case)
+      ? ["skipped"]
+      : decision
+      ? ["decision", "as Go"]
+      : ["as Go"];
+    assert.ok(expected.includes(row.verdict), `${row.case}: ${row.verdict}: ${row.why}`);
     assert.equal(row.goMeasured, false);
   }
   const num = (c: string, n: string): number => rows.get(c)!.numbers[n] as number;

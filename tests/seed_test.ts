@@ -126,14 +126,21 @@ Deno.test("seed 3, partial write: the peer dies with unread data, the blocked wr
 // client6: SetWriteDeadline(now + 10µs) before each 64 KiB write, server6 not reading.
 for (const end of ["drain", "close"] as const) {
   Deno.test(`seed 4, write timeout (client6): a write deadline ends a blocked write with true counts (then ${end})`, async () => {
+    // How many 64 KiB writes fit before one blocks, with no deadline: the
+    // figure client6's writes must reach, as in Go, since a deadline ends
+    // only a write that waits.
+    let fit: number;
+    {
+      await using q = await pair();
+      fit = (await writeUntilBlocked(q.client, pattern(CHUNK, 4))).accepted / CHUNK;
+    }
     await using p = await pair();
     const chunk = pattern(CHUNK, 4);
     let accepted = 0;
     let err: TimeoutError | undefined;
     while (err === undefined) {
       assert.ok(accepted < NEVER_BLOCKS, "writes to a peer that does not read must block");
-      // A short deadline, as client6's 10µs: long enough for a write the OS can take.
-      p.client.setWriteDeadline(Date.now() + 20);
+      p.client.setWriteDeadline(Date.now() + 0.01); // the article's 10 µs
       try {
         assert.equal(
           await mustSettle(p.client.write(chunk), 5000, "a write with a deadline"),
@@ -145,6 +152,11 @@ for (const end of ["drain", "close"] as const) {
         err = e;
       }
     }
+    const writes = accepted / CHUNK;
+    assert.ok(
+      writes >= Math.floor(fit * 0.8) && writes <= Math.ceil(fit * 1.2) + 1,
+      `${writes} full writes before the timeout; ${fit} fit before a write blocks`,
+    );
     assert.ok(accepted > 0, "writes succeed until the OS buffers are full");
     assert.equal(err.timeout, true);
     assert.ok(err.message.includes("i/o timeout"), err.message);

@@ -1,4 +1,4 @@
-// Tests for sockopt.ts: every option set and read back with getsockopt, the
+// Tests for sockopt/options.ts: every option set and read back with getsockopt, the
 // effects that make the options matter (reset on close, write-block
 // threshold, backlog), bad values, the fd lookup at scale, and runs without
 // --allow-ffi / --unstable-net in a subprocess.
@@ -6,13 +6,10 @@
 // Run: deno test --allow-net --allow-ffi --allow-read --allow-run --allow-env tests/sockopt_test.ts
 
 import assert from "node:assert/strict";
-import { ClosedError, NetError, NotSupportedError } from "../errors.ts";
+import { ClosedError, NetError, NotSupportedError } from "../../errors.ts";
 import {
-  checkReusePort,
   connFd,
   listenerFd,
-  maxListenerBacklog,
-  releaseFd,
   setKeepAliveConfig,
   setKeepAlivePeriod,
   setLinger,
@@ -20,11 +17,12 @@ import {
   setWriteBuffer,
   socketOptions,
   sockoptSupported,
-} from "../sockopt.ts";
-import { getInt, libc, sockAddrText } from "../_libc.ts";
-import { fdIndex } from "../_sockopt_fd.ts";
-import { connKey, parseIp } from "../_sockopt_name.ts";
-import { ip16Text } from "../_libc.ts";
+} from "../../sockopt/mod.ts";
+import { getInt, libc, sockAddrText } from "../../sockopt/_libc.ts";
+import { fdIndex, releaseFd } from "../../sockopt/_fd.ts";
+import { checkReusePort, maxListenerBacklog } from "../../sockopt/_listen.ts";
+import { connKey, parseIp } from "../../sockopt/_name.ts";
+import { ip16Text } from "../../sockopt/_libc.ts";
 
 const LINUX = Deno.build.os === "linux";
 const HOSTS = ["127.0.0.1", ...(ipv6Available() ? ["::1"] : [])];
@@ -527,13 +525,17 @@ async function runDeno(flags: string[], script: string): Promise<Record<string, 
   return JSON.parse(new TextDecoder().decode(stdout));
 }
 
-const SOCKOPT_URL = new URL("../sockopt.ts", import.meta.url).href;
+const SOCKOPT_URL = new URL("../../sockopt/mod.ts", import.meta.url).href;
+const LISTEN_URL = new URL("../../sockopt/_listen.ts", import.meta.url).href;
+const FD_URL = new URL("../../sockopt/_fd.ts", import.meta.url).href;
 
 Deno.test("sockopt: without --allow-ffi every option throws NotSupportedError", async () => {
   const result = await runDeno(
     ["--allow-net"],
     `
     import * as so from ${JSON.stringify(SOCKOPT_URL)};
+    import { releaseFd } from ${JSON.stringify(FD_URL)};
+    import { maxListenerBacklog } from ${JSON.stringify(LISTEN_URL)};
     const ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: ln.addr.port });
     const peer = await ln.accept();
@@ -552,8 +554,8 @@ Deno.test("sockopt: without --allow-ffi every option throws NotSupportedError", 
       try { call(); errors[name] = "no error"; }
       catch (e) { errors[name] = { name: e.name, kind: e.kind, message: e.message }; }
     }
-    so.releaseFd(conn);
-    const out = { errors, supported: so.sockoptSupported(), backlog: so.maxListenerBacklog() };
+    releaseFd(conn);
+    const out = { errors, supported: so.sockoptSupported(), backlog: maxListenerBacklog() };
     conn.close(); peer.close(); ln.close();
     console.log(JSON.stringify(out));
     `,
@@ -572,7 +574,7 @@ Deno.test("sockopt: without --allow-ffi every option throws NotSupportedError", 
 
 Deno.test("sockopt: checkReusePort agrees with whether Deno.listen survives reusePort", async () => {
   const script = `
-    import { checkReusePort } from ${JSON.stringify(SOCKOPT_URL)};
+    import { checkReusePort } from ${JSON.stringify(LISTEN_URL)};
     let result;
     try {
       checkReusePort();

@@ -5,12 +5,14 @@
  * @module
  */
 
-import { ClosedError, NetError } from "./errors.ts";
+import { ClosedError, NetError } from "../errors.ts";
 import { Errno, type Libc, setInt, sockAddrText } from "./_libc.ts";
-import { findConnFd, findListenerFd, type SocketRef } from "./_sockopt_fd.ts";
+import { findConnFd, findListenerFd, type SocketRef } from "./_fd.ts";
 
-const INT_MAX = 2 ** 31 - 1;
-const SECOND = 1000;
+/** The largest C int: the limit of every int option. */
+export const INT_MAX = 2 ** 31 - 1;
+/** Milliseconds in a second: the kernel counts keepalive and linger in seconds. */
+export const SECOND = 1000;
 /** The fd of a socket: looked up for a conn or listener, checked for a number. */
 export function resolveFd(lib: Libc, socket: SocketRef): number {
   if (typeof socket === "object" && socket !== null) {
@@ -72,7 +74,7 @@ export function toSeconds(ms: number, what: string): number {
   return seconds;
 }
 
-/** setInt, with failures mapped by setError. */
+/** setInt, with failures mapped by setError; `value` is the caller's, so EINVAL is a RangeError. */
 export function setOption(
   lib: Libc,
   fd: number,
@@ -84,16 +86,23 @@ export function setOption(
   try {
     setInt(lib, fd, level, name, value);
   } catch (error) {
-    throw setError(lib, fd, what, error);
+    throw setError(lib, fd, what, error, true);
   }
 }
 
-// The error for a failed setsockopt/getsockopt: EBADF means the fd is closed,
-// EINVAL on a value we let through means the OS's range is narrower.
-export function setError(lib: Libc, fd: number, what: string, error: unknown): Error {
+// The error for a failed setsockopt/getsockopt: EBADF means the fd is closed;
+// EINVAL on a value the caller gave (`callerValue`) means the OS's range is
+// narrower than the checks let through.
+export function setError(
+  lib: Libc,
+  fd: number,
+  what: string,
+  error: unknown,
+  callerValue = false,
+): Error {
   if (!(error instanceof Errno)) return error as Error;
   if (error.errno === lib.c.EBADF) return new ClosedError({ op: "set", cause: error });
-  if (error.errno === lib.c.EINVAL && / "/.test(what)) {
+  if (error.errno === lib.c.EINVAL && callerValue) {
     return new RangeError(`${what} is out of range for this OS: ${error.message}`, {
       cause: error,
     });

@@ -5,15 +5,15 @@
  * @module
  */
 
-import { NotSupportedError } from "./errors.ts";
+import { NotSupportedError } from "../errors.ts";
 import { libc, libcAvailable, readFirstLine, sysctlUint32 } from "./_libc.ts";
+import { INT_MAX } from "./_set.ts";
 
 const SOMAXCONN_PATH = "/proc/sys/net/core/somaxconn";
 /** Linux's somaxconn default since 5.4, used when the file cannot be read. */
 const LINUX_FALLBACK = 4096;
 /** Go's syscall.SOMAXCONN on macOS and the BSDs. */
 const BSD_FALLBACK = 128;
-const INT_MAX = 2 ** 31 - 1;
 
 /**
  * maxListenerBacklog returns the listen backlog Go would use: the OS's
@@ -34,7 +34,7 @@ const INT_MAX = 2 ** 31 - 1;
  *
  * @example Listen with Go's backlog
  * ```ts
- * import { maxListenerBacklog } from "@netconn/netconn/sockopt";
+ * import { maxListenerBacklog } from "./_listen.ts";
  * import assert from "node:assert/strict";
  *
  * const backlog = maxListenerBacklog();
@@ -101,7 +101,7 @@ function readSomaxconn(): string | undefined {
  *
  * @example Ask for reusePort only when Deno allows it
  * ```ts
- * import { checkReusePort } from "@netconn/netconn/sockopt";
+ * import { checkReusePort } from "./_listen.ts";
  * import assert from "node:assert/strict";
  *
  * let reusePort = true;

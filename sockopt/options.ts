@@ -1,31 +1,6 @@
 /**
- * Socket options Deno lacks, with Go's semantics: keep-alive period and
- * config, linger, buffer sizes, read-back of what the kernel chose, the listen
- * backlog Go would use, and a `reusePort` check that never kills the process.
- *
- * The options go through libc with `Deno.dlopen`: they need `--allow-ffi`
- * and Linux or macOS, and throw {@linkcode NotSupportedError} naming what is
- * missing otherwise. Each option takes the socket as a {@linkcode SocketRef}:
- * a conn or listener, whose file descriptor is looked up (and verified
- * against its addresses) on every call, or an fd number from
- * {@linkcode connFd} / {@linkcode listenerFd}, to be used in the same
- * synchronous turn: an fd number outlives its socket and may be reused.
- *
- * @example Set a conn's keep-alive and read it back
- * ```ts
- * import { setKeepAliveConfig, socketOptions } from "@netconn/netconn/sockopt";
- * import assert from "node:assert/strict";
- *
- * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
- * using conn = await Deno.connect({ port: ln.addr.port });
- * using _peer = await ln.accept();
- * setKeepAliveConfig(conn, { enable: true, idle: 30_000 });
- * const options = socketOptions(conn);
- * assert.equal(options.keepAlive, true);
- * assert.equal(options.keepAliveIdle, 30_000);
- * assert.equal(options.keepAliveInterval, 15_000);
- * assert.equal(options.keepAliveCount, 9);
- * ```
+ * The option setters and their read-back, through libc; see `mod.ts` for
+ * the package's contract.
  *
  * @module
  */
@@ -36,13 +11,13 @@ import {
   checkDuration,
   checkInteger,
   resolveFd,
+  SECOND,
   setError,
   setOption,
   toSeconds,
-} from "./_sockopt_check.ts";
-import type { SocketRef } from "./_sockopt_fd.ts";
+} from "./_set.ts";
+import type { SocketRef } from "./_fd.ts";
 
-const SECOND = 1000;
 // Go's defaults for a zero KeepAliveConfig field (net.defaultTCPKeepAlive*).
 const DEFAULT_IDLE = 15 * SECOND;
 const DEFAULT_INTERVAL = 15 * SECOND;
@@ -208,7 +183,7 @@ export function setKeepAliveConfig(socket: SocketRef, config: KeepAliveConfig): 
   const lib = libc("setKeepAliveConfig");
   const { SOL_SOCKET, SO_KEEPALIVE, IPPROTO_TCP, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT } = lib.c;
   const fd = resolveFd(lib, socket);
-  setOption(lib, fd, SOL_SOCKET, SO_KEEPALIVE, enable ? 1 : 0, "Keepalive");
+  setOption(lib, fd, SOL_SOCKET, SO_KEEPALIVE, enable ? 1 : 0, `Keepalive enable "${enable}"`);
   if (idle >= 0) {
     const s = toSeconds(idle === 0 ? DEFAULT_IDLE : idle, "Keepalive idle");
     setOption(lib, fd, IPPROTO_TCP, TCP_KEEPIDLE, s, `Keepalive idle "${idle}" ms`);
@@ -272,7 +247,7 @@ export function setLinger(socket: SocketRef, sec: number): void {
   try {
     setLingerStruct(lib, fd, sec >= 0, Math.max(sec, 0));
   } catch (error) {
-    throw setError(lib, fd, `Linger "${sec}" s`, error);
+    throw setError(lib, fd, `Linger "${sec}" s`, error, true);
   }
 }
 
@@ -435,6 +410,5 @@ export function socketOptions(socket: SocketRef): SocketOptions {
   }
 }
 
-export { checkReusePort, maxListenerBacklog } from "./_sockopt_listen.ts";
-export { connFd, listenerFd, releaseFd } from "./_sockopt_fd.ts";
-export type { ConnAddrs, ListenerAddr, SocketRef } from "./_sockopt_fd.ts";
+export { connFd, listenerFd } from "./_fd.ts";
+export type { ConnAddrs, ListenerAddr, SocketRef } from "./_fd.ts";

@@ -18,9 +18,19 @@
  * @module
  */
 
-import { ClosedError } from "./errors.ts";
-import { fdLimit, type Libc, libc, NOT_IP, openFds, POLL_CHUNK, sockAddrText } from "./_libc.ts";
-import { type ConnAddrs, connKey, type ListenerAddr, listenerKey } from "./_sockopt_name.ts";
+import { ClosedError } from "../errors.ts";
+import { joinHostPort } from "../address.ts";
+import {
+  fdLimit,
+  getInt,
+  type Libc,
+  libc,
+  NOT_IP,
+  openFds,
+  POLL_CHUNK,
+  sockAddrText,
+} from "./_libc.ts";
+import { type ConnAddrs, connKey, type ListenerAddr, listenerKey } from "./_name.ts";
 
 export type { ConnAddrs, ListenerAddr };
 
@@ -40,13 +50,12 @@ export function socketAt(lib: Libc, fd: number): string | typeof FREE | typeof O
   return OTHER; // bound, not connected, not listening (or reset by its peer)
 }
 
-const scratch = new Int32Array(1);
-const scratchLen = new Uint32Array(1);
-
 function intOption(lib: Libc, fd: number, level: number, name: number): number {
-  scratch[0] = -1;
-  scratchLen[0] = 4;
-  return lib.sym.getsockopt(fd, level, name, scratch, scratchLen) === 0 ? scratch[0] : -1;
+  try {
+    return getInt(lib, fd, level, name);
+  } catch {
+    return -1;
+  }
 }
 
 /** Counters for tests and benchmarks: how much work lookups did. */
@@ -302,7 +311,8 @@ export function findListenerFd(lib: Libc, listener: ListenerAddr): number {
  *
  * @example Close a conn and release its fd
  * ```ts
- * import { connFd, releaseFd } from "@netconn/netconn/sockopt";
+ * import { connFd } from "@netconn/netconn/sockopt";
+ * import { releaseFd } from "./_fd.ts";
  * import assert from "node:assert/strict";
  *
  * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -321,7 +331,5 @@ export function releaseFd(socket: ConnAddrs | ListenerAddr): void {
 }
 
 function formatNetAddr(addr: Deno.Addr): string {
-  if (!("hostname" in addr)) return addr.transport;
-  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-  return `${host}:${addr.port}`;
+  return "hostname" in addr ? joinHostPort(addr.hostname, addr.port) : addr.transport;
 }

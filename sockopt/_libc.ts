@@ -5,7 +5,7 @@
  * @module
  */
 
-import { NotSupportedError } from "./errors.ts";
+import { NotSupportedError } from "../errors.ts";
 
 /** The socket constants of one platform; Linux values unless macOS differs. */
 interface Platform {

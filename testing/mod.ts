@@ -1,0 +1,32 @@
+/**
+ * Testing kit for network code: {@linkcode FaultProxy}, a loopback proxy that
+ * injects faults between a client and its server (latency with jitter, a
+ * bandwidth cap, slicing, silence, cut, reset, refused conns, slow close),
+ * added and removed while conns are open, per direction.
+ *
+ * @example A read deadline against a silent server
+ * ```ts
+ * import { dial, listen, TimeoutError } from "@netconn/netconn";
+ * import { FaultProxy } from "@netconn/netconn/testing";
+ * import assert from "node:assert/strict";
+ *
+ * await using server = listen("127.0.0.1:0");
+ * await using proxy = new FaultProxy(server.addr);
+ * await using client = await dial(proxy.addr);
+ * await using peer = await server.accept();
+ *
+ * const silence = proxy.add({ kind: "silence", direction: "downstream" });
+ * await peer.write(new TextEncoder().encode("late"));
+ * const buf = new Uint8Array(4);
+ * client.setReadDeadline(Date.now() + 50);
+ * await assert.rejects(client.read(buf), TimeoutError);
+ *
+ * proxy.remove(silence); // the held bytes come through, nothing lost
+ * client.setReadDeadline(null);
+ * assert.equal(await client.read(buf), 4);
+ * ```
+ *
+ * @module
+ */
+
+export * from "./fault_proxy.ts";

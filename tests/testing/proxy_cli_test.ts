@@ -1,0 +1,125 @@
+// Tests for the proxy's command line: flags parsed into faults, bad flags
+// rejected, and one run in a subprocess that prints its address, forwards
+// through a latency, and stops cleanly on SIGINT.
+//
+// Run: deno test --allow-net --allow-read --allow-run tests/testing/proxy_cli_test.ts
+
+import assert from "node:assert/strict";
+import { dial, listen } from "../../mod.ts";
+import { parseProxyArgs, UsageError } from "../../testing/proxy_cli.ts";
+import { mustSettle } from "../_helpers.ts";
+import { roundTrip } from "./_through.ts";
+
+const CLI = new URL("../../testing/proxy_cli.ts", import.meta.url).pathname;
+
+Deno.test("proxy cli: flags become faults, with the direction given", () => {
+  assert.deepEqual(parseProxyArgs(["--upstream", "127.0.0.1:6379"]), {
+    upstream: "127.0.0.1:6379",
+    listen: "127.0.0.1:0",
+    faults: [],
+  });
+  const args = parseProxyArgs([
+    "--upstream=127.0.0.1:6379",
+    "--listen=127.0.0.1:7000",
+    "--direction=downstream",
+    "--latency=100",
+    "--jitter=10",
+    "--bandwidth=1000",
+    "--slice=1",
+    "--slice-delay=5",
+    "--silence",
+    "--cut=9",
+    "--reset-after=20",
+    "--reset-ms=30",
+    "--refuse",
+    "--slow-close=40",
+  ]);
+  const direction = "downstream";
+  assert.deepEqual(args, {
+    upstream: "127.0.0.1:6379",
+    listen: "127.0.0.1:7000",
+    faults: [
+      { kind: "latency", ms: 100, jitter: 10, direction },
+      { kind: "bandwidth", bytesPerSecond: 1000, direction },
+      { kind: "slice", size: 1, delay: 5, direction },
+      { kind: "silence", direction },
+      { kind: "cut", after: 9, direction },
+      { kind: "reset", after: 20, afterMs: 30, direction },
+      { kind: "refuse" },
+      { kind: "slow-close", ms: 40, direction },
+    ],
+  });
+  assert.equal(parseProxyArgs(["--help"]), "help");
+});
+
+Deno.test("proxy cli: bad flags are UsageErrors", () => {
+  const bad = [
+    [],
+    ["--upstream"],
+    ["--upstream", "a:1", "--bogus"],
+    ["--upstream", "a:1", "extra"],
+    ["--upstream", "a:1", "--latency", "x"],
+    ["--upstream", "a:1", "--latency", "-5"],
+    ["--upstream", "a:1", "--jitter", "5"],
+    ["--upstream", "a:1", "--slice-delay", "5"],
+    ["--upstream", "a:1", "--direction", "sideways"],
+    ["--upstream", "a:1", "--silence=yes"],
+  ];
+  for (const args of bad) assert.throws(() => parseProxyArgs(args), UsageError, args.join(" "));
+});
+
+Deno.test("proxy cli: a bad flag or value prints the usage and exits 2", async () => {
+  for (const args of [["--bogus"], ["--upstream", "127.0.0.1:1", "--slice", "0"]]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", CLI, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 2, args.join(" "));
+    assert.match(new TextDecoder().decode(out.stderr), /Usage: deno task proxy/);
+  }
+});
+
+Deno.test("proxy cli: prints its address, forwards with the faults asked, stops on SIGINT", async () => {
+  await using server = listen("127.0.0.1:0");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      CLI,
+      "--upstream",
+      `127.0.0.1:${server.addr.port}`,
+      "--latency",
+      "50",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const stdout = new Response(child.stdout).body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  try {
+    while (!text.includes("\n")) {
+      const { value, done } = await mustSettle(stdout.read(), 5000, "the address line");
+      if (done) assert.fail(`stdout ended before a line: "${text}"`);
+      text += value;
+    }
+    const address = text.split("\n")[0]!;
+    assert.match(address, /^127\.0\.0\.1:\d+$/);
+    {
+      await using conn = await dial(address);
+      await using peer = await server.accept();
+      const took = await roundTrip(conn, peer);
+      assert.ok(
+        took >= 45 && took < 200,
+        `a write through --latency 50 took ${took.toFixed(1)} ms`,
+      );
+    }
+  } finally {
+    child.kill("SIGINT");
+    while (!(await stdout.read()).done); // to EOF, so the pipe closes
+  }
+  const status = await mustSettle(child.status, 5000, "the proxy's exit");
+  assert.equal(status.code, 0);
+  assert.match(await stderr, /stopped; conns 1 .*bytes up 4/);
+});
