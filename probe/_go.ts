@@ -96,11 +96,19 @@ export function isBuilt(go: GoBuild | GoMissing): go is GoBuild {
   return "binary" in go;
 }
 
+/** What runs Go cases for the probe: a {@linkcode GoRunner}, or a test's stand-in. */
+export interface GoCases {
+  /** Runs a case alone; the same case again only when `again` is set. */
+  run(goCase: string, options?: { again?: boolean }): Promise<GoResult>;
+  /** Starts a case as the peer of a netconn conn. */
+  spawn(goCase: string, addr?: string): GoPeer;
+}
+
 /**
  * Runs the built Go program's cases. A case run alone ({@linkcode run}) is
  * run once and remembered, as several rows compare with it.
  */
-export class GoRunner {
+export class GoRunner implements GoCases {
   #build: GoBuild;
   #results = new Map<string, Promise<GoResult>>();
 
@@ -115,13 +123,14 @@ export class GoRunner {
   }
 
   /**
-   * Runs `goCase` alone (it makes its own loopback conns), once per runner.
+   * Runs `goCase` alone (it makes its own loopback conns), once per runner
+   * unless `again` asks for a new measurement.
    *
    * @returns What it measured; `error` says why when it failed.
    */
-  run(goCase: string): Promise<GoResult> {
+  run(goCase: string, options: { again?: boolean } = {}): Promise<GoResult> {
     let result = this.#results.get(goCase);
-    if (result === undefined) {
+    if (result === undefined || options.again) {
       result = this.#runOnce(goCase);
       this.#results.set(goCase, result);
     }

@@ -15,7 +15,7 @@ import {
   type ListenOptions,
 } from "../mod.ts";
 import { within } from "./_io.ts";
-import type { GoPeer, GoResult, GoRunner } from "./_go.ts";
+import type { GoCases, GoPeer, GoResult } from "./_go.ts";
 
 /** What one experiment measured. */
 export interface Outcome {
@@ -62,16 +62,20 @@ export interface Experiment {
    * thing with Go, when there is one; its figures are set beside netconn's.
    */
   goCase?: string;
-  /** Compares Go's measured figures with this row's; needed with `goCase`. */
+  /**
+   * Compares Go's measured figures with this row's; needed with `goCase`. A
+   * difference here fails the row (after new attempts); a difference netconn
+   * makes on purpose belongs in `decision`, not here.
+   */
   compare?(go: GoResult, ours: Outcome): Agreement;
   /**
-   * Set when netconn differs from Go here on purpose: the decision's reason,
-   * as the README states it, or a function of the row's outcome that gives
-   * it when this run shows the difference (else undefined). Unless the Go
-   * measured here agrees after all (another Go version), the row counts as a
-   * difference, and does not fail the probe.
+   * For a row where netconn differs from Go on purpose: given this run's
+   * outcome and Go's figures (undefined when Go was not measured), the
+   * decision's reason as the README states it when the run shows the
+   * difference, else undefined. Such a row counts as a difference and does
+   * not fail the probe.
    */
-  decision?: string | ((ours: Outcome) => string | undefined);
+  decision?(ours: Outcome, go: GoResult | undefined): string | undefined;
   /** True when the experiment runs a Go peer (a cross-runtime row): without Go it is skipped. */
   needsGo?: boolean;
   /** The experiment's time limit in milliseconds. @default {5000} */
@@ -98,15 +102,15 @@ export class Lab {
   #closers: (() => void | Promise<void>)[] = [];
   #controller = new AbortController();
   #closing: Promise<void> | null = null;
-  #go: GoRunner | undefined;
+  #go: GoCases | undefined;
 
   /** A lab; `go` runs Go peers for the cross-runtime rows. */
-  constructor(go?: GoRunner) {
+  constructor(go?: GoCases) {
     this.#go = go;
   }
 
   /**
-   * Starts a case of the Go program as a peer (see {@linkcode GoRunner.spawn});
+   * Starts a case of the Go program as a peer (see {@linkcode GoCases.spawn});
    * it is killed, if still running, when the lab closes.
    */
   goPeer(goCase: string, addr?: string): GoPeer {

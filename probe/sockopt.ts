@@ -139,14 +139,16 @@ export const keepAlivePeriod: Experiment = {
       ...["idle30", "interval30", "idleUp", "intervalUp"].map((name) =>
         same(name, go.numbers[name], ours.numbers[name])
       ),
-      [
-        go.facts?.zero === "none" && go.numbers.idle0 === ours.numbers.idle0,
-        `period 0: Go ${goZero}, netconn ${s(ours.numbers.idle0!)}`,
-      ],
+      // Period 0 is the decision's: shown side by side, judged there.
+      [true, `period 0: Go ${goZero}, netconn ${s(ours.numbers.idle0!)}`],
     );
   },
-  decision: "setKeepAlivePeriod(0) means Go's 15 s default, as Go 1.23 and later take 0; " +
-    "Go before 1.23 passes 0 to the kernel, which refuses it (README, Socket options)",
+  // Go 1.23 and later take 0 as the 15 s default, as netconn does; earlier Go refuses it.
+  decision: (ours, go) =>
+    go === undefined || (go.facts?.zero === "none" && go.numbers.idle0 === ours.numbers.idle0)
+      ? undefined
+      : "setKeepAlivePeriod(0) means Go's 15 s default, as Go 1.23 and later take 0; " +
+        "Go before 1.23 passes 0 to the kernel, which refuses it (README, Socket options)",
   async run(lab: Lab): Promise<Outcome> {
     const { client } = await lab.pair();
     const read = (): [number, number] => {

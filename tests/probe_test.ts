@@ -4,7 +4,9 @@
 
 import assert from "node:assert/strict";
 import { ClosedError } from "../mod.ts";
-import { runExperiment } from "../probe.ts";
+import { probe, runExperiment } from "../probe.ts";
+import type { GoCases, GoResult } from "../probe/_go.ts";
+import type { Experiment } from "../probe/_lab.ts";
 import { experiments } from "../probe/cases.ts";
 import {
   count,
@@ -358,6 +360,76 @@ Deno.test("count and summary: a decision is a difference, skips say what they ne
   assert.match(md[0]!, /^\| case +\| Go +\| netconn +\| raw Deno \| as Go\? +\|$/);
   assert.equal(md.length, 2 + rows.length);
   assert.ok(md[2]!.includes(rows[0]!.go), "Markdown keeps the full text");
+});
+
+/** A stand-in for Go that answers each run of a case with the next of `answers`. */
+function fakeGo(answers: number[]): GoCases & { runs: number } {
+  const go = {
+    runs: 0,
+    run(goCase: string): Promise<GoResult> {
+      const n = answers[Math.min(go.runs++, answers.length - 1)]!;
+      return Promise.resolve({ case: goCase, text: `Go got ${n}`, numbers: { n } });
+    },
+    spawn(): never {
+      throw new Error("no peers here");
+    },
+  };
+  return go;
+}
+
+/** An experiment measured beside the stand-in: netconn always gets 10. */
+const tenBytes: Experiment = {
+  name: "ten bytes",
+  go: "Read returns 10",
+  goCase: "ten",
+  compare: (go, ours) =>
+    go.numbers.n === ours.numbers.n
+      ? { agree: true }
+      : { agree: false, note: `n: Go ${go.numbers.n}, netconn ${ours.numbers.n}` },
+  run: () => Promise.resolve({ netconn: "read → 10", numbers: { n: 10 }, ok: true }),
+};
+
+Deno.test("probe: a row that differs from Go is measured again, and says so", async () => {
+  // Go disagrees once, then agrees: the row agrees, on attempt 2.
+  const once = fakeGo([9, 10]);
+  const [agreed] = await probe({ experiments: [tenBytes], go: once });
+  assert.equal(agreed!.verdict, "as Go");
+  assert.equal(agreed!.attempts, 2);
+  assert.equal(once.runs, 2);
+  assert.equal(agreed!.go, "Go got 10");
+  assert.match(agreed!.netconn, /\[agreed with Go on attempt 2 of 3\]$/);
+  // Go disagrees every time: the row differs after 3 attempts, and says why.
+  const always = fakeGo([9]);
+  const [differs] = await probe({ experiments: [tenBytes], go: always });
+  assert.equal(differs!.verdict, "differs");
+  assert.equal(always.runs, 3);
+  assert.equal(differs!.why, "n: Go 9, netconn 10 (on each of 3 attempts)");
+  // Agreement at once: one run, nothing added.
+  const first = fakeGo([10]);
+  const [plain] = await probe({ experiments: [tenBytes], go: first });
+  assert.deepEqual([plain!.verdict, plain!.attempts, first.runs, plain!.netconn], [
+    "as Go",
+    1,
+    1,
+    "read → 10",
+  ]);
+  // A decision: the compared figures agree, and the run shows the difference decided on.
+  const decided: Experiment = {
+    ...tenBytes,
+    compare: () => ({ agree: true }),
+    decision: (ours, go) =>
+      go !== undefined && go.numbers.n !== ours.numbers.n
+        ? "netconn reads 10 on purpose"
+        : undefined,
+  };
+  const [decision] = await probe({ experiments: [decided], go: fakeGo([9]) });
+  assert.deepEqual([decision!.verdict, decision!.why, decision!.attempts], [
+    "decision",
+    "netconn reads 10 on purpose",
+    1,
+  ]);
+  const [same] = await probe({ experiments: [decided], go: fakeGo([10]) });
+  assert.equal(same!.verdict, "as Go");
 });
 
 Deno.test("runExperiment: a hung experiment is cut at its limit and what it opened is closed", async () => {
