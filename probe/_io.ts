@@ -137,3 +137,10 @@ export function describe(e: unknown): string {
   const kind = (e as { kind?: unknown }).kind;
   return typeof kind === "string" && e.name === "NetError" ? `NetError(${kind})` : e.name;
 }
+
+/** The error's kind as the Go program names it: a NetError's `kind`, "none" or "other". */
+export function kindOf(e: unknown): string {
+  if (e === undefined) return "none";
+  const kind = (e as { kind?: unknown }).kind;
+  return e instanceof Error && typeof kind === "string" ? kind : "other";
+}

@@ -15,6 +15,7 @@ import {
   type ListenOptions,
 } from "../mod.ts";
 import { within } from "./_io.ts";
+import type { GoCases, GoPeer, GoResult } from "./_go.ts";
 
 /** What one experiment measured. */
 export interface Outcome {
@@ -24,6 +25,8 @@ export interface Outcome {
   raw?: string;
   /** The measured numbers, by name (bytes, ms, counts). */
   numbers: Record<string, number>;
+  /** Measured words, by name, e.g. `{ error: "reset" }` (a NetError's kind). */
+  facts?: Record<string, string>;
   /** True when netconn behaved as Go's contract says. */
   ok: boolean;
   /** Tables printed below the probe's own (the write-block sweep's grid). */
@@ -40,12 +43,41 @@ export interface ProbeTable {
   rows: string[][];
 }
 
+/** Whether a row's figures and Go's agree, and if not, how they differ. */
+export interface Agreement {
+  /** True when netconn did what Go did, figure for figure within the row's tolerance. */
+  agree: boolean;
+  /** What differs (or, when they agree, the figures set side by side). */
+  note?: string;
+}
+
 /** One of the article's experiments: a row of the probe's table. */
 export interface Experiment {
   /** The case, e.g. `"write blocking"`. */
   name: string;
-  /** What Go does, in a few words. */
+  /** What Go does, in a few words, as Go documents it: the Go column when Go is not measured. */
   go: string;
+  /**
+   * The case of the probe's Go program (`probe/go/`) that measures the same
+   * thing with Go, when there is one; its figures are set beside netconn's.
+   */
+  goCase?: string;
+  /**
+   * Compares Go's measured figures with this row's; needed with `goCase`. A
+   * difference here fails the row (after new attempts); a difference netconn
+   * makes on purpose belongs in `decision`, not here.
+   */
+  compare?(go: GoResult, ours: Outcome): Agreement;
+  /**
+   * For a row where netconn differs from Go on purpose: given this run's
+   * outcome and Go's figures (undefined when Go was not measured), the
+   * decision's reason as the README states it when the run shows the
+   * difference, else undefined. Such a row counts as a difference and does
+   * not fail the probe.
+   */
+  decision?(ours: Outcome, go: GoResult | undefined): string | undefined;
+  /** True when the experiment runs a Go peer (a cross-runtime row): without Go it is skipped. */
+  needsGo?: boolean;
   /** The experiment's time limit in milliseconds. @default {5000} */
   limitMs?: number;
   /**
@@ -70,6 +102,23 @@ export class Lab {
   #closers: (() => void | Promise<void>)[] = [];
   #controller = new AbortController();
   #closing: Promise<void> | null = null;
+  #go: GoCases | undefined;
+
+  /** A lab; `go` runs Go peers for the cross-runtime rows. */
+  constructor(go?: GoCases) {
+    this.#go = go;
+  }
+
+  /**
+   * Starts a case of the Go program as a peer (see {@linkcode GoCases.spawn});
+   * it is killed, if still running, when the lab closes.
+   */
+  goPeer(goCase: string, addr?: string): GoPeer {
+    this.#checkOpen();
+    if (this.#go === undefined) throw new Error("This row needs Go");
+    const peer = this.#go.spawn(goCase, addr);
+    return this.track(peer, () => peer.close());
+  }
 
   /** Aborts when the experiment's time is up or it has ended. */
   get signal(): AbortSignal {

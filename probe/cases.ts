@@ -9,7 +9,9 @@
 import type { Experiment } from "./_lab.ts";
 import { closeExperiments } from "./close.ts";
 import { concurrentExperiments } from "./concurrent.ts";
+import { crossExperiments } from "./cross.ts";
 import { dialExperiments } from "./dial.ts";
+import { listenExperiments } from "./listen.ts";
 import { optionExperiments } from "./nagle.ts";
 import { readExperiments } from "./read.ts";
 import { sockoptExperiments } from "./sockopt.ts";
@@ -25,8 +27,10 @@ export const experiments: readonly Experiment[] = [
   ...readExperiments,
   ...closeExperiments,
   ...dialExperiments,
+  ...crossExperiments,
   ...optionExperiments,
   ...sockoptExperiments,
+  ...listenExperiments,
   sweepDiagonal,
 ];
 

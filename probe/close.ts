@@ -5,9 +5,11 @@
  * @module
  */
 
-import { ClosedError, NetError } from "../mod.ts";
-import type { Experiment, Lab, Outcome } from "./_lab.ts";
-import { describe, failure, sleep } from "./_io.ts";
+import { ClosedError, type Conn } from "../mod.ts";
+import type { GoResult } from "./_go.ts";
+import type { Agreement, Experiment, Lab, Outcome } from "./_lab.ts";
+import { describe, failure, kindOf, sleep } from "./_io.ts";
+import { agreement, same, sameError } from "./_agree.ts";
 
 const CLOSED_TEXT = "use of closed network connection";
 
@@ -19,6 +21,9 @@ function isClosed(e: unknown): boolean {
 export const ownClose: Experiment = {
   name: "close: own side",
   go: `Read and Write fail: "${CLOSED_TEXT}"`,
+  goCase: "close-own",
+  compare: (go, ours) =>
+    agreement(same("closed errors", go.numbers.closedErrors, ours.numbers.closedErrors)),
   async run(lab: Lab): Promise<Outcome> {
     const { client } = await lab.pair();
     const pending = failure(client.read(new Uint8Array(32)));
@@ -44,6 +49,15 @@ export const ownClose: Experiment = {
 export const closeTwice: Experiment = {
   name: "close: twice",
   go: "second Close returns an error; nothing breaks",
+  goCase: "close-twice",
+  // Whether the second close fails is the decision's; the row shows it side by side.
+  compare: (go, ours) =>
+    agreement([true, `second close fails: Go ${go.numbers.threw}, netconn ${ours.numbers.threw}`]),
+  decision: (ours, go) =>
+    (go?.numbers.threw ?? 1) === ours.numbers.threw
+      ? undefined
+      : "close() is idempotent: a second close() returns quietly, where Go returns an error " +
+        "and Deno throws (README, Decisions)",
   async run(lab: Lab): Promise<Outcome> {
     const { client } = await lab.pair();
     client.close();
@@ -78,30 +92,51 @@ export const closeTwice: Experiment = {
 export const peerClose: Experiment = {
   name: "close: peer side",
   go: "Read: EOF; first Write succeeds; later ones: broken pipe",
+  goCase: "close-peer",
+  compare: comparePeerClose,
   async run(lab: Lab): Promise<Outcome> {
     const { client, server } = await lab.pair();
     server.close();
-    const eof = await client.read(new Uint8Array(32));
-    const p = new Uint8Array(10);
-    let ok = 0;
-    let error: unknown;
-    for (let i = 0; i < 100 && error === undefined; i++) {
-      try {
-        await client.write(p);
-        ok++;
-      } catch (e) {
-        error = e;
-      }
-      await sleep(5); // let the peer's RST arrive
-    }
-    const kind = error instanceof NetError ? error.kind : "none";
-    return {
-      netconn: `read → ${eof}; ${ok} write(s) of 10 bytes succeeded, then ${describe(error)}`,
-      numbers: { writesBeforeError: ok, eof: eof === null ? 1 : 0 },
-      ok: eof === null && ok >= 1 && (kind === "broken-pipe" || kind === "reset"),
-    };
+    return await writeAfterPeerClose(client);
   },
 };
+
+/** Reads `client` (EOF once the peer closed), then writes 10 bytes every 5 ms until one fails. */
+export async function writeAfterPeerClose(client: Conn, who = ""): Promise<Outcome> {
+  const eof = await client.read(new Uint8Array(32));
+  const p = new Uint8Array(10);
+  let ok = 0;
+  let error: unknown;
+  for (let i = 0; i < 100 && error === undefined; i++) {
+    try {
+      await client.write(p);
+      ok++;
+    } catch (e) {
+      error = e;
+    }
+    await sleep(5); // let the peer's RST arrive
+  }
+  const kind = kindOf(error);
+  return {
+    netconn: `${who}read → ${eof}; ${ok} write(s) of 10 bytes succeeded, then ${describe(error)}`,
+    numbers: { writesBeforeError: ok, eof: eof === null ? 1 : 0 },
+    facts: { error: kind },
+    ok: eof === null && ok >= 1 && (kind === "broken-pipe" || kind === "reset"),
+  };
+}
+
+/** Peer-close rows agree when both read EOF, then a write succeeded and a later one failed alike. */
+export function comparePeerClose(go: GoResult, ours: Outcome): Agreement {
+  return agreement(
+    same("EOF", go.numbers.eof, ours.numbers.eof),
+    same(
+      "a write succeeded",
+      Math.min(go.numbers.writesBeforeError ?? 0, 1),
+      Math.min(ours.numbers.writesBeforeError ?? 0, 1),
+    ),
+    sameError(go.facts?.error, ours.facts?.error),
+  );
+}
 
 /** The close rows, in the article's order. */
 export const closeExperiments: Experiment[] = [ownClose, closeTwice, peerClose];

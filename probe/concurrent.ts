@@ -8,6 +8,7 @@
 
 import type { Experiment, Lab, Outcome } from "./_lab.ts";
 import { type Readable, sleep, type Writable, writeAll } from "./_io.ts";
+import { agreement, same } from "./_agree.ts";
 
 const WRITERS = 8;
 const FRAMES = 6; // per writer
@@ -54,6 +55,12 @@ export const concurrentWriters: Experiment = {
   name: "concurrent writers",
   go: "each Write holds the write lock: frames never interleave",
   limitMs: 15_000,
+  goCase: "concurrent-writers",
+  compare: (go, ours) =>
+    agreement(
+      same("whole frames", go.numbers.whole, ours.numbers.whole),
+      same("interleaved", go.numbers.interleaved, ours.numbers.interleaved),
+    ),
   async run(lab: Lab): Promise<Outcome> {
     const { client, server } = await lab.pair();
     const ours = await race(server, async (p) => {

@@ -6,13 +6,17 @@
  */
 
 import { type Conn, NetError, TimeoutError } from "../mod.ts";
-import { type Experiment, type Lab, LOOPBACK, type Outcome } from "./_lab.ts";
-import { describe, failure, since } from "./_io.ts";
+import type { GoResult } from "./_go.ts";
+import { type Agreement, type Experiment, type Lab, LOOPBACK, type Outcome } from "./_lab.ts";
+import { describe, failure, kindOf, since } from "./_io.ts";
+import { agreement, both, same, sameError } from "./_agree.ts";
 
 /** Dial a port that was just closed: refused at once. */
 export const dialRefused: Experiment = {
   name: "dial: nobody listening",
   go: "Dial fails at once: connection refused",
+  goCase: "dial-refused",
+  compare: (go, ours) => agreement(sameError(go.facts?.error, ours.facts?.error)),
   async run(lab: Lab): Promise<Outcome> {
     const ln = lab.listen();
     const port = ln.addr.port;
@@ -24,6 +28,7 @@ export const dialRefused: Experiment = {
     return {
       netconn: `${describe(error)} in ${ms} ms`,
       numbers: { ms },
+      facts: { error: kind },
       ok: kind === "refused" && ms < 1000,
     };
   },
@@ -37,6 +42,8 @@ export const dialFullBacklog: Experiment = {
   name: "dial: backlog full",
   go: "Dial hangs; DialTimeout fails with i/o timeout at the limit",
   limitMs: 10_000,
+  goCase: "dial-backlog-full",
+  compare: compareBacklog,
   async run(lab: Lab): Promise<Outcome> {
     const ln = lab.listen({ backlog: 0 });
     const timeout = 300;
@@ -56,10 +63,22 @@ export const dialFullBacklog: Experiment = {
       netconn: `backlog 0: ${conns.length} dial(s) connected, the next → ` +
         `${describe(error)} after ${ms} ms (timeout ${timeout} ms)`,
       numbers: { backlog: 0, connected: conns.length, timeoutMs: timeout, ms },
+      facts: { error: kindOf(error) },
       ok: error instanceof TimeoutError && ms >= timeout - 2 && ms < timeout + 200,
     };
   },
 };
+
+/**
+ * Backlog rows agree when as many dials connected before one hung, and both
+ * hung dials ended at their timeout.
+ */
+export function compareBacklog(go: GoResult, ours: Outcome): Agreement {
+  return agreement(
+    same("connected", go.numbers.connected, ours.numbers.connected),
+    both("the next timed out", go.facts?.error === "timeout", ours.facts?.error === "timeout"),
+  );
+}
 
 /** The dial rows. */
 export const dialExperiments: Experiment[] = [dialRefused, dialFullBacklog];

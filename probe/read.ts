@@ -7,7 +7,8 @@
 
 import { TimeoutError } from "../mod.ts";
 import type { Experiment, Lab, Outcome } from "./_lab.ts";
-import { describe, failure, since, within } from "./_io.ts";
+import { describe, failure, kindOf, since, within } from "./_io.ts";
+import { agreement, both, same, sameError } from "./_agree.ts";
 
 const text = new TextEncoder();
 const words = new TextDecoder();
@@ -16,6 +17,12 @@ const words = new TextDecoder();
 export const readNoData: Experiment = {
   name: "read: no data",
   go: "Read blocks until data, EOF or deadline",
+  goCase: "read-no-data",
+  compare: (go, ours) =>
+    agreement(
+      both("still waiting at 150 ms", go.numbers.waiting === 1, ours.numbers.waiting === 1),
+      sameError(go.facts?.error, ours.facts?.error),
+    ),
   async run(lab: Lab): Promise<Outcome> {
     const { server } = await lab.pair();
     const waitMs = 150;
@@ -28,7 +35,8 @@ export const readNoData: Experiment = {
     return {
       netconn: `${settled ? "returned" : "still waiting"} after ${waitMs} ms; ` +
         `deadline moved to the past → ${describe(error)} in ${ms} ms`,
-      numbers: { waitedMs: waitMs, unblockMs: ms },
+      numbers: { waitedMs: waitMs, unblockMs: ms, waiting: settled ? 0 : 1 },
+      facts: { error: kindOf(error) },
       ok: !settled && error instanceof TimeoutError && ms < 50,
     };
   },
@@ -38,6 +46,8 @@ export const readNoData: Experiment = {
 export const readSome: Experiment = {
   name: "read: some data",
   go: "Read returns n < len(p)",
+  goCase: "read-some",
+  compare: (go, ours) => agreement(same("n", go.numbers.n, ours.numbers.n)),
   async run(lab: Lab): Promise<Outcome> {
     const { client, server } = await lab.pair();
     await client.write(text.encode("0123456789"));
@@ -55,6 +65,12 @@ export const readSome: Experiment = {
 export const readMore: Experiment = {
   name: "read: more than len(p)",
   go: "Read returns len(p); the rest stays queued",
+  goCase: "read-more",
+  compare: (go, ours) =>
+    agreement(
+      same("n", go.numbers.n, ours.numbers.n),
+      same("rest", go.numbers.rest, ours.numbers.rest),
+    ),
   async run(lab: Lab): Promise<Outcome> {
     const { client, server } = await lab.pair();
     const sent = new Uint8Array(100).map((_, i) => i);
@@ -81,6 +97,12 @@ export const readMore: Experiment = {
 export const readPeerClosed: Experiment = {
   name: "read: peer closed",
   go: "Read returns the remaining data, then io.EOF",
+  goCase: "read-peer-closed",
+  compare: (go, ours) =>
+    agreement(
+      same("first read", go.numbers.first, ours.numbers.first),
+      same("EOF reads", go.numbers.eofReads, ours.numbers.eofReads),
+    ),
   async run(lab: Lab): Promise<Outcome> {
     const { client, server } = await lab.pair();
     await client.write(text.encode("hello"));
@@ -102,6 +124,12 @@ export const readPeerClosed: Experiment = {
 export const readTimeoutContinue: Experiment = {
   name: "read timeout, then continue",
   go: "Read fails with i/o timeout; later data reaches the next Read",
+  goCase: "read-timeout-continue",
+  compare: (go, ours) =>
+    agreement(
+      both("i/o timeout", go.numbers.timeout === 1, ours.numbers.timeout === 1),
+      same("next read", go.numbers.nextRead, ours.numbers.nextRead),
+    ),
   async run(lab: Lab): Promise<Outcome> {
     const { client, server } = await lab.pair();
     const waitMs = 50;
@@ -118,7 +146,7 @@ export const readTimeoutContinue: Experiment = {
     return {
       netconn: `${describe(error)} after ${ms} ms (deadline ${waitMs} ms); ` +
         `next read → ${n} ("${data}")`,
-      numbers: { deadlineMs: waitMs, timeoutMs: ms, nextRead: n ?? -1 },
+      numbers: { deadlineMs: waitMs, timeoutMs: ms, nextRead: n ?? -1, timeout: isTimeout ? 1 : 0 },
       ok: isTimeout && ms >= waitMs - 2 && ms < waitMs + 100 && data === "still here",
     };
   },

@@ -1,19 +1,19 @@
 /**
- * Socket options through netconn's Conn and listen: each set, then read back
- * with `conn.socketOptions()` (what the kernel chose), and the effects that
- * make them matter: a reset on close with linger 0, the kernel's buffer
- * sizes, the listen backlog, and `reusePort` without `--unstable-net`. Rows
- * that read options back need `--allow-ffi`.
+ * Socket options through netconn's Conn: each set, then read back with
+ * `conn.socketOptions()` (what the kernel chose), and the effects that make
+ * them matter: a reset on close with linger 0 and the kernel's buffer sizes.
+ * Rows that read options back need `--allow-ffi`; NoDelay is judged by its
+ * effect without it. The listener's options are in `listen.ts`.
  *
  * @module
  */
 
-import { type Conn, listen, type Listener, NetError, NotSupportedError } from "../mod.ts";
-import { listenerFd, socketOptions } from "../sockopt/mod.ts";
-import { maxListenerBacklog } from "../sockopt/_listen.ts";
-import { libc } from "../sockopt/_libc.ts";
-import { type Experiment, type Lab, LOOPBACK, type Outcome } from "./_lab.ts";
-import { describe, failure, since, sleep } from "./_io.ts";
+import { type Conn, NetError } from "../mod.ts";
+import { socketOptions } from "../sockopt/mod.ts";
+import type { Experiment, Lab, Outcome } from "./_lab.ts";
+import { describe, kindOf, since, sleep } from "./_io.ts";
+import { agreement, both, same, sameError } from "./_agree.ts";
+import { nagleStalls } from "./nagle.ts";
 import { amount, fillUntilBlocked, measureCell, size } from "./sweep.ts";
 
 const KiB = 1024;
@@ -34,9 +34,18 @@ function keepAliveText(conn: Conn): string {
 export const noDelayOption: Experiment = {
   name: "option: NoDelay",
   go: "SetNoDelay; true (Nagle off) on every TCP conn by default",
-  needs: ["ffi"],
+  goCase: "option-nodelay",
+  compare: (go, ours) =>
+    agreement(
+      ...(["dialed", "accepted", "afterFalse", "afterTrue"] as const).map((name) =>
+        same(name, go.numbers[name], ours.numbers[name])
+      ),
+    ),
   async run(lab: Lab): Promise<Outcome> {
     const { client, server } = await lab.pair();
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+      return await noDelayByTiming(client, server);
+    }
     const dialed = client.socketOptions().noDelay;
     const accepted = server.socketOptions().noDelay;
     client.setNoDelay(false);
@@ -55,11 +64,44 @@ export const noDelayOption: Experiment = {
   },
 };
 
+/**
+ * NoDelay without `--allow-ffi`, by its effect: a conn whose write-write-read
+ * exchanges stall on the peer's delayed ACK has Nagle on (NoDelay false).
+ */
+async function noDelayByTiming(client: Conn, server: Conn): Promise<Outcome> {
+  const dialed = !(await nagleStalls(client, server)).stalls;
+  const accepted = !(await nagleStalls(server, client)).stalls;
+  client.setNoDelay(false);
+  const slow = await nagleStalls(client, server);
+  client.setNoDelay(true);
+  const fast = await nagleStalls(client, server);
+  return {
+    netconn:
+      `by timing (no --allow-ffi to read it back): dialed ${dialed}, accepted ${accepted}; ` +
+      `setNoDelay(false) → ${!slow.stalls} (${slow.ms} ms a round trip), setNoDelay(true) → ` +
+      `${!fast.stalls} (${fast.ms} ms)`,
+    numbers: {
+      dialed: +dialed,
+      accepted: +accepted,
+      afterFalse: +!slow.stalls,
+      afterTrue: +!fast.stalls,
+    },
+    ok: dialed && accepted && slow.stalls && !fast.stalls,
+  };
+}
+
 /** Go's keepalive defaults on dialed and accepted conns. */
 export const keepAliveDefaults: Experiment = {
   name: "option: keepalive defaults",
   go: "Dial and Accept: keepalive on, 15 s idle, 15 s interval, 9 probes",
   needs: ["ffi"],
+  goCase: "keepalive-defaults",
+  compare: (go, ours) =>
+    agreement(
+      ...["dialedIdle", "dialedInterval", "dialedCount", "acceptedIdle", "acceptedCount"].map((
+        name,
+      ) => same(name, go.numbers[name], ours.numbers[name])),
+    ),
   async run(lab: Lab): Promise<Outcome> {
     const { client, server } = await lab.pair();
     const raw = await lab.rawPair();
@@ -90,6 +132,23 @@ export const keepAlivePeriod: Experiment = {
   name: "option: setKeepAlivePeriod",
   go: "SetKeepAlivePeriod(d): idle time before probes, in whole seconds rounded up",
   needs: ["ffi"],
+  goCase: "keepalive-period",
+  compare: (go, ours) => {
+    const goZero = go.facts?.zero === "none" ? s(go.numbers.idle0!) : "refused (invalid argument)";
+    return agreement(
+      ...["idle30", "interval30", "idleUp", "intervalUp"].map((name) =>
+        same(name, go.numbers[name], ours.numbers[name])
+      ),
+      // Period 0 is the decision's: shown side by side, judged there.
+      [true, `period 0: Go ${goZero}, netconn ${s(ours.numbers.idle0!)}`],
+    );
+  },
+  // Go 1.23 and later take 0 as the 15 s default, as netconn does; earlier Go refuses it.
+  decision: (ours, go) =>
+    go === undefined || (go.facts?.zero === "none" && go.numbers.idle0 === ours.numbers.idle0)
+      ? undefined
+      : "setKeepAlivePeriod(0) means Go's 15 s default, as Go 1.23 and later take 0; " +
+        "Go before 1.23 passes 0 to the kernel, which refuses it (README, Socket options)",
   async run(lab: Lab): Promise<Outcome> {
     const { client } = await lab.pair();
     const read = (): [number, number] => {
@@ -179,11 +238,32 @@ async function closeFull(lab: Lab, linger: number | undefined): Promise<{
   return { accepted, linger: set, ...await readToEnd(server) };
 }
 
+/** How a read to the end ended, as the Go program names it: "eof", or the error's kind. */
+function endKind(end: unknown): string {
+  return end === "EOF" ? "eof" : kindOf(end);
+}
+
 /** Linger 0: close discards the unsent data and resets; the default sends it all. */
 export const lingerZero: Experiment = {
   name: "option: setLinger(0), close",
   go: "SetLinger(0): Close discards unsent data; the peer's Read fails: connection reset",
   needs: ["ffi"],
+  goCase: "linger-zero",
+  compare: (go, ours) =>
+    agreement(
+      sameError(go.facts?.zeroEnd, ours.facts?.zeroEnd),
+      both(
+        "linger 0 lost data",
+        go.numbers.read! < go.numbers.accepted!,
+        ours.numbers.read! < ours.numbers.accepted!,
+      ),
+      sameError(go.facts?.defaultEnd, ours.facts?.defaultEnd),
+      both(
+        "default delivered it all",
+        go.numbers.defaultRead === go.numbers.defaultAccepted,
+        ours.numbers.defaultRead === ours.numbers.defaultAccepted,
+      ),
+    ),
   limitMs: 10_000,
   async run(lab: Lab): Promise<Outcome> {
     const zero = await closeFull(lab, 0);
@@ -199,6 +279,7 @@ export const lingerZero: Experiment = {
         defaultAccepted: normal.accepted,
         defaultRead: normal.read,
       },
+      facts: { zeroEnd: endKind(zero.end), defaultEnd: endKind(normal.end) },
       ok: zero.linger === 0 && kind === "reset" && zero.read < zero.accepted &&
         normal.linger === -1 && normal.end === "EOF" && normal.read === normal.accepted,
     };
@@ -255,6 +336,11 @@ export const bufferSizes: Experiment = {
   name: "option: setReadBuffer / setWriteBuffer",
   go: "SetReadBuffer / SetWriteBuffer: SO_RCVBUF / SO_SNDBUF; the kernel picks the size",
   needs: ["ffi"],
+  goCase: "buffer-sizes",
+  compare: (go, ours) =>
+    agreement(
+      ...Object.keys(go.numbers).map((name) => same(name, go.numbers[name], ours.numbers[name])),
+    ),
   async run(lab: Lab): Promise<Outcome> {
     const { client } = await lab.pair();
     const before = client.socketOptions();
@@ -320,121 +406,6 @@ export const rcvbufWhere: Experiment = {
   },
 };
 
-const TCP_INFO = 11; // Linux
-const TCPI_SACKED = 28; // offset of tcpi_sacked: a listener's accept-queue limit
-
-/**
- * The accept-queue limit the kernel keeps for a listening socket (Linux:
- * `tcpi_sacked` of TCP_INFO, the backlog after listen(2) capped it at
- * somaxconn), or undefined elsewhere.
- */
-export function acceptQueueLimit(ln: { addr: Deno.Addr }): number | undefined {
-  if (Deno.build.os !== "linux") return undefined;
-  const lib = libc("acceptQueueLimit");
-  const info = new Uint8Array(104);
-  const len = new Uint32Array([info.length]);
-  const fd = listenerFd(ln);
-  if (lib.sym.getsockopt(fd, lib.c.IPPROTO_TCP, TCP_INFO, info, len) !== 0) return undefined;
-  return new DataView(info.buffer).getUint32(TCPI_SACKED, true);
-}
-
-/** listen's default backlog is somaxconn, as Go's; Deno's own default is lower. */
-export const backlogDefault: Experiment = {
-  name: "listen: default backlog",
-  go: "Listen passes somaxconn (Linux: net.core.somaxconn) as the backlog",
-  needs: ["ffi"],
-  run(lab: Lab): Promise<Outcome> {
-    const somaxconn = maxListenerBacklog();
-    const limit = acceptQueueLimit(lab.listen());
-    const raw = Deno.listen({ hostname: LOOPBACK, port: 0 });
-    lab.track(raw, () => raw.close());
-    const rawLimit = acceptQueueLimit(raw);
-    const numbers: Record<string, number> = { somaxconn };
-    if (limit !== undefined) numbers.acceptQueueLimit = limit;
-    if (rawLimit !== undefined) numbers.rawAcceptQueueLimit = rawLimit;
-    return Promise.resolve({
-      netconn: limit === undefined
-        ? `backlog ${somaxconn} (somaxconn)`
-        : `somaxconn ${somaxconn}; the listener's accept-queue limit (TCP_INFO) ${limit}`,
-      raw: rawLimit === undefined ? "" : `Deno.listen: accept-queue limit ${rawLimit}`,
-      numbers,
-      ok: somaxconn > 0 && (limit === undefined || limit === somaxconn),
-    });
-  },
-};
-
-/** Backlog n: about n + 1 dials complete while nobody accepts, then they hang. */
-export const backlogN: Experiment = {
-  name: "listen: backlog n",
-  go: "backlog n: about n + 1 dials complete while nobody accepts; the next one hangs",
-  limitMs: 10_000,
-  async run(lab: Lab): Promise<Outcome> {
-    const backlog = 4;
-    const timeout = 300;
-    const ln = lab.listen({ backlog });
-    const conns: Conn[] = [];
-    let error: unknown;
-    while (conns.length < 64 && error === undefined) {
-      try {
-        conns.push(await lab.dial(ln.addr, { timeout }));
-      } catch (e) {
-        error = e;
-      }
-    }
-    const n = conns.length;
-    return {
-      netconn: `backlog ${backlog}: ${n} dials connected, the next → ${describe(error)} ` +
-        `at its ${timeout} ms timeout`,
-      numbers: { backlog, connected: n, timeoutMs: timeout },
-      ok: n >= backlog && n <= backlog + 2 && error instanceof NetError && error.timeout,
-    };
-  },
-};
-
-/** reusePort: a NotSupportedError without --unstable-net, a shared port with it. */
-export const reusePort: Experiment = {
-  name: "listen: reusePort",
-  go: "SO_REUSEPORT (ListenConfig.Control): listeners share one port",
-  async run(lab: Lab): Promise<Outcome> {
-    const track = (ln: Listener): Listener => lab.track(ln, () => ln[Symbol.asyncDispose]());
-    let first: Listener;
-    try {
-      first = track(listen(`${LOOPBACK}:0`, { reusePort: true }));
-    } catch (e) {
-      const named = e instanceof NotSupportedError && e.message.includes("--unstable-net");
-      return {
-        netconn: `without --unstable-net: ${describe(e)} naming the flag; the process goes on`,
-        raw: "Deno.listen({ reusePort: true }) exits the process (code 70)",
-        numbers: { shared: 0 },
-        ok: named,
-      };
-    }
-    const second = track(listen(`${LOOPBACK}:${first.addr.port}`, { reusePort: true }));
-    const dials = 20;
-    const counts = [0, 0];
-    const serving = [first, second].map(async (ln, i) => {
-      for await (const conn of ln) {
-        counts[i]!++;
-        conn.close();
-      }
-    });
-    for (let i = 0; i < dials; i++) {
-      const conn = await lab.dial(first.addr);
-      await failure(conn.read(new Uint8Array(1))); // EOF once a listener has served it
-      conn.close();
-    }
-    first.close();
-    second.close();
-    await Promise.all(serving);
-    return {
-      netconn: `two listeners on port ${first.addr.port}; ${dials} dials → ` +
-        `${counts[0]} + ${counts[1]} accepted`,
-      numbers: { shared: 1, dials, first: counts[0]!, second: counts[1]! },
-      ok: counts[0]! + counts[1]! === dials,
-    };
-  },
-};
-
 /** The socket-option rows, after the Nagle row. */
 export const sockoptExperiments: Experiment[] = [
   noDelayOption,
@@ -445,7 +416,4 @@ export const sockoptExperiments: Experiment[] = [
   lingerPositive,
   bufferSizes,
   rcvbufWhere,
-  backlogDefault,
-  backlogN,
-  reusePort,
 ];

@@ -5,18 +5,38 @@
  * @module
  */
 
-import { NetError, TimeoutError } from "../mod.ts";
-import type { Experiment, Lab, Outcome } from "./_lab.ts";
-import { bytes, describe, drain, failure, pattern, since, whenStalled, writeAll } from "./_io.ts";
+import { type Conn, NetError, TimeoutError } from "../mod.ts";
+import type { GoResult } from "./_go.ts";
+import type { Agreement, Experiment, Lab, Outcome } from "./_lab.ts";
+import {
+  bytes,
+  describe,
+  drain,
+  failure,
+  kindOf,
+  pattern,
+  since,
+  whenStalled,
+  writeAll,
+} from "./_io.ts";
+import { agreement, both, nearBytes, same, sameError } from "./_agree.ts";
 
 const CHUNK = 64 * 1024; // client5's 65536-byte writes
 const BIG = 8 * 1024 * 1024;
 const RUNAWAY = 512 * 1024 * 1024; // a writer that never blocks is broken
+/** The article's client6 deadline: 10 µs, in ms. */
+export const CLIENT6_AHEAD_MS = 0.01;
 
 /** One write of 8 MiB to a reading peer: all of it, in one call. */
 export const writeSuccess: Experiment = {
   name: "write success",
   go: "Write returns len(p), nil",
+  goCase: "write-success",
+  compare: (go, ours) =>
+    agreement(
+      same("returned", go.numbers.returned, ours.numbers.returned),
+      same("peer got", go.numbers.received, ours.numbers.received),
+    ),
   async run(lab: Lab): Promise<Outcome> {
     const { client, server } = await lab.pair();
     const p = pattern(BIG);
@@ -47,41 +67,66 @@ export const writeSuccess: Experiment = {
 export const writeBlocking: Experiment = {
   name: "write blocking",
   go: "Write blocks once both socket buffers are full",
+  goCase: "write-blocking",
+  compare: compareBlocking,
   async run(lab: Lab): Promise<Outcome> {
     const { client } = await lab.pair();
-    const chunk = new Uint8Array(CHUNK);
-    const waitMs = 200;
-    let total = 0;
-    let writes = 0;
-    let error: unknown;
-    const start = performance.now();
-    while (total < RUNAWAY) {
-      client.setWriteDeadline(Date.now() + waitMs);
-      try {
-        total += await client.write(chunk);
-        writes++;
-      } catch (e) {
-        error = e;
-        break;
-      }
-    }
-    const ms = since(start);
-    const partial = error instanceof TimeoutError ? error.bytesWritten ?? -1 : -1;
-    const accepted = total + Math.max(partial, 0);
-    return {
-      netconn: `${writes} writes of 64 KiB went through (${bytes(total)}), the next blocked: ` +
-        `${describe(error)} at ${waitMs} ms, bytesWritten ${partial}`,
-      numbers: { accepted, fullWrites: writes, timedOutBytesWritten: partial, waitMs, ms },
-      ok: error instanceof TimeoutError && partial >= 0 && partial < CHUNK && writes > 0 &&
-        client.stats().bytesWritten === accepted,
-    };
+    return await fillWithDeadlines(client);
   },
 };
+
+/**
+ * client5's loop on `client`, whose peer does not read: 64 KiB writes, each
+ * with a write deadline 200 ms ahead, until one blocks past it.
+ */
+export async function fillWithDeadlines(client: Conn, who = ""): Promise<Outcome> {
+  const chunk = new Uint8Array(CHUNK);
+  const waitMs = 200;
+  let total = 0;
+  let writes = 0;
+  let error: unknown;
+  const start = performance.now();
+  while (total < RUNAWAY) {
+    client.setWriteDeadline(Date.now() + waitMs);
+    try {
+      total += await client.write(chunk);
+      writes++;
+    } catch (e) {
+      error = e;
+      break;
+    }
+  }
+  const ms = since(start);
+  const partial = error instanceof TimeoutError ? error.bytesWritten ?? -1 : -1;
+  const accepted = total + Math.max(partial, 0);
+  return {
+    netconn: `${who}${writes} writes of 64 KiB went through (${bytes(total)}), the next ` +
+      `blocked: ${describe(error)} at ${waitMs} ms, bytesWritten ${partial}`,
+    numbers: { accepted, fullWrites: writes, timedOutBytesWritten: partial, waitMs, ms },
+    facts: { error: kindOf(error) },
+    ok: error instanceof TimeoutError && partial >= 0 && partial < CHUNK && writes > 0 &&
+      client.stats().bytesWritten === accepted,
+  };
+}
+
+/** Blocking rows agree when both sides blocked by a timeout after about as many bytes. */
+export function compareBlocking(go: GoResult, ours: Outcome): Agreement {
+  return agreement(
+    sameError(go.facts?.error, ours.facts?.error),
+    nearBytes("accepted", go.numbers.accepted, ours.numbers.accepted),
+  );
+}
 
 /** One 32 MiB write; once it is blocked the peer closes with unread data, which resets. */
 export const partialWrite: Experiment = {
   name: "partial write, peer dies",
   go: "Write returns n > 0 and a reset / broken-pipe error",
+  goCase: "partial-write",
+  compare: (go, ours) =>
+    agreement(
+      sameError(go.facts?.error, ours.facts?.error),
+      nearBytes("bytesWritten", go.numbers.bytesWritten, ours.numbers.bytesWritten),
+    ),
   async run(lab: Lab): Promise<Outcome> {
     const { client, server } = await lab.pair();
     const p = new Uint8Array(32 * 1024 * 1024);
@@ -100,6 +145,7 @@ export const partialWrite: Experiment = {
       netconn: `write(32 MiB) blocked at ${bytes(blockedAt)}; peer reset → ` +
         `${describe(error)} in ${ms} ms, bytesWritten ${n}`,
       numbers: { requested: p.length, blockedAt, bytesWritten: n, ms },
+      facts: { error: kind },
       ok: (kind === "reset" || kind === "broken-pipe") && n > 0 && n < p.length &&
         n === client.stats().bytesWritten,
     };
@@ -107,48 +153,132 @@ export const partialWrite: Experiment = {
 };
 
 /**
- * client6: a tiny deadline on each 64 KiB write to a peer that does not read.
- * (client6 uses 10 µs; JavaScript clocks tick in ms, and a deadline 1 ms
- * ahead may already have passed when the write starts, so 5 ms.) Then the
- * peer drains: the full writes plus the timed-out write's final count
- * (`settled`) must be exactly what the peer received.
+ * client6: a deadline 10 µs ahead on each 64 KiB write to a peer that does
+ * not read, as the article has it. Then the peer drains: the full writes plus
+ * the timed-out write's final count (`settled`) must be exactly what the peer
+ * received.
  */
 export const writeTimeout: Experiment = {
   name: "write timeout",
   go: "Write returns n and i/o timeout; n bytes were sent",
+  goCase: "write-timeout",
+  compare: compareTimeout,
+  decision: strandedWrite,
   async run(lab: Lab): Promise<Outcome> {
     const { client, server } = await lab.pair();
-    const chunk = pattern(CHUNK); // CHUNK % 256 === 0: repeats continue the pattern
-    const aheadMs = 5;
-    let total = 0;
-    let error: unknown;
-    while (total < RUNAWAY) {
-      client.setWriteDeadline(Date.now() + aheadMs);
-      try {
-        total += await client.write(chunk);
-      } catch (e) {
-        error = e;
-        break;
-      }
-    }
-    if (!(error instanceof TimeoutError)) {
-      return { netconn: `no timeout: ${describe(error)}`, numbers: { total }, ok: false };
-    }
-    const partial = error.bytesWritten ?? -1;
+    const written = await writeUntilTimeout(client);
+    if (written.error === undefined) return written.outcome;
     const received = drain(server, { check: true });
-    const final = await (error.settled ?? Promise.resolve(partial));
+    const final = await written.final;
     client.close();
     const got = await received;
-    const isTimeout = error.timeout && error.message.includes("i/o timeout");
-    return {
-      netconn: `+${aheadMs} ms deadlines: ${bytes(total)} in full writes, then i/o timeout, ` +
-        `bytesWritten ${partial}; settled ${final}; peer got ${bytes(total)} + ${final}`,
-      numbers: { aheadMs, total, bytesWritten: partial, settled: final, received: got.bytes },
-      ok: isTimeout && total > 0 && partial >= 0 && final >= partial &&
-        got.bytes === total + final && got.intact,
-    };
+    return settle(written, final, got.bytes, got.intact);
   },
 };
+
+/** What {@linkcode writeUntilTimeout} found. */
+export interface TimedOut {
+  /** The row so far (when the write did not time out, the whole row). */
+  outcome: Outcome;
+  /** The timeout, if the write timed out. */
+  error?: TimeoutError;
+  /** Bytes of the full writes. */
+  total: number;
+  /** The timed-out write's final count, once its runtime write has ended. */
+  final: Promise<number>;
+}
+
+/** client6's loop on `client`: 10 µs deadlines on 64 KiB pattern writes until one times out. */
+export async function writeUntilTimeout(client: Conn): Promise<TimedOut> {
+  const chunk = pattern(CHUNK); // CHUNK % 256 === 0: repeats continue the pattern
+  let total = 0;
+  let writes = 0;
+  let error: unknown;
+  while (total < RUNAWAY) {
+    client.setWriteDeadline(Date.now() + CLIENT6_AHEAD_MS);
+    try {
+      total += await client.write(chunk);
+      writes++;
+    } catch (e) {
+      error = e;
+      break;
+    }
+  }
+  const numbers = { aheadUs: CLIENT6_AHEAD_MS * 1000, fullWrites: writes, total };
+  if (!(error instanceof TimeoutError)) {
+    const outcome = {
+      netconn: `no timeout: ${describe(error)}`,
+      numbers,
+      facts: { error: kindOf(error) },
+      ok: false,
+    };
+    return { outcome, total, final: Promise.resolve(0) };
+  }
+  const partial = error.bytesWritten ?? -1;
+  return {
+    outcome: { netconn: "", numbers: { ...numbers, bytesWritten: partial }, ok: false },
+    error,
+    total,
+    final: error.settled ?? Promise.resolve(partial),
+  };
+}
+
+/** The row of a timed-out write whose peer received `received` bytes in all. */
+export function settle(
+  written: TimedOut,
+  final: number,
+  received: number,
+  intact: boolean,
+  who = "",
+): Outcome {
+  const { error, total, outcome } = written;
+  const partial = outcome.numbers.bytesWritten ?? -1;
+  const isTimeout = error !== undefined && error.timeout && error.message.includes("i/o timeout");
+  const writes = outcome.numbers.fullWrites ?? 0;
+  return {
+    netconn: `${who}+10 µs deadlines: ${writes} full writes (${bytes(total)}), then ` +
+      `${describe(error)}, bytesWritten ${partial}; settled ${final}; peer got ` +
+      `${bytes(total)} + ${final}`,
+    numbers: { ...outcome.numbers, settled: final, received, intact: intact ? 1 : 0 },
+    facts: { error: kindOf(error) },
+    ok: isTimeout && total > 0 && partial >= 0 && final >= partial && received === total + final &&
+      intact,
+  };
+}
+
+/**
+ * The decision a netconn write timeout shows when its stranded runtime write
+ * sent more of the chunk after the timeout than `bytesWritten` said, where
+ * Go's final count is what its timed-out write had sent.
+ */
+export function strandedWrite(ours: Outcome, go: GoResult | undefined): string | undefined {
+  const { bytesWritten, settled } = ours.numbers;
+  const goFinal = go?.numbers.bytesWritten ?? bytesWritten;
+  if (settled === undefined || settled === goFinal) return undefined;
+  return `Deno cannot cancel a runtime write: the timed-out write had sent ${bytesWritten} bytes, ` +
+    `and its runtime write sent ${settled} in all once the peer read; the TimeoutError's ` +
+    "settled gives that final count, where Go's n is final (README, Deadlines: counts are true)";
+}
+
+/**
+ * Timeout rows agree when both timed out after about as many bytes in full
+ * writes, and on both the peer received exactly the bytes counted.
+ */
+export function compareTimeout(go: GoResult, ours: Outcome): Agreement {
+  const g = go.numbers;
+  const o = ours.numbers;
+  return agreement(
+    sameError(go.facts?.error, ours.facts?.error),
+    nearBytes("full writes", g.total, o.total),
+    both(
+      "peer got the counted bytes",
+      g.received === undefined || g.received === g.total! + g.bytesWritten!,
+      o.received === o.total! + o.settled!,
+    ),
+    // The final count is the decision's (strandedWrite): shown side by side, judged there.
+    [true, `final count of the timed-out write: Go ${g.bytesWritten}, netconn ${o.settled}`],
+  );
+}
 
 /** The write rows, in the article's order. */
 export const writeExperiments: Experiment[] = [

@@ -1,0 +1,283 @@
+/**
+ * The probe's output: the table for a terminal (fitted to its width, cells
+ * wrapped), the Markdown table for the README, and the counts under them.
+ * Internal to the probe.
+ *
+ * @module
+ */
+
+import type { ProbeTable } from "./_lab.ts";
+
+/** How a row compares with Go. */
+export type Verdict = "as Go" | "decision" | "differs" | "skipped";
+
+/** What the formatters read of a row (the probe's `Row` has more). */
+export interface TableRow {
+  /** The case. */
+  case: string;
+  /** Go's measured figures, or what Go documents. */
+  go: string;
+  /** True when `go` was measured here. */
+  goMeasured: boolean;
+  /** What netconn did here. */
+  netconn: string;
+  /** What a raw `Deno.Conn` did, when measured; else "". */
+  raw: string;
+  /** How the row compares with Go. */
+  verdict: Verdict;
+  /** Why it differs or was skipped; else "". */
+  why: string;
+  /** Tables of the row's own (the sweep's grid). */
+  tables?: ProbeTable[];
+}
+
+/** What the Go column measured, for the line above the table. */
+export interface GoCaption {
+  /** `go version`'s output, or undefined when Go was not measured. */
+  version?: string;
+  /** Why Go was not measured, and how to get the measured form. */
+  missing?: { reason: string; remedy: string };
+}
+
+const NOT_MEASURED = "[not measured]";
+
+/** The verdict as its table cell. */
+function verdictCell(v: Verdict): string {
+  return v === "as Go" ? "yes" : v === "differs" ? "NO" : v === "decision" ? "decision" : "skipped";
+}
+
+/** The Go cell: the measured figures, or the documented behaviour marked as not measured. */
+function goCell(row: TableRow): string {
+  return row.goMeasured ? row.go : `${row.go} ${NOT_MEASURED}`;
+}
+
+/** The line above the table: which Go the Go column measured, or why none. */
+export function caption(go: GoCaption): string {
+  if (go.version !== undefined) {
+    return `Go column: measured on this machine with ${go.version}, beside netconn ` +
+      `(cells marked ${NOT_MEASURED} have no Go program and say what Go documents).`;
+  }
+  if (go.missing === undefined) return "Go column: what Go documents, not measured.";
+  const { reason, remedy } = go.missing;
+  return `Go column: what Go documents, not measured (${reason}); to measure it, ${remedy}.`;
+}
+
+/**
+ * `text` wrapped at spaces into lines of at most `width` characters; a word
+ * longer than that is cut.
+ */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (let word of text.split(/\s+/).filter((w) => w !== "")) {
+    while (word.length > width) {
+      if (line !== "") lines.push(line);
+      lines.push(word.slice(0, width));
+      word = word.slice(width);
+      line = "";
+    }
+    if (line === "") line = word;
+    else if (line.length + 1 + word.length <= width) line += ` ${word}`;
+    else {
+      lines.push(line);
+      line = word;
+    }
+  }
+  if (line !== "" || lines.length === 0) lines.push(line);
+  return lines;
+}
+
+/**
+ * Every line of `text` wrapped to `width`; a line starting with "- " goes on
+ * indented under its text.
+ */
+export function wrapLines(text: string, width: number): string {
+  return text.split("\n").flatMap((line) => {
+    if (line === "") return [""];
+    const bullet = line.startsWith("- ");
+    const lines = wrap(bullet ? line.slice(2) : line, bullet ? width - 2 : width);
+    return bullet ? lines.map((l, i) => (i === 0 ? "- " : "  ") + l) : lines;
+  }).join("\n");
+}
+
+/**
+ * Column widths that fit `width` in all: each column as wide as its longest
+ * cell when that fits; else the columns no wider than an equal share of what
+ * is left keep their width, and the others share the rest equally.
+ */
+export function fitColumns(longest: number[], width: number): number[] {
+  const frame = 3 * longest.length + 1; // "| " + " | " between + " |"
+  const room = Math.max(width - frame, 8 * longest.length);
+  if (longest.reduce((a, b) => a + b, 0) <= room) return [...longest];
+  const fixed = new Set<number>();
+  let left = room;
+  for (let changed = true; changed;) {
+    changed = false;
+    const share = left / (longest.length - fixed.size);
+    for (const [c, w] of longest.entries()) {
+      if (!fixed.has(c) && w <= share) {
+        fixed.add(c);
+        left -= w;
+        changed = true;
+      }
+    }
+  }
+  const free = longest.map((_, c) => c).filter((c) => !fixed.has(c));
+  const share = Math.floor(left / free.length);
+  return longest.map((w, c) =>
+    fixed.has(c) ? w : c === free.at(-1) ? left - share * (free.length - 1) : share
+  );
+}
+
+/**
+ * The rows as a table at most `width` columns wide (the Go and netconn cells
+ * wrap), a rule between rows.
+ *
+ * @param rows The rows.
+ * @param width The terminal's width; at most 100 when output is piped.
+ */
+export function formatTerminal(rows: TableRow[], width: number): string {
+  const head = ["case", "Go", "netconn", "as Go?"];
+  const body = rows.map((r) => [r.case, goCell(r), r.netconn, verdictCell(r.verdict)]);
+  return textTable(head, body, width, { narrowFirst: true, rules: true });
+}
+
+/**
+ * A table at most `width` columns wide, its cells wrapped to fit.
+ *
+ * @param head The column headers.
+ * @param body The cells, a row at a time.
+ * @param width The width to fit.
+ * @param options `narrowFirst` keeps the first column to a fifth of the
+ *   width; `rules` draws a rule between rows.
+ */
+export function textTable(
+  head: string[],
+  body: string[][],
+  width: number,
+  options: { narrowFirst?: boolean; rules?: boolean } = {},
+): string {
+  const longest = head.map((h, c) => Math.max(h.length, ...body.map((cells) => cells[c]!.length)));
+  if (options.narrowFirst) longest[0] = Math.min(longest[0]!, Math.max(12, Math.floor(width / 5)));
+  const widths = fitColumns(longest, width);
+  const rule = `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`;
+  const render = (cells: string[]): string[] => {
+    const wrapped = cells.map((cell, c) => wrap(cell, widths[c]!));
+    const height = Math.max(...wrapped.map((w) => w.length));
+    return Array.from(
+      { length: height },
+      (_, i) => `| ${wrapped.map((w, c) => (w[i] ?? "").padEnd(widths[c]!)).join(" | ")} |`,
+    );
+  };
+  const lines = [...render(head), rule];
+  for (const [i, cells] of body.entries()) {
+    if (i > 0 && options.rules) lines.push(rule);
+    lines.push(...render(cells));
+  }
+  return lines.join("\n");
+}
+
+/** A cell for Markdown: no pipes or newlines. */
+function md(cell: string): string {
+  return cell.replaceAll("|", "\\|").replaceAll("\n", " ");
+}
+
+/**
+ * The rows as one Markdown table with the full text (for the README), with a
+ * raw Deno column when some row measured raw Deno.
+ */
+export function formatMarkdown(rows: TableRow[]): string {
+  const withRaw = rows.some((r) => r.raw !== "");
+  const head = ["case", "Go", "netconn", ...(withRaw ? ["raw Deno"] : []), "as Go?"];
+  const body = rows.map((r) => [
+    r.case,
+    goCell(r),
+    r.netconn,
+    ...(withRaw ? [r.raw] : []),
+    verdictCell(r.verdict),
+  ]);
+  return markdownTable(head, body);
+}
+
+/** A Markdown table, its columns padded to line up in a terminal too. */
+export function markdownTable(head: string[], body: string[][]): string {
+  const cells = body.map((row) => row.map(md));
+  const widths = head.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c]!.length)));
+  const line = (row: string[]): string =>
+    `| ${row.map((cell, c) => cell.padEnd(widths[c]!)).join(" | ")} |`;
+  const rule = `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`;
+  return [line(head), rule, ...cells.map(line)].join("\n");
+}
+
+/**
+ * The tables the rows carry (the sweep's grid), each under its title: in
+ * Markdown, or fitted to `width` when it is given.
+ */
+export function formatRowTables(rows: TableRow[], width?: number): string {
+  return rows.flatMap((r) => r.tables ?? []).map((t) => {
+    const title = width === undefined ? t.title : wrap(t.title, width).join("\n");
+    const table = width === undefined
+      ? markdownTable(t.head, t.rows)
+      : textTable(t.head, t.rows, width);
+    return `${title}\n\n${table}`;
+  }).join("\n\n");
+}
+
+/** The counts of a run. */
+export interface Counts {
+  /** Rows in all. */
+  rows: number;
+  /** Rows that behaved as in Go. */
+  asGo: number;
+  /** Rows that differ from Go, decisions included. */
+  differ: number;
+  /** Of those, the rows that differ by a documented decision. */
+  decisions: number;
+  /** Rows not run, for want of a permission or of Go. */
+  skipped: number;
+}
+
+/** Counts the rows by verdict. */
+export function count(rows: TableRow[]): Counts {
+  const by = (v: Verdict): number => rows.filter((r) => r.verdict === v).length;
+  const decisions = by("decision");
+  return {
+    rows: rows.length,
+    asGo: by("as Go"),
+    differ: by("differs") + decisions,
+    decisions,
+    skipped: by("skipped"),
+  };
+}
+
+/**
+ * The counts in words, then each row that differs with why, and what the
+ * skipped rows need; `bullet` starts each listed line ("- " in Markdown).
+ */
+export function summary(rows: TableRow[], bullet = "- "): string {
+  const c = count(rows);
+  const failing = c.differ - c.decisions;
+  const differ = c.differ === 0 ? "0 differ" : `${c.differ} differ (${
+    [
+      failing > 0 ? `${failing} not as Go's contract says` : "",
+      c.decisions > 0 ? `${c.decisions} by a documented decision` : "",
+    ].filter((s) => s !== "").join(", ")
+  })`;
+  const lines = [`${c.asGo} of ${c.rows} rows behave as in Go, ${differ}, ${c.skipped} skipped.`];
+  const differing = rows.filter((r) => r.verdict === "differs" || r.verdict === "decision");
+  if (differing.length > 0) {
+    lines.push("", "Differ from Go:");
+    for (const r of differing) {
+      const tag = r.verdict === "decision" ? " (decision)" : "";
+      lines.push(`${bullet}${r.case}${tag}: ${r.why}`);
+    }
+  }
+  const skipped = rows.filter((r) => r.verdict === "skipped");
+  if (skipped.length > 0) {
+    lines.push("", "Skipped:");
+    const byNeed = new Map<string, string[]>();
+    for (const r of skipped) byNeed.set(r.why, [...(byNeed.get(r.why) ?? []), r.case]);
+    for (const [why, cases] of byNeed) lines.push(`${bullet}${why}: ${cases.join("; ")}`);
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,3 @@
+module netconn.probe/go
+
+go 1.19
