@@ -23,20 +23,18 @@ import {
   sockoptSupported,
 } from "./sockopt/mod.ts";
 import { type ConnAddrs, releaseFd } from "./sockopt/_fd.ts";
-import { AGAIN, KernelSocket } from "./sockopt/_kernel.ts";
+import { KernelSocket } from "./sockopt/_kernel.ts";
 import { WriteQueue } from "./write_queue.ts";
 import {
   checkBoolean,
-  checkBooleanOption,
   checkBytes,
-  checkOptions,
-  checkSignal,
+  checkConnOptions,
+  checkIoOptions,
+  checkTlsOptions,
   describe,
-  optionError,
 } from "./_check.ts";
-import { Fifo } from "./_fifo.ts";
-import { CLOSED, dueInterrupt, Interrupt, Leftover, waitFor } from "./_wait.ts";
-import { nextTurn, SyncRun } from "./_timers.ts";
+import { Reader } from "./_reader.ts";
+import { CLOSED, waitFor } from "./_wait.ts";
 
 /** The network of a {@linkcode Conn}: `"tcp"`, `"tls"` (TLS over TCP) or `"unix"`. */
 export type Network = "tcp" | "tls" | "unix";
@@ -88,17 +86,8 @@ export interface ConnStats {
   writeBlockedMs: number;
 }
 
-/** Read sizes: the runtime reads at least MIN_READ bytes and at most MAX_READ. */
-const MIN_READ = 2048;
-const MAX_READ = 1 << 20;
-/** How far ahead of the caller's read size the runtime reads, at most, while reads fill up. */
-const READ_AHEAD = 256 * 1024;
-
 /** The runtime read size of `readable` for default readers (Deno's own streams read 64 KiB). */
 const STREAM_READ = 64 * 1024;
-/** A stream chunk at least this large takes the read buffer with it instead of a copy. */
-const GIVE_AWAY = 8 * 1024;
-const EMPTY = new Uint8Array(0);
 
 /**
  * Conn is a TCP connection with Go's `net.Conn` contract, made by
@@ -176,23 +165,10 @@ export class Conn implements AsyncDisposable {
   #readDeadline = new Deadline();
   #writeDeadline = new Deadline();
   #writes: WriteQueue | null = null; // made by the first write or closeWrite
-  #reads = new Fifo();
+  #reader: Reader;
   #closed = false;
-  // Read buffer: #buf[#r..#w] holds bytes read from the runtime and not yet
-  // returned; 0 <= #r <= #w <= #buf.length. The runtime only reads into #buf
-  // when it is empty, so a read stranded by a deadline keeps its bytes for
-  // the next read and never touches a caller's buffer.
-  #buf: Uint8Array = new Uint8Array(0);
-  #r = 0;
-  #w = 0;
-  #pendingRead = new Leftover<number | null>(); // a runtime read into #buf a deadline left running
-  #filled = false; // the last runtime read filled #buf: read further ahead next time
   #kernel: KernelSocket | null = null; // kernel-first I/O on a TCP conn (Linux, --allow-ffi)
-  #readRun = new SyncRun(); // kernel-first reads since the last wait
   #lingerZero = false; // setLinger(0): close resets the conn, as Go's
-  #eof = false;
-  #bytesRead = 0;
-  #readCount = 0;
   #readable: ReadableStream<Uint8Array> | null = null;
   #writable: WritableStream<Uint8Array> | null = null;
 
@@ -229,6 +205,12 @@ export class Conn implements AsyncDisposable {
     this.#network = !tcp ? "unix" : "handshake" in conn ? "tls" : "tcp";
     this.#sock = tcp ? { localAddr: this.#localAddr, remoteAddr: this.#remoteAddr } : null;
     if (this.#network === "tcp") this.#kernel = KernelSocket.open(this.#sock!);
+    this.#reader = new Reader({
+      read: (p) => conn.read(p),
+      kernel: this.#kernel,
+      deadline: this.#readDeadline,
+      error: (failure) => this.#error("read", failure),
+    });
     if (!upgrading) this.#applyOptions(noDelay, keepAlive);
   }
 
@@ -326,33 +308,10 @@ export class Conn implements AsyncDisposable {
       return Promise.reject(e);
     }
     if (p.length === 0) {
-      const early = this.#readRefusal(signal);
+      const early = this.#reader.refusal(signal);
       return early === undefined ? Promise.resolve(0) : Promise.reject(early);
     }
-    if (this.#kernel !== null && this.#r === this.#w) {
-      if (!this.#readRun.allowed()) {
-        // Reading without a wait for 2 ms: give the event loop a turn first.
-        // The read starts now (its deadline is checked now); the yield is
-        // not a wait for the socket.
-        const refusal = this.#readRefusal(signal);
-        if (refusal !== undefined) return Promise.reject(refusal);
-        this.#readRun.reset();
-        return nextTurn().then(() => this.#readNow(p, signal, true) ?? this.#readCopy(p, signal));
-      }
-      const now = this.#readNow(p, signal);
-      if (now !== undefined) return now;
-    }
-    return this.#readCopy(p, signal);
-  }
-
-  /** A read through the read buffer: from what it holds, or from a runtime read into it. */
-  #readCopy(p: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
-    return this.#readInTurn(p.length, signal, () => {
-      const n = Math.min(p.length, this.#w - this.#r);
-      p.set(this.#buf.subarray(this.#r, this.#r + n));
-      this.#r += n;
-      return n;
-    });
+    return this.#reader.read(p, signal);
   }
 
   /**
@@ -489,13 +448,8 @@ export class Conn implements AsyncDisposable {
         addr: this.#addr,
       });
     }
-    const busy = this.#w > this.#r
-      ? `${this.#w - this.#r} bytes were read from the socket but not yet returned by read`
-      : this.#pendingRead.op !== null || this.#reads.locked
-      ? "a read is pending"
-      : (this.#writes?.depth ?? 0) > 0
-      ? "a write is pending"
-      : undefined;
+    const busy = this.#reader.busy ??
+      ((this.#writes?.depth ?? 0) > 0 ? "a write is pending" : undefined);
     if (busy !== undefined) {
       throw new NetError(`startTls: ${busy}; the conn is left as it was`, {
         op: "handshake",
@@ -542,10 +496,9 @@ export class Conn implements AsyncDisposable {
     this.#kernel?.forget();
     this.#kernel = null;
     this.#writes?.close();
-    this.#reads.close();
+    this.#reader.close();
     this.#readDeadline.dispose();
     this.#writeDeadline.dispose();
-    this.#buf = EMPTY;
   }
 
   /**
@@ -575,14 +528,12 @@ export class Conn implements AsyncDisposable {
     if (this.#closed) return;
     this.#closed = true;
     this.#writes?.close();
-    this.#reads.close();
+    this.#reader.close();
     this.#readDeadline.dispose();
     this.#writeDeadline.dispose();
     if (this.#lingerZero) this.#kernel?.abort(); // RST now, as Go's close with linger 0
     this.#kernel?.forget();
     this.#kernel = null;
-    this.#buf = new Uint8Array(0);
-    this.#r = this.#w = 0;
     try {
       this.#conn.close();
     } catch {
@@ -597,7 +548,7 @@ export class Conn implements AsyncDisposable {
    */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
-    await Promise.allSettled([this.#pendingRead.settled(), this.#writes?.idle()]);
+    await Promise.allSettled([this.#reader.settled(), this.#writes?.idle()]);
   }
 
   /**
@@ -756,9 +707,9 @@ export class Conn implements AsyncDisposable {
    */
   stats(): ConnStats {
     return {
-      bytesRead: this.#bytesRead,
+      bytesRead: this.#reader.bytes,
       bytesWritten: this.#writes?.bytes ?? 0,
-      reads: this.#readCount,
+      reads: this.#reader.count,
       writes: this.#writes?.ops ?? 0,
       writeQueueDepth: this.#writes?.depth ?? 0,
       writeBlockedMs: this.#writes?.blockedMs ?? 0,
@@ -823,128 +774,9 @@ export class Conn implements AsyncDisposable {
       }
       return;
     }
-    const chunk = await this.#readChunk();
+    const chunk = await this.#reader.readChunk(STREAM_READ);
     if (chunk === null) controller.close();
     else controller.enqueue(chunk);
-  }
-
-  /**
-   * Reads what has arrived, as read() does, into a chunk the caller owns: a
-   * large one takes the read buffer itself (the next runtime read gets a
-   * new one), a small one is a copy, so the buffer is reused while chunks
-   * are small. Null at EOF.
-   */
-  #readChunk(): Promise<Uint8Array | null> {
-    return this.#readInTurn(STREAM_READ, undefined, () => {
-      let chunk: Uint8Array;
-      if (this.#w - this.#r >= GIVE_AWAY && this.#r === 0) {
-        chunk = this.#buf.subarray(0, this.#w);
-        this.#buf = EMPTY;
-      } else {
-        chunk = this.#buf.slice(this.#r, this.#w);
-      }
-      this.#r = this.#w = 0;
-      return chunk;
-    });
-  }
-
-  /**
-   * Takes the read turn, fills the read buffer from the runtime if it is
-   * empty (a runtime read of up to `size` bytes), then lets `take` consume
-   * from it. Null at EOF.
-   */
-  async #readInTurn<T extends number | Uint8Array>(
-    size: number,
-    signal: AbortSignal | undefined,
-    take: () => T,
-  ): Promise<T | null> {
-    const refusal = this.#readRefusal(signal);
-    if (refusal !== undefined) throw refusal;
-    if (!this.#reads.tryAcquire()) {
-      try {
-        await this.#reads.acquire(this.#readDeadline, signal);
-      } catch (e) {
-        throw this.#error("read", e);
-      }
-    }
-    try {
-      if (this.#r === this.#w) {
-        if (this.#eof) return null;
-        const op = this.#pendingRead.adopt(() => this.#conn.read(this.#bufferFor(size)));
-        // An interrupt leaves op running; the next read adopts it.
-        const n = await waitFor(op, this.#readDeadline, signal);
-        this.#pendingRead.clear();
-        this.#filled = n === this.#buf.length;
-        if (n === null) {
-          this.#eof = true;
-          return null;
-        }
-        this.#r = 0;
-        this.#w = n;
-      }
-      const before = this.#w - this.#r;
-      const taken = take();
-      this.#bytesRead += before - (this.#w - this.#r);
-      this.#readCount++;
-      return taken;
-    } catch (e) {
-      if (!(e instanceof Interrupt)) this.#pendingRead.clear(); // the runtime read failed: over
-      throw this.#error("read", e);
-    } finally {
-      this.#reads.release();
-    }
-  }
-
-  /** Why a read must fail before it starts (closed, deadline passed, signal fired), if it must. */
-  #readRefusal(signal: AbortSignal | undefined): NetError | undefined {
-    const due = this.#closed ? CLOSED : dueInterrupt(this.#readDeadline, signal);
-    return due === undefined ? undefined : this.#error("read", due);
-  }
-
-  /** The read buffer, sized for a read of `len` bytes. Called only when it is empty. */
-  #bufferFor(len: number): Uint8Array {
-    // Read ahead: a runtime read that filled the buffer doubles the next one,
-    // up to READ_AHEAD (bulk moves in fewer runtime reads); one that came back
-    // short brings it back to the caller's size, so an idle conn stays small.
-    const base = Math.min(Math.max(len, MIN_READ), MAX_READ);
-    const want = this.#filled ? Math.min(Math.max(this.#buf.length * 2, base), READ_AHEAD) : base;
-    if (this.#buf.length < want || this.#buf.length > want * 8) this.#buf = new Uint8Array(want);
-    return this.#buf;
-  }
-
-  /**
-   * The kernel-first read: with the turn free, nothing buffered and no
-   * runtime read left running, `recv` straight into `p`. Undefined when the
-   * kernel has nothing now: the runtime read waits for it.
-   */
-  #readNow(
-    p: Uint8Array,
-    signal: AbortSignal | undefined,
-    started = false,
-  ): Promise<number | null> | undefined {
-    if (this.#eof || this.#pendingRead.op !== null || this.#r < this.#w) return undefined;
-    if (!this.#reads.tryAcquire()) return undefined;
-    let n: number | null;
-    try {
-      const refusal = started && !this.#closed ? undefined : this.#readRefusal(signal);
-      if (refusal !== undefined) return Promise.reject(refusal);
-      n = this.#kernel!.recv(p);
-    } catch (e) {
-      return Promise.reject(this.#error("read", e));
-    } finally {
-      this.#reads.release();
-    }
-    if (n === AGAIN) {
-      this.#readRun.reset(); // the runtime read waits: a real turn
-      return undefined;
-    }
-    if (n === null) {
-      this.#eof = true;
-      return Promise.resolve(null);
-    }
-    this.#bytesRead += n;
-    this.#readCount++;
-    return Promise.resolve(n);
   }
 
   #checkOpen(): void {
@@ -1018,66 +850,4 @@ export interface StartTlsOptions {
   alpnProtocols?: string[];
   /** Ends the handshake early: the upgraded conn is closed. */
   signal?: AbortSignal;
-}
-
-/**
- * Checks TLS client options field by field.
- *
- * @throws {TypeError} For a field of the wrong type.
- */
-export function checkTlsOptions<T extends StartTlsOptions>(
-  options: T | undefined,
-  where: string,
-): T {
-  const checked = checkOptions(options, where);
-  const { hostname, caCerts, alpnProtocols, signal } = checked;
-  if (hostname !== undefined && (typeof hostname !== "string" || hostname === "")) {
-    throw optionError(where, "hostname", "a non-empty string", hostname);
-  }
-  for (const [name, list] of [["caCerts", caCerts], ["alpnProtocols", alpnProtocols]] as const) {
-    if (list !== undefined && (!Array.isArray(list) || !list.every((x) => typeof x === "string"))) {
-      throw optionError(where, name, "an array of strings", list);
-    }
-  }
-  checkSignal(signal, where);
-  return checked;
-}
-
-/** Checks a read's or write's options; returns the signal. */
-function checkIoOptions(options: IoOptions | undefined, where: string): AbortSignal | undefined {
-  const { signal } = checkOptions(options, where);
-  checkSignal(signal, where);
-  return signal;
-}
-
-/**
- * Checks {@linkcode ConnOptions} field by field, before any socket exists.
- *
- * @throws {TypeError} For a field of the wrong type.
- * @throws {RangeError} For a NaN or infinite keepalive period.
- * @throws {NotSupportedError} For a keepalive period without `--allow-ffi`.
- */
-export function checkConnOptions(
-  options: ConnOptions | undefined,
-  where: string,
-): ConnOptions {
-  const checked = checkOptions(options, where);
-  const { noDelay, keepAlive } = checked;
-  checkBooleanOption(noDelay, where, "noDelay");
-  if (keepAlive !== undefined && typeof keepAlive !== "boolean") {
-    if (typeof keepAlive !== "number") {
-      throw optionError(where, "keepAlive", "a boolean or milliseconds", keepAlive);
-    }
-    if (!Number.isFinite(keepAlive)) {
-      throw new RangeError(
-        `${where} option "keepAlive" must be finite: received ${describe(keepAlive)}`,
-      );
-    }
-    if (keepAlive > 0 && !sockoptSupported()) {
-      throw new NotSupportedError("keepAlive period needs --allow-ffi (Linux or macOS)", {
-        op: where === "listen" ? "listen" : "dial",
-      });
-    }
-  }
-  return checked;
 }

@@ -13,16 +13,16 @@ import {
   parseAddress,
   type UnixAddress,
 } from "./address.ts";
+import { Conn, type ConnOptions, type StartTlsOptions, type UnixConn } from "./conn.ts";
+import { NetError, NotSupportedError, type OpSite, TimeoutError, toNetError } from "./errors.ts";
 import {
   checkConnOptions,
+  checkFiniteOption,
+  checkOptions,
+  checkSignal,
   checkTlsOptions,
-  Conn,
-  type ConnOptions,
-  type StartTlsOptions,
-  type UnixConn,
-} from "./conn.ts";
-import { NetError, NotSupportedError, type OpSite, TimeoutError, toNetError } from "./errors.ts";
-import { checkFiniteOption, checkOptions, checkSignal, optionError } from "./_check.ts";
+  optionError,
+} from "./_check.ts";
 import { MAX_TIMER_MS } from "./_timers.ts";
 import { Interrupt } from "./_wait.ts";
 

@@ -15,20 +15,20 @@ import {
   parseAddress,
   type UnixAddress,
 } from "./address.ts";
-import { checkConnOptions, Conn, type ConnOptions, type UnixConn } from "./conn.ts";
+import { Conn, type ConnOptions, type UnixConn } from "./conn.ts";
 import { Deadline, type DeadlineTime } from "./deadline.ts";
 import { checkReusePort, maxListenerBacklog } from "./sockopt/_listen.ts";
 import { releaseFd } from "./sockopt/_fd.ts";
 import { ClosedError, type NetError, toNetError } from "./errors.ts";
 import {
   checkBooleanOption,
+  checkConnOptions,
   checkInteger,
   checkOptions,
   checkSignal,
   optionError,
 } from "./_check.ts";
-import { Fifo } from "./_fifo.ts";
-import { CLOSED, dueInterrupt, Interrupt, Leftover, waitFor } from "./_wait.ts";
+import { CLOSED, dueInterrupt, Fifo, Interrupt, Leftover, waitFor } from "./_wait.ts";
 
 /** Options for {@linkcode listen}: the backlog, and options for accepted conns. */
 export interface ListenOptions extends ConnOptions {

@@ -6,7 +6,7 @@
  */
 
 import { checkBytes, checked, checkInteger, checkOptions } from "../_check.ts";
-import { Fifo, inTurn } from "../_fifo.ts";
+import { Fifo, inTurn } from "../_wait.ts";
 import { Growable } from "./_grow.ts";
 import { type StreamAdapter, toReader } from "./_stream.ts";
 import {
