@@ -1,0 +1,162 @@
+// The kernel-first path (Linux, --allow-ffi): send and recv on the caller's
+// buffer first, the runtime only for what would block. It must map errno
+// as the runtime does, never touch an fd after its conn closed, give the
+// event loop a turn during a long synchronous run, and reset on close with
+// linger 0. The contract tests run again without --allow-ffi, where every
+// operation goes through the runtime.
+
+import assert from "node:assert/strict";
+import { ClosedError, NetError } from "../mod.ts";
+import { AGAIN, KernelSocket } from "../sockopt/_kernel.ts";
+import { sockoptSupported } from "../sockopt/mod.ts";
+import { delay, mustNotSettle, mustReject, mustSettle, pair, rawPair } from "./_helpers.ts";
+
+const linux = Deno.build.os === "linux" && sockoptSupported();
+const encoder = new TextEncoder();
+
+Deno.test({
+  name: "kernel: send and recv without waiting, AGAIN when the kernel would block, null at EOF",
+  ignore: !linux,
+  async fn() {
+    await using p = await rawPair();
+    const client = KernelSocket.open(p.client)!;
+    const server = KernelSocket.open(p.server)!;
+    assert.ok(client !== null && server !== null, "a TCP socket's fd is found and non-blocking");
+    const buf = new Uint8Array(16);
+    assert.equal(server.recv(buf), AGAIN, "nothing has come");
+    assert.equal(client.send(encoder.encode("hello")), 5);
+    let n: number | null = AGAIN;
+    for (let i = 0; i < 100 && n === AGAIN; i++) {
+      n = server.recv(buf);
+      if (n === AGAIN) await delay(1);
+    }
+    assert.equal(n, 5);
+    p.client.closeWrite();
+    for (n = AGAIN; n === AGAIN;) {
+      n = server.recv(buf);
+      if (n === AGAIN) await delay(1);
+    }
+    assert.equal(n, null, "EOF");
+  },
+});
+
+Deno.test({
+  name: "kernel: errno maps to the runtime's error classes, and to NetError kinds through a Conn",
+  ignore: !linux,
+  async fn() {
+    await using p = await pair();
+    // A reset peer: the kernel path's read fails as the runtime's would.
+    await p.client.write(encoder.encode("x"));
+    assert.equal(await p.server.read(new Uint8Array(1)), 1);
+    p.server.setLinger(0);
+    p.server.close(); // RST at once, as Go's close with linger 0
+    const err = await mustReject(p.client.read(new Uint8Array(8)), NetError);
+    assert.equal(err.kind, "reset");
+    assert.ok(err.cause instanceof Deno.errors.ConnectionReset, String(err.cause));
+    // Writing to it: broken pipe or reset, never a crash of the process (no SIGPIPE).
+    const write = await p.client.write(new Uint8Array(100)).catch((e) => e);
+    const kind = write instanceof NetError ? write.kind : "none";
+    assert.ok(["broken-pipe", "reset", "none"].includes(kind), String(write));
+  },
+});
+
+Deno.test({
+  name: "kernel: linger 0 resets the peer even when it had read everything, as in Go",
+  ignore: !linux,
+  async fn() {
+    await using p = await pair();
+    await p.client.write(encoder.encode("all of it"));
+    const buf = new Uint8Array(9);
+    assert.equal(await p.server.read(buf), 9);
+    p.client.setLinger(0);
+    p.client.close();
+    const err = await mustReject(p.server.read(buf), NetError);
+    assert.equal(err.kind, "reset", "not EOF: Go's close with linger 0 sends RST");
+  },
+});
+
+Deno.test({
+  name: "kernel: a closed conn never touches its old fd, even when a new socket has its number",
+  ignore: !linux,
+  async fn() {
+    await using p = await pair();
+    const old = p.client;
+    old.close();
+    // The kernel hands out the lowest free fd: the next socket likely gets old's number.
+    await using q = await pair();
+    await mustReject(old.write(encoder.encode("stray")), ClosedError);
+    await mustReject(old.read(new Uint8Array(4)), ClosedError);
+    const got = new Uint8Array(8);
+    const reading = q.server.read(got);
+    await mustNotSettle(reading, 30, "a read on the new socket");
+    await q.client.write(encoder.encode("mine"));
+    const n = await mustSettle(reading, 2000, "the new socket's own bytes");
+    assert.equal(new TextDecoder().decode(got.subarray(0, n!)), "mine");
+  },
+});
+
+Deno.test({
+  name: "kernel: a long synchronous run gives timers and other tasks their turn",
+  ignore: !linux,
+  async fn() {
+    await using p = await pair();
+    let fired = false;
+    const timer = setTimeout(() => fired = true, 0);
+    const msg = new Uint8Array(64);
+    const buf = new Uint8Array(64);
+    let rounds = 0;
+    const started = performance.now();
+    try {
+      // Write-then-read rounds the kernel completes at once, with no wait of
+      // their own: without a yield, the timer would never run.
+      while (!fired && performance.now() - started < 2000) {
+        await p.client.write(msg);
+        for (let got = 0; got < 64;) got += (await p.server.read(buf.subarray(got)))!;
+        rounds++;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    assert.ok(fired, `a 0 ms timer never ran during ${rounds} rounds`);
+  },
+});
+
+Deno.test("runtime: close ends a pending runtime write, which never sends bytes changed after", async () => {
+  // The premise of the copy on the runtime path (Deno 2.9.6): after close(),
+  // a runtime write left pending never sends later bytes.
+  await using p = await rawPair();
+  const chunk = new Uint8Array(1 << 20).fill(0xaa);
+  let pending: Promise<number> | undefined;
+  for (let i = 0; i < 64 && pending === undefined; i++) {
+    const w = p.client.write(chunk);
+    const n = await Promise.race([w, delay(100).then(() => -1)]);
+    if (n === -1) pending = w;
+  }
+  assert.ok(pending !== undefined, "a write blocks against a peer that does not read");
+  const outcome = pending.then(() => "resolved", (e) => e);
+  p.client.close();
+  chunk.fill(0xbb); // changed after close: must never reach the peer
+  const err = await mustSettle(outcome, 2000, "the pending write after close");
+  assert.ok(
+    err instanceof Deno.errors.Interrupted || err instanceof Deno.errors.BadResource,
+    String(err),
+  );
+  const buf = new Uint8Array(1 << 20);
+  for (let n = await p.server.read(buf); n !== null; n = await p.server.read(buf)) {
+    assert.ok(!buf.subarray(0, n).includes(0xbb), "a byte changed after close was sent");
+  }
+});
+
+Deno.test("runtime: the contract tests pass without --allow-ffi, every operation through the runtime", async () => {
+  const files = ["conn_test.ts", "model_test.ts", "seed_test.ts", "write_queue_test.ts"]
+    .map((f) => new URL(f, import.meta.url).pathname);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["test", "--no-prompt", "--allow-net", "--allow-read", "--allow-env", ...files],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, `the contract tests failed without --allow-ffi:\n${text.slice(-3000)}`);
+  assert.match(text, /ok \| \d+ passed/);
+});
