@@ -53,6 +53,7 @@ export class Reader {
   #pending = new Leftover<number | null>(); // a runtime read into #buf a deadline left running
   #filled = false; // the last runtime read filled #buf: read further ahead next time
   #run = new SyncRun(); // kernel-first reads since the last wait
+  #waits = false; // the kernel had nothing last time: wait on the runtime until a read fills up
   #eof = false;
   #closed = false;
   #bytes = 0;
@@ -84,7 +85,7 @@ export class Reader {
 
   /** Reads up to `p.length` bytes into `p` (not empty); null at EOF. */
   read(p: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
-    if (this.#kernel !== null && this.#r === this.#w) {
+    if (this.#kernel !== null && this.#r === this.#w && !this.#waits) {
       if (!this.#run.allowed()) {
         // Reading without a wait for 2 ms: give the event loop a turn first.
         // The read starts now (its deadline is checked now); the yield is
@@ -176,7 +177,11 @@ export class Reader {
       this.#turn.release();
     }
     if (n === AGAIN) {
-      this.#run.reset(); // the runtime read waits: a real turn
+      // The runtime read waits: a real turn. Reads that come when the kernel
+      // has nothing (request and response) skip the kernel until one fills
+      // the buffer (a stream is flowing again).
+      this.#run.reset();
+      this.#waits = true;
       return undefined;
     }
     if (n === null) {
@@ -216,6 +221,7 @@ export class Reader {
         const n = await waitFor(op, deadline, signal);
         this.#pending.clear();
         this.#filled = n === this.#buf.length;
+        if (this.#filled) this.#waits = false;
         if (n === null) {
           this.#eof = true;
           return null;
