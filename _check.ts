@@ -40,7 +40,7 @@ export function describe(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
   if (typeof name !== "string" || name === "" || name === "Object") return "an object";
-  return /^[AEIOU]/.test(name) ? `an ${name}` : `a ${name}`;
+  return /^[AEIO]/.test(name) ? `an ${name}` : `a ${name}`;
 }
 
 /** `s` in double quotes, control characters and quotes escaped, cut at 40 characters. */
