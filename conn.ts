@@ -633,9 +633,10 @@ export class Conn implements AsyncDisposable {
    *
    * - `< 0` (the default): close returns at once and the kernel sends the
    *   rest in the background.
-   * - `0`: the rest is discarded and the connection reset. The peer's read
-   *   fails with kind `"reset"` if data was still unsent; if everything had
-   *   arrived it reads EOF (Deno sends FIN before it closes the socket).
+   * - `0`: the rest is discarded and the connection reset at once: the
+   *   peer's read fails with kind `"reset"`, as in Go (on Linux, where the
+   *   conn's kernel-first socket aborts the connection; elsewhere Deno sends
+   *   FIN before it closes, so the peer reads EOF if everything had arrived).
    * - `> 0`: on Linux, close waits up to that many seconds for the data to
    *   go out, and that wait blocks Deno's runtime thread (every timer and
    *   callback of the process); then the kernel goes on sending. Prefer the
