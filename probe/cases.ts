@@ -15,6 +15,7 @@ import { listenExperiments } from "./listen.ts";
 import { optionExperiments } from "./nagle.ts";
 import { readExperiments } from "./read.ts";
 import { sockoptExperiments } from "./sockopt.ts";
+import { transportExperiments } from "./transports.ts";
 import { sweepDiagonal, sweepFull } from "./sweep.ts";
 import { writeExperiments } from "./write.ts";
 
@@ -31,6 +32,7 @@ export const experiments: readonly Experiment[] = [
   ...optionExperiments,
   ...sockoptExperiments,
   ...listenExperiments,
+  ...transportExperiments,
   sweepDiagonal,
 ];
 
