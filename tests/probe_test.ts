@@ -163,7 +163,8 @@ Deno.test("probe with only --allow-net: honest counts, skips named, NoDelay with
   const { code, stdout, stderr } = await runProbe(["--allow-net"], ["--json"]);
   const report = JSON.parse(stdout) as Report;
   assert.match(report.go.missing?.reason ?? "", /^building Go needs --allow-run/);
-  const needsFfi = experiments.filter((e) => e.needs?.includes("ffi")).map((e) => e.name);
+  // Rows that need more than --allow-net: socket options (ffi), TLS certs and unix sockets (read, write).
+  const needsFfi = experiments.filter((e) => (e.needs?.length ?? 0) > 0).map((e) => e.name);
   for (const row of report.rows) {
     const e = experiments.find((e) => e.name === row.case)!;
     const expected = needsFfi.includes(row.case) || CROSS.includes(row.case)
@@ -176,7 +177,10 @@ Deno.test("probe with only --allow-net: honest counts, skips named, NoDelay with
     assert.ok(expected.includes(row.verdict), `${row.case}: ${row.verdict}: ${row.why}`);
     assert.equal(row.goMeasured, false);
     if (row.verdict === "skipped") {
-      assert.match(row.why, CROSS.includes(row.case) ? /^needs Go \(/ : /^needs --allow-ffi$/);
+      assert.match(
+        row.why,
+        CROSS.includes(row.case) ? /^needs Go \(/ : /^needs --allow-(ffi|read)/,
+      );
     }
   }
   const decisions = report.rows.filter((r) => r.verdict === "decision").length;
