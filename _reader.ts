@@ -27,8 +27,8 @@ const EMPTY = new Uint8Array(0);
 export interface ReaderOptions {
   /** One runtime read into `p`; null at EOF. */
   read(p: Uint8Array): Promise<number | null>;
-  /** Kernel-first reads, when the conn has them. */
-  kernel: KernelSocket | null;
+  /** The conn's kernel-first socket, when it has one (looked up on first use). */
+  kernel(): KernelSocket | null;
   /** The read deadline. */
   deadline: Deadline;
   /** The conn's error for a failed read: an interrupt or a runtime error. */
@@ -45,7 +45,7 @@ export interface ReaderOptions {
  */
 export class Reader {
   #options: ReaderOptions;
-  #kernel: KernelSocket | null;
+  #kernel: KernelSocket | null | undefined = undefined; // undefined: not asked yet
   #turn = new Fifo(); // one read at a time, in call order
   #buf: Uint8Array = EMPTY;
   #r = 0;
@@ -61,7 +61,6 @@ export class Reader {
 
   constructor(options: ReaderOptions) {
     this.#options = options;
-    this.#kernel = options.kernel;
   }
 
   /** Bytes returned by reads. */
@@ -85,7 +84,7 @@ export class Reader {
 
   /** Reads up to `p.length` bytes into `p` (not empty); null at EOF. */
   read(p: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
-    if (this.#kernel !== null && this.#r === this.#w && !this.#waits) {
+    if (this.#r === this.#w && !this.#waits && (this.#kernel ??= this.#options.kernel()) !== null) {
       if (!this.#run.allowed()) {
         // Reading without a wait for 2 ms: give the event loop a turn first.
         // The read starts now (its deadline is checked now); the yield is
@@ -162,7 +161,7 @@ export class Reader {
     started = false,
   ): Promise<number | null> | undefined {
     const kernel = this.#kernel;
-    if (kernel === null || this.#eof || this.#pending.op !== null || this.#r < this.#w) {
+    if (!kernel || this.#eof || this.#pending.op !== null || this.#r < this.#w) {
       return undefined;
     }
     if (!this.#turn.tryAcquire()) return undefined;

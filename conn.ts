@@ -42,6 +42,15 @@ export type Network = "tcp" | "tls" | "unix";
 /** A Deno stream conn, as a Conn wraps it. */
 type RawConn = Deno.TcpConn | Deno.TlsConn | Deno.UnixConn;
 
+/**
+ * Set in the options of a conn a {@linkcode Listener} accepted: its socket
+ * inherited Nagle and keepalive from the listener (Linux), nothing to set.
+ */
+export const INHERITED: unique symbol = Symbol("netconn.inherited");
+
+/** ConnOptions as the core passes them between its files. */
+export type InternalConnOptions = ConnOptions & { [INHERITED]?: true };
+
 /** True while `startTls` builds the TLS conn: the TCP conn's options carry over. */
 let upgrading = false;
 
@@ -167,7 +176,9 @@ export class Conn implements AsyncDisposable {
   #writes: WriteQueue | null = null; // made by the first write or closeWrite
   #reader: Reader;
   #closed = false;
-  #kernel: KernelSocket | null = null; // kernel-first I/O on a TCP conn (Linux, --allow-ffi)
+  // Kernel-first I/O on a TCP conn (Linux, --allow-ffi): looked up on first
+  // use (undefined until then), null where there is none or once closed.
+  #kernel: KernelSocket | null | undefined = undefined;
   #lingerZero = false; // setLinger(0): close resets the conn, as Go's
   #readable: ReadableStream<Uint8Array> | null = null;
   #writable: WritableStream<Uint8Array> | null = null;
@@ -204,14 +215,23 @@ export class Conn implements AsyncDisposable {
     const tcp = "hostname" in this.#localAddr;
     this.#network = !tcp ? "unix" : "handshake" in conn ? "tls" : "tcp";
     this.#sock = tcp ? { localAddr: this.#localAddr, remoteAddr: this.#remoteAddr } : null;
-    if (this.#network === "tcp") this.#kernel = KernelSocket.open(this.#sock!);
     this.#reader = new Reader({
       read: (p) => conn.read(p),
-      kernel: this.#kernel,
+      kernel: () => this.#kernelSocket(),
       deadline: this.#readDeadline,
       error: (failure) => this.#error("read", failure),
     });
-    if (!upgrading) this.#applyOptions(noDelay, keepAlive);
+    if (!upgrading && !(options as InternalConnOptions | undefined)?.[INHERITED]) {
+      this.#applyOptions(noDelay, keepAlive);
+    }
+  }
+
+  /** The kernel-first socket, found on first use; null for a conn that has none. */
+  #kernelSocket(): KernelSocket | null {
+    if (this.#kernel === undefined) {
+      this.#kernel = this.#network === "tcp" ? KernelSocket.open(this.#sock!) : null;
+    }
+    return this.#kernel;
   }
 
   /**
@@ -231,7 +251,9 @@ export class Conn implements AsyncDisposable {
       }
       if (!off && this.#sock !== null && sockoptSupported()) {
         const period = keepAlive === true ? 0 : keepAlive as number; // 0: Go's 15 s
-        setKeepAliveConfig(this.#sock, { enable: true, idle: period, interval: period });
+        // The fd the kernel-first socket found: no second lookup.
+        const socket = this.#kernelSocket()?.fd ?? this.#sock;
+        setKeepAliveConfig(socket, { enable: true, idle: period, interval: period });
       }
     } catch {
       // The socket is already dead; the next operation says how.
@@ -257,7 +279,7 @@ export class Conn implements AsyncDisposable {
   #queue(): WriteQueue {
     if (this.#writes !== null) return this.#writes;
     const conn = this.#conn;
-    const kernel = this.#kernel;
+    const kernel = this.#kernelSocket();
     this.#writes = new WriteQueue((chunk) => conn.write(chunk), {
       ...(kernel === null ? {} : { trySend: (p: Uint8Array) => kernel.send(p) }),
       deadline: this.#writeDeadline,
@@ -531,7 +553,7 @@ export class Conn implements AsyncDisposable {
     this.#reader.close();
     this.#readDeadline.dispose();
     this.#writeDeadline.dispose();
-    if (this.#lingerZero) this.#kernel?.abort(); // RST now, as Go's close with linger 0
+    if (this.#lingerZero) this.#kernelSocket()?.abort(); // RST now, as Go's close with linger 0
     this.#kernel?.forget();
     this.#kernel = null;
     try {

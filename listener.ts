@@ -15,7 +15,20 @@ import {
   parseAddress,
   type UnixAddress,
 } from "./address.ts";
-import { Conn, type ConnOptions, type UnixConn } from "./conn.ts";
+import {
+  Conn,
+  type ConnOptions,
+  INHERITED,
+  type InternalConnOptions,
+  type UnixConn,
+} from "./conn.ts";
+import {
+  listenerFd,
+  setKeepAlive,
+  setKeepAliveConfig,
+  setNoDelay,
+  sockoptSupported,
+} from "./sockopt/mod.ts";
 import { Deadline, type DeadlineTime } from "./deadline.ts";
 import { checkReusePort, maxListenerBacklog } from "./sockopt/_listen.ts";
 import { releaseFd } from "./sockopt/_fd.ts";
@@ -222,15 +235,44 @@ function bindTcp(
         tcpBacklog: backlog ?? maxListenerBacklog(),
         ...(reusePort ? { reusePort } : {}),
       });
-      return new Listener(ln, {
+      const connOptions: InternalConnOptions = {
         ...(noDelay === undefined ? {} : { noDelay }),
         ...(keepAlive === undefined ? {} : { keepAlive }),
-      });
+      };
+      if (setOnListener(ln, noDelay ?? true, keepAlive ?? true)) connOptions[INHERITED] = true;
+      return new Listener(ln, connOptions);
     } catch (e) {
       error = e; // "::" fails where IPv6 is off: try IPv4 only
     }
   }
   throw toNetError(error, { op: "listen", addr: joinHostPort(hosts.at(-1)!, port) });
+}
+
+/**
+ * Sets Nagle and keepalive on the listening socket, where accepted sockets
+ * inherit them (Linux, with `--allow-ffi`): Go's defaults for every accepted
+ * conn at the cost of one lookup, not one per conn. False where they cannot
+ * be set, and each accepted conn gets them itself.
+ */
+function setOnListener(
+  ln: Deno.TcpListener | Deno.TlsListener,
+  noDelay: boolean,
+  keepAlive: boolean | number,
+): boolean {
+  if (Deno.build.os !== "linux" || !sockoptSupported()) return false;
+  try {
+    const fd = listenerFd(ln);
+    setNoDelay(fd, noDelay);
+    if (keepAlive === false || (typeof keepAlive === "number" && keepAlive < 0)) {
+      setKeepAlive(fd, false);
+    } else {
+      const period = keepAlive === true ? 0 : keepAlive; // 0: Go's 15 s
+      setKeepAliveConfig(fd, { enable: true, idle: period, interval: period });
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

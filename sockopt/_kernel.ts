@@ -116,6 +116,11 @@ export class KernelSocket {
     return this.#fd >= 0 && this.#lib.sym.connect(this.#fd, UNSPEC, UNSPEC.length) === 0;
   }
 
+  /** The fd, for socket options set while the conn is open; -1 once forgotten. */
+  get fd(): number {
+    return this.#fd;
+  }
+
   /** The conn closes: the fd is never touched again. */
   forget(): void {
     this.#fd = -1;
