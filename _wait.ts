@@ -130,8 +130,7 @@ interface Waiter {
  */
 export class Fifo {
   #busy = false; // a turn is held
-  #line: (Waiter | undefined)[] = [];
-  #head = 0; // #line[#head..] are waiting; some may be done (left the line)
+  #line = new Line<Waiter>();
   #waiting = 0; // waiters still in line
 
   /** True while a turn is held. */
@@ -190,38 +189,78 @@ export class Fifo {
 
   /** Gives the turn to the next waiter in line, or frees it. */
   release(): void {
-    while (this.#head < this.#line.length) {
-      const waiter = this.#line[this.#head]!;
-      this.#line[this.#head++] = undefined;
-      if (waiter.done) continue;
-      waiter.done = true;
-      this.#waiting--;
-      this.#compact();
-      waiter.resolve();
-      return; // the turn passes straight to the waiter: #busy stays true
+    const waiter = this.#line.shift();
+    if (waiter === undefined) {
+      this.#busy = false;
+      return;
     }
-    this.#compact();
-    this.#busy = false;
+    waiter.done = true;
+    this.#waiting--;
+    waiter.resolve(); // the turn passes straight to the waiter: #busy stays true
   }
 
   /** Fails every waiter with the closed interrupt. The holder keeps its turn. */
   close(): void {
-    while (this.#head < this.#line.length) {
-      const waiter = this.#line[this.#head++]!;
-      if (waiter.done) continue;
+    for (const waiter of this.#line.drain()) {
       waiter.done = true;
       this.#waiting--;
       waiter.reject(CLOSED);
     }
+  }
+}
+
+/**
+ * Line is a first-come-first-served line of waiters. A waiter that leaves
+ * early is marked `done` by its owner and skipped; the array is compacted
+ * as the head moves, so a long-lived line does not grow.
+ */
+export class Line<T extends { done: boolean }> {
+  #items: (T | undefined)[] = []; // #items[#head..] are in line; some may be done
+  #head = 0;
+
+  /** Puts `item` at the end of the line. */
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  /** The first item not done, left in line. */
+  peek(): T | undefined {
+    while (this.#head < this.#items.length) {
+      const item = this.#items[this.#head]!;
+      if (!item.done) return item;
+      this.#items[this.#head++] = undefined;
+    }
     this.#compact();
+    return undefined;
+  }
+
+  /** The first item not done, taken out of line. */
+  shift(): T | undefined {
+    const item = this.peek();
+    if (item === undefined) return undefined;
+    this.#items[this.#head++] = undefined;
+    this.#compact();
+    return item;
+  }
+
+  /** Takes every item not done out of line, in order. */
+  drain(): T[] {
+    const items: T[] = [];
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const item = this.#items[i];
+      if (item !== undefined && !item.done) items.push(item);
+    }
+    this.#items.length = 0;
+    this.#head = 0;
+    return items;
   }
 
   #compact(): void {
-    if (this.#head === this.#line.length) {
-      this.#line.length = 0;
+    if (this.#head === this.#items.length) {
+      this.#items.length = 0;
       this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#line.length) {
-      this.#line = this.#line.slice(this.#head);
+    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
       this.#head = 0;
     }
   }

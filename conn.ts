@@ -420,12 +420,7 @@ export class Conn implements AsyncDisposable {
     const signal = checkIoOptions(options, "Conn.handshake");
     if (this.#closed) throw this.#error("handshake", CLOSED);
     if (this.#network !== "tls") {
-      throw new NotSupportedError(`handshake needs a TLS conn: this is a ${this.#network} conn`, {
-        op: "handshake",
-        net: this.#net,
-        source: this.#source,
-        addr: this.#addr,
-      });
+      throw this.#notSupported("handshake", "handshake needs a TLS conn");
     }
     try {
       const op = (this.#conn as Deno.TlsConn).handshake();
@@ -463,12 +458,7 @@ export class Conn implements AsyncDisposable {
     const { signal } = checked;
     if (this.#closed) throw this.#error("handshake", CLOSED);
     if (this.#network !== "tcp") {
-      throw new NotSupportedError(`startTls needs a TCP conn: this is a ${this.#network} conn`, {
-        op: "handshake",
-        net: this.#net,
-        source: this.#source,
-        addr: this.#addr,
-      });
+      throw this.#notSupported("handshake", "startTls needs a TCP conn");
     }
     const busy = this.#reader.busy ??
       ((this.#writes?.depth ?? 0) > 0 ? "a write is pending" : undefined);
@@ -810,14 +800,15 @@ export class Conn implements AsyncDisposable {
   #socket(method: string): ConnAddrs {
     this.#checkOpen();
     if (this.#sock === null) {
-      throw new NotSupportedError(`${method} is a TCP option: this is a unix conn`, {
-        op: "set",
-        net: "unix",
-        source: this.#source,
-        addr: this.#addr,
-      });
+      throw this.#notSupported("set", `${method} is a TCP option`);
     }
     return this.#sock;
+  }
+
+  /** The error for what this conn's network cannot do. */
+  #notSupported(op: NetOp, what: string): NotSupportedError {
+    const site = { op, net: this.#net, source: this.#source, addr: this.#addr };
+    return new NotSupportedError(`${what}: this is a ${this.#network} conn`, site);
   }
 
   /** The one way this conn turns a failure (an interrupt, a runtime error) into its NetError. */

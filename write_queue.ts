@@ -8,7 +8,7 @@
 import type { Deadline } from "./deadline.ts";
 import { type OpSite, toNetError } from "./errors.ts";
 import { giveChunk, MAX_CHUNK, takeChunk } from "./_chunk_pool.ts";
-import { CLOSED, DEADLINE, dueInterrupt, Interrupt, waitFor } from "./_wait.ts";
+import { CLOSED, DEADLINE, dueInterrupt, Interrupt, Line, waitFor } from "./_wait.ts";
 import { nextTurn, schedule, SyncRun } from "./_timers.ts";
 
 /** One runtime write: sends a prefix of `chunk`, resolves with its length. */
@@ -104,8 +104,7 @@ export class WriteQueue {
   #site: OpSite;
   #now: () => number;
   #defer: (fn: () => void) => void;
-  #line: (Entry | undefined)[] = []; // #line[#head..] wait; some may be done
-  #head = 0;
+  #line = new Line<Entry>(); // writes waiting their turn; one that left early is done
   #waiting = 0; // entries in line, not done
   #watching = false; // #onDeadline is watching the deadline for the line
   #busy = false; // the turn is held: a batch or action is served, or a write is stranded
@@ -424,22 +423,13 @@ export class WriteQueue {
 
   /** The next entry still waiting, left in line. */
   #peek(): Entry | undefined {
-    while (this.#head < this.#line.length) {
-      const entry = this.#line[this.#head]!;
-      if (!entry.done) return entry;
-      this.#line[this.#head++] = undefined;
-    }
-    this.#compact();
-    return undefined;
+    return this.#line.peek();
   }
 
   /** The next entry still waiting, taken out of line. */
   #shift(): Entry | undefined {
-    const entry = this.#peek();
-    if (entry === undefined) return undefined;
-    this.#line[this.#head++] = undefined;
-    this.#settle(entry);
-    this.#compact();
+    const entry = this.#line.shift();
+    if (entry !== undefined) this.#settle(entry);
     return entry;
   }
 
@@ -462,22 +452,7 @@ export class WriteQueue {
   }
 
   #failWaiting(why: Interrupt): void {
-    for (let i = this.#head; i < this.#line.length; i++) {
-      const entry = this.#line[i];
-      if (entry !== undefined) this.#leave(entry, why);
-    }
-    this.#line.length = 0;
-    this.#head = 0;
-  }
-
-  #compact(): void {
-    if (this.#head === this.#line.length) {
-      this.#line.length = 0;
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#line.length) {
-      this.#line = this.#line.slice(this.#head);
-      this.#head = 0;
-    }
+    for (const entry of this.#line.drain()) this.#leave(entry, why);
   }
 
   #error(failure: unknown, done: number, settled?: Promise<number>): Error {

@@ -11,8 +11,7 @@
 
 import { type Conn, dial, dialTls, listen, listenTls } from "../mod.ts";
 import type { Experiment, Lab, Outcome } from "./_lab.ts";
-import { drain } from "./_io.ts";
-import { fillWithDeadlines, settle, writeUntilTimeout } from "./write.ts";
+import { fillWithDeadlines, timeoutRow } from "./write.ts";
 import { writeAfterPeerClose } from "./close.ts";
 
 const CERTS = new URL("../tests/certs/", import.meta.url);
@@ -71,13 +70,7 @@ function transportRows(
       needs,
       async run(lab: Lab): Promise<Outcome> {
         const { client, server } = await pairing(lab);
-        const written = await writeUntilTimeout(client);
-        if (written.error === undefined) return written.outcome;
-        const received = drain(server, { check: true });
-        const final = await written.final;
-        client.close();
-        const got = await received;
-        return settle(written, final, got.bytes, got.intact);
+        return await timeoutRow(client, server);
       },
     },
     {

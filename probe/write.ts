@@ -166,15 +166,23 @@ export const writeTimeout: Experiment = {
   decision: strandedWrite,
   async run(lab: Lab): Promise<Outcome> {
     const { client, server } = await lab.pair();
-    const written = await writeUntilTimeout(client);
-    if (written.error === undefined) return written.outcome;
-    const received = drain(server, { check: true });
-    const final = await written.final;
-    client.close();
-    const got = await received;
-    return settle(written, final, got.bytes, got.intact);
+    return await timeoutRow(client, server);
   },
 };
+
+/**
+ * client6 on `client` against `server`, which reads only once the write
+ * timed out: the row, with what the peer received in the end.
+ */
+export async function timeoutRow(client: Conn, server: Conn): Promise<Outcome> {
+  const written = await writeUntilTimeout(client);
+  if (written.error === undefined) return written.outcome;
+  const received = drain(server, { check: true });
+  const final = await written.final;
+  client.close();
+  const got = await received;
+  return settle(written, final, got.bytes, got.intact);
+}
 
 /** What {@linkcode writeUntilTimeout} found. */
 export interface TimedOut {

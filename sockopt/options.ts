@@ -352,17 +352,7 @@ export function setLinger(socket: SocketRef, sec: number): void {
  * ```
  */
 export function setReadBuffer(socket: SocketRef, bytes: number): void {
-  checkInteger(bytes, "Read buffer size", 0);
-  const lib = libc("setReadBuffer");
-  const { SOL_SOCKET, SO_RCVBUF } = lib.c;
-  setOption(
-    lib,
-    resolveFd(lib, socket),
-    SOL_SOCKET,
-    SO_RCVBUF,
-    bytes,
-    `Read buffer size "${bytes}"`,
-  );
+  setBuffer(socket, bytes, "Read buffer size", "SO_RCVBUF");
 }
 
 /**
@@ -397,17 +387,20 @@ export function setReadBuffer(socket: SocketRef, bytes: number): void {
  * ```
  */
 export function setWriteBuffer(socket: SocketRef, bytes: number): void {
-  checkInteger(bytes, "Write buffer size", 0);
-  const lib = libc("setWriteBuffer");
-  const { SOL_SOCKET, SO_SNDBUF } = lib.c;
-  setOption(
-    lib,
-    resolveFd(lib, socket),
-    SOL_SOCKET,
-    SO_SNDBUF,
-    bytes,
-    `Write buffer size "${bytes}"`,
-  );
+  setBuffer(socket, bytes, "Write buffer size", "SO_SNDBUF");
+}
+
+/** Sets SO_RCVBUF or SO_SNDBUF to `bytes`, checked first. */
+function setBuffer(
+  socket: SocketRef,
+  bytes: number,
+  what: string,
+  option: "SO_RCVBUF" | "SO_SNDBUF",
+): void {
+  checkInteger(bytes, what, 0);
+  const lib = libc(option === "SO_RCVBUF" ? "setReadBuffer" : "setWriteBuffer");
+  const fd = resolveFd(lib, socket);
+  setOption(lib, fd, lib.c.SOL_SOCKET, lib.c[option], bytes, `${what} "${bytes}"`);
 }
 
 /** SocketOptions are the option values in effect on a socket, as the kernel reports them. */
