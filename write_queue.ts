@@ -327,17 +327,18 @@ export class WriteQueue {
         // before each one after a partial write: the socket was full.
         let due = dueInterrupt(this.#deadline, signal);
         if (due !== undefined) throw due;
-        if (this.#trySend !== undefined) {
-          if (!this.#run.allowed()) {
-            // Sending without a wait for 2 ms: give the event loop a turn first.
-            // The deadline was checked above: a yield is not a wait for the socket.
-            this.#run.reset();
-            await this.#yield();
-          }
-          // Kernel first, on the callers' own bytes: what it takes now is
+        const trySend = this.#trySend;
+        if (trySend !== undefined && !this.#run.allowed()) {
+          // Sending without a wait for 2 ms: give the event loop a turn first.
+          // The deadline was checked above: a yield is not a wait for the socket.
+          this.#run.reset();
+          await this.#yield();
+        }
+        if (trySend !== undefined && entries.length === 1) {
+          // Kernel first, on the caller's own bytes: what it takes now is
           // written, and no copy is needed.
           if (this.#closed) throw CLOSED;
-          const sent = sendNow(this.#trySend, entries, ends, done, total);
+          const sent = sendNow(trySend, entries, ends, done, total);
           accepted(sent);
           if (done === total) break;
           if (sent > 0) {
@@ -345,11 +346,27 @@ export class WriteQueue {
             if ((due = dueInterrupt(this.#deadline, signal)) !== undefined) throw due;
           }
         }
-        this.#run.reset(); // the kernel would block: the runtime write waits, a real turn
         const len = Math.min(total - done, MAX_CHUNK);
         chunk = takeChunk(len);
         copyRun(entries, ends, done, chunk);
-        for (let off = 0; off < len;) {
+        let off = 0;
+        if (trySend !== undefined && entries.length > 1) {
+          // Several small writes: one copy into the chunk, then one send.
+          if (this.#closed) throw CLOSED;
+          off = Math.max(trySend(chunk), 0);
+          accepted(off);
+          if (off === len) {
+            giveChunk(chunk);
+            chunk = null;
+            continue;
+          }
+          if (off > 0) {
+            if (blockedSince < 0) blockedSince = this.#now();
+            if ((due = dueInterrupt(this.#deadline, signal)) !== undefined) throw due;
+          }
+        }
+        this.#run.reset(); // the kernel would block: the runtime write waits, a real turn
+        while (off < len) {
           if (this.#closed) throw CLOSED;
           if (off > 0 && (due = dueInterrupt(this.#deadline, signal)) !== undefined) throw due;
           const op = this.#lastOp = this.#sink(off === 0 ? chunk : chunk.subarray(off));
