@@ -41,6 +41,37 @@ export interface DialOptions extends ConnOptions {
 }
 
 /**
+ * Connects to a unix socket, as Go's `net.Dial("unix", path)`: the same
+ * contract as a TCP conn, without the TCP options (see
+ * {@linkcode UnixConn}). Needs `--allow-read`, `--allow-write` and
+ * `--allow-net`. The `timeout` and `signal` options apply; `noDelay` and
+ * `keepAlive` are a TypeError.
+ *
+ * @param address `{ transport: "unix", path }`.
+ * @param options Timeout and signal.
+ * @returns The connected {@linkcode UnixConn}.
+ * @throws {NetError} Kind `"invalid-address"` for an empty path; `"refused"`
+ *   when nobody listens at a socket file; the runtime's kinds otherwise.
+ *
+ * @example Dial a unix socket
+ * ```ts
+ * import { dial, listen } from "@netconn/netconn";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = Deno.makeTempDirSync();
+ * const path = `${dir}/example.sock`;
+ * {
+ *   await using ln = listen({ transport: "unix", path });
+ *   await using conn = await dial({ transport: "unix", path });
+ *   await using _peer = await ln.accept();
+ *   assert.equal(conn.network, "unix");
+ *   assert.equal(String(conn.remoteAddr), path);
+ * }
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export function dial(address: UnixAddress, options?: DialOptions): Promise<UnixConn>;
+/**
  * Connects to a TCP address, as Go's `net.Dial("tcp", address)`, or to a
  * unix socket, as `net.Dial("unix", path)`.
  *
@@ -80,7 +111,6 @@ export interface DialOptions extends ConnOptions {
  * assert.equal(peer.remoteAddr.port, conn.localAddr.port);
  * ```
  */
-export function dial(address: UnixAddress, options?: DialOptions): Promise<UnixConn>;
 export function dial(address: Address, options?: DialOptions): Promise<Conn>;
 export async function dial(
   address: Address | UnixAddress,

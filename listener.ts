@@ -71,6 +71,33 @@ export interface AcceptOptions {
 }
 
 /**
+ * Listens on a unix socket, as Go's `net.Listen("unix", path)`: accepted
+ * conns are {@linkcode UnixConn}s. As in Go, a path that exists fails with
+ * kind `"addr-in-use"`, and closing the listener removes the socket file
+ * it made. Needs `--allow-read`, `--allow-write` and `--allow-net`; the TCP
+ * options (`backlog`, `reusePort`, `noDelay`, `keepAlive`) are a TypeError.
+ *
+ * @param address `{ transport: "unix", path }`.
+ * @param options Nothing a unix listener takes: leave it out.
+ * @returns The listener.
+ * @throws {NetError} Kind `"addr-in-use"` when the path exists, `"invalid-address"` for an empty one.
+ *
+ * @example Listen on a unix socket; close removes the file
+ * ```ts
+ * import { listen } from "@netconn/netconn";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = Deno.makeTempDirSync();
+ * const path = `${dir}/example.sock`;
+ * const ln = listen({ transport: "unix", path });
+ * assert.equal(String(ln.addr), path);
+ * await ln[Symbol.asyncDispose]();
+ * assert.throws(() => Deno.lstatSync(path), Deno.errors.NotFound);
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export function listen(address: UnixAddress, options?: ListenOptions): Listener<UnixConn>;
+/**
  * Listens for TCP connections, as Go's `net.Listen("tcp", address)`.
  *
  * `":8001"` (or an object without `hostname`) listens on every interface,
@@ -99,7 +126,6 @@ export interface AcceptOptions {
  * assert.equal(server.localAddr.port, ln.addr.port);
  * ```
  */
-export function listen(address: UnixAddress, options?: ListenOptions): Listener<UnixConn>;
 export function listen(address: Address, options?: ListenOptions): Listener;
 export function listen(
   address: Address | UnixAddress,
