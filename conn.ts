@@ -6,7 +6,7 @@
  * @module
  */
 
-import { formatAddr, normalizeAddr } from "./address.ts";
+import { formatAddr, isPipeAddr, normalizeAddr } from "./address.ts";
 import { Deadline, type DeadlineTime } from "./deadline.ts";
 import { NetError, type NetOp, NotSupportedError, type OpCounts, toNetError } from "./errors.ts";
 import {
@@ -36,8 +36,11 @@ import {
 import { Fifo } from "./_fifo.ts";
 import { CLOSED, dueInterrupt, Interrupt, Leftover, waitFor } from "./_wait.ts";
 
-/** The network of a {@linkcode Conn}: `"tcp"`, `"tls"` (TLS over TCP) or `"unix"`. */
-export type Network = "tcp" | "tls" | "unix";
+/**
+ * The network of a {@linkcode Conn}: `"tcp"`, `"tls"` (TLS over TCP),
+ * `"unix"`, or `"pipe"` (an end of a {@linkcode pipe}).
+ */
+export type Network = "tcp" | "tls" | "unix" | "pipe";
 
 /** A Deno stream conn, as a Conn wraps it. */
 type RawConn = Deno.TcpConn | Deno.TlsConn | Deno.UnixConn;
@@ -217,7 +220,13 @@ export class Conn implements AsyncDisposable {
     this.#localAddr = normalizeAddr(conn.localAddr);
     this.#remoteAddr = normalizeAddr(conn.remoteAddr);
     const tcp = "hostname" in this.#localAddr;
-    this.#network = !tcp ? "unix" : "handshake" in conn ? "tls" : "tcp";
+    this.#network = isPipeAddr(this.#localAddr)
+      ? "pipe"
+      : !tcp
+      ? "unix"
+      : "handshake" in conn
+      ? "tls"
+      : "tcp";
     this.#sock = tcp ? { localAddr: this.#localAddr, remoteAddr: this.#remoteAddr } : null;
     if (!upgrading) this.#applyOptions(noDelay, keepAlive);
   }
@@ -246,7 +255,7 @@ export class Conn implements AsyncDisposable {
     }
   }
 
-  /** The network: `"tcp"`, `"tls"` (TLS over TCP) or `"unix"`. */
+  /** The network: `"tcp"`, `"tls"` (TLS over TCP), `"unix"` or `"pipe"`. */
   get network(): Network {
     return this.#network;
   }
@@ -289,7 +298,7 @@ export class Conn implements AsyncDisposable {
 
   /** The network as error messages name it, as Go: TLS runs over "tcp". */
   get #net(): string {
-    return this.#network === "unix" ? "unix" : "tcp";
+    return this.#network === "tls" ? "tcp" : this.#network;
   }
 
   /**
@@ -875,13 +884,13 @@ export class Conn implements AsyncDisposable {
     if (this.#closed) throw this.#error("set", CLOSED);
   }
 
-  /** The TCP socket a socket option goes to: open, and not a unix socket. */
+  /** The TCP socket a socket option goes to: open, and not a unix socket or a pipe. */
   #socket(method: string): ConnAddrs {
     this.#checkOpen();
     if (this.#sock === null) {
-      throw new NotSupportedError(`${method} is a TCP option: this is a unix conn`, {
+      throw new NotSupportedError(`${method} is a TCP option: this is a ${this.#network} conn`, {
         op: "set",
-        net: "unix",
+        net: this.#net,
         source: this.#source,
         addr: this.#addr,
       });
