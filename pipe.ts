@@ -162,8 +162,10 @@ class Channel {
       this.#offers.shift();
       release();
       release();
-      request.resolve(n);
-      offer.resolve(n);
+      settle(() => {
+        request.resolve(n);
+        offer.resolve(n);
+      });
     }
   }
 }
@@ -234,3 +236,30 @@ function release(): void {
 }
 
 function idle(): void {}
+
+// A pipe's hand-offs settle promises, and promise callbacks run before any
+// timer: two tasks talking over a pipe in a loop would never let the event
+// loop turn, so no deadline could fire. After YIELD_MS of hand-offs without
+// a turn, the next ones settle from a zero-delay timer: the event loop turns
+// at least that often, as a socket's operations let it.
+const YIELD_MS = 4;
+let turnStart = performance.now(); // when hand-offs last let the event loop turn
+let deferred: (() => void)[] | null = null; // settlements waiting for the turn
+
+function settle(fn: () => void): void {
+  if (deferred !== null) {
+    deferred.push(fn);
+  } else if (performance.now() - turnStart < YIELD_MS) {
+    fn();
+  } else {
+    deferred = [fn];
+    setTimeout(flush, 0);
+  }
+}
+
+function flush(): void {
+  const due = deferred!;
+  deferred = null;
+  turnStart = performance.now();
+  for (const fn of due) fn();
+}
