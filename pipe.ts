@@ -124,24 +124,15 @@ class Channel {
   /** The writer closed: its waiting writes fail with `error`; reads return null. */
   closeWriter(error: unknown): void {
     this.#writerShut = true;
-    for (const offer of this.#offers.splice(0)) {
-      release();
-      offer.reject(error);
-    }
+    failAll(this.#offers, error);
     this.#match();
   }
 
   /** The reader closed: its waiting reads fail with `error`; writes fail with BrokenPipe. */
   closeReader(error: unknown): void {
     this.#readerGone = true;
-    for (const request of this.#requests.splice(0)) {
-      release();
-      request.reject(error);
-    }
-    for (const offer of this.#offers.splice(0)) {
-      release();
-      offer.reject(brokenPipe());
-    }
+    failAll(this.#requests, error);
+    failAll(this.#offers, brokenPipe());
   }
 
   /** Hands bytes from the first offer to the first request, while both exist. */
@@ -207,6 +198,14 @@ class RawEnd {
     this.#closed = true;
     this.#in.closeReader(closedHere());
     this.#out.closeWriter(closedHere());
+  }
+}
+
+/** Fails every waiting operation of `list` with `error`, emptying it. */
+function failAll(list: { reject(error: unknown): void }[], error: unknown): void {
+  for (const op of list.splice(0)) {
+    release();
+    op.reject(error);
   }
 }
 

@@ -161,22 +161,24 @@ async function racyWrite({ a, b, tasks, waitMs }: StepRun): Promise<void> {
   }
 }
 
-/** A read at a passed deadline times out; a write goes through all the same. */
-async function readTimeout({ a, b, tasks, waitMs }: StepRun): Promise<void> {
-  drainer(tasks, b);
-  a.setReadDeadline(LONG_AGO);
-  await mustTimeOut(a.read(new Uint8Array(KIB)), waitMs, "a read at a passed read deadline");
-  await mustEnd(a.write(new Uint8Array(KIB)), waitMs, "a write after a read timed out")
-    .catch((e) => fail(`a write after a read timed out failed: ${describeError(e)}`));
-}
-
-/** A write at a passed deadline times out; a read goes through all the same. */
-async function writeTimeout({ a, b, tasks, waitMs }: StepRun): Promise<void> {
-  endlessWriter(tasks, b);
-  a.setWriteDeadline(LONG_AGO);
-  await mustTimeOut(a.write(new Uint8Array(KIB)), waitMs, "a write at a passed write deadline");
-  await mustEnd(a.read(new Uint8Array(KIB)), waitMs, "a read after a write timed out")
-    .catch((e) => fail(`a read after a write timed out failed: ${describeError(e)}`));
+/**
+ * An operation one way at a passed deadline times out; one the other way
+ * goes through all the same, as the peer reads (or writes) on.
+ */
+function timeoutLeavesOtherWay(timedOut: "read" | "write"): Step[1] {
+  const other = timedOut === "read" ? "write" : "read";
+  return async ({ a, b, tasks, waitMs }) => {
+    const op = (which: "read" | "write") =>
+      which === "read" ? a.read(new Uint8Array(KIB)) : a.write(new Uint8Array(KIB));
+    if (timedOut === "read") drainer(tasks, b);
+    else endlessWriter(tasks, b);
+    if (timedOut === "read") a.setReadDeadline(LONG_AGO);
+    else a.setWriteDeadline(LONG_AGO);
+    await mustTimeOut(op(timedOut), waitMs, `a ${timedOut} at a passed ${timedOut} deadline`);
+    const what = `a ${other} after a ${timedOut} timed out`;
+    await mustEnd(op(other), waitMs, what)
+      .catch((e) => fail(`${what} failed: ${describeError(e)}`));
+  };
 }
 
 /** Deadlines in the past fail new reads and writes at once, with nothing moved. */
@@ -363,8 +365,8 @@ export const goSteps: Step[] = [
   ["ping-pong", pingPong],
   ["racy reads under 1 ms deadlines", racyRead],
   ["racy writes under 1 ms deadlines", racyWrite],
-  ["a read timeout leaves writes alone", readTimeout],
-  ["a write timeout leaves reads alone", writeTimeout],
+  ["a read timeout leaves writes alone", timeoutLeavesOtherWay("read")],
+  ["a write timeout leaves reads alone", timeoutLeavesOtherWay("write")],
   ["a past deadline fails new reads and writes", pastDeadline],
   ["a deadline set in the past ends waiting reads and writes", presentDeadline],
   ["a future deadline ends waiting reads and writes", futureDeadline],
