@@ -192,19 +192,55 @@ class UnixAddr implements Deno.UnixAddr {
 }
 
 /**
+ * PipeAddr is the address of both ends of a {@linkcode pipe}, as Go's
+ * `pipeAddr`: its network and its text are both `pipe`. `String(addr)` is
+ * `"pipe"`, and so is what `console.log` shows.
+ */
+export interface PipeAddr {
+  /** Always `"pipe"`. */
+  readonly transport: "pipe";
+}
+
+/** The printable {@linkcode PipeAddr}. */
+class PipeAddress implements PipeAddr {
+  readonly transport = "pipe";
+
+  /** `pipe`, as Go's `pipeAddr.String()`. */
+  toString(): string {
+    return "pipe";
+  }
+
+  [Symbol.for("Deno.customInspect")](): string {
+    return "pipe";
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return "pipe";
+  }
+}
+
+/** Is `addr` a {@linkcode PipeAddr} (by its `transport`)? */
+export function isPipeAddr(addr: unknown): addr is PipeAddr {
+  return typeof addr === "object" && addr !== null &&
+    (addr as { transport?: unknown }).transport === "pipe";
+}
+
+/**
  * The address as netconn hands it out: printable, with an IPv4-mapped IPv6
  * host shown as plain IPv4, as Go does. A TLS conn's address (which
- * `Deno.startTls` hands out without a `transport`) is a TCP address.
+ * `Deno.startTls` hands out without a `transport`) is a TCP address; a
+ * pipe's is a {@linkcode PipeAddr}.
  */
 export function normalizeAddr(addr: Deno.NetAddr): Deno.NetAddr;
 export function normalizeAddr(addr: Deno.Addr): Deno.Addr;
 export function normalizeAddr(addr: Deno.Addr): Deno.Addr {
+  if (isPipeAddr(addr)) return new PipeAddress() as unknown as Deno.Addr;
   if (!("hostname" in addr)) return new UnixAddr((addr as { path: string | null }).path);
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr.hostname);
   return new NetAddr(mapped === null ? addr.hostname : mapped[1]!, addr.port);
 }
 
-/** An address as error messages show it: `host:port`, or a unix path. */
+/** An address as error messages show it: `host:port`, a unix path, or `pipe`. */
 export function formatAddr(addr: Deno.Addr): string {
   return String(normalizeAddr(addr));
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { formatAddr, normalizeAddr } from "./address.ts";
+import { formatAddr, isPipeAddr, normalizeAddr } from "./address.ts";
 import { Deadline, type DeadlineTime } from "./deadline.ts";
 import { NetError, type NetOp, NotSupportedError, type OpCounts, toNetError } from "./errors.ts";
 import {
@@ -36,8 +36,11 @@ import {
 import { Reader } from "./_reader.ts";
 import { CLOSED, waitFor } from "./_wait.ts";
 
-/** The network of a {@linkcode Conn}: `"tcp"`, `"tls"` (TLS over TCP) or `"unix"`. */
-export type Network = "tcp" | "tls" | "unix";
+/**
+ * The network of a {@linkcode Conn}: `"tcp"`, `"tls"` (TLS over TCP),
+ * `"unix"`, or `"pipe"` (an end of a {@linkcode pipe}).
+ */
+export type Network = "tcp" | "tls" | "unix" | "pipe";
 
 /** A Deno stream conn, as a Conn wraps it. */
 type RawConn = Deno.TcpConn | Deno.TlsConn | Deno.UnixConn;
@@ -213,7 +216,13 @@ export class Conn implements AsyncDisposable {
     this.#localAddr = normalizeAddr(conn.localAddr);
     this.#remoteAddr = normalizeAddr(conn.remoteAddr);
     const tcp = "hostname" in this.#localAddr;
-    this.#network = !tcp ? "unix" : "handshake" in conn ? "tls" : "tcp";
+    this.#network = isPipeAddr(this.#localAddr)
+      ? "pipe"
+      : !tcp
+      ? "unix"
+      : "handshake" in conn
+      ? "tls"
+      : "tcp";
     this.#sock = tcp ? { localAddr: this.#localAddr, remoteAddr: this.#remoteAddr } : null;
     this.#reader = new Reader({
       read: (p) => conn.read(p),
@@ -260,7 +269,7 @@ export class Conn implements AsyncDisposable {
     }
   }
 
-  /** The network: `"tcp"`, `"tls"` (TLS over TCP) or `"unix"`. */
+  /** The network: `"tcp"`, `"tls"` (TLS over TCP), `"unix"` or `"pipe"`. */
   get network(): Network {
     return this.#network;
   }
@@ -305,7 +314,7 @@ export class Conn implements AsyncDisposable {
 
   /** The network as error messages name it, as Go: TLS runs over "tcp". */
   get #net(): string {
-    return this.#network === "unix" ? "unix" : "tcp";
+    return this.#network === "tls" ? "tcp" : this.#network;
   }
 
   /**
@@ -796,7 +805,7 @@ export class Conn implements AsyncDisposable {
     if (this.#closed) throw this.#error("set", CLOSED);
   }
 
-  /** The TCP socket a socket option goes to: open, and not a unix socket. */
+  /** The TCP socket a socket option goes to: open, and not a unix socket or a pipe. */
   #socket(method: string): ConnAddrs {
     this.#checkOpen();
     if (this.#sock === null) {

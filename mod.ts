@@ -36,7 +36,7 @@
  * @module
  */
 
-export { type Address, type UnixAddress } from "./address.ts";
+export { type Address, type PipeAddr, type UnixAddress } from "./address.ts";
 export {
   Conn,
   type ConnOptions,
@@ -67,3 +67,4 @@ export {
 } from "./listener.ts";
 export { type KeepAliveConfig, type SocketOptions } from "./sockopt/mod.ts";
 export type { Reader, Writer } from "./bufio/io.ts";
+export { pipe } from "./pipe.ts";

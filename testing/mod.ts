@@ -30,3 +30,10 @@
  */
 
 export * from "./fault_proxy.ts";
+export {
+  type ConnUnderTest,
+  type MakePipe,
+  type StepContext,
+  testConn,
+  type TestConnOptions,
+} from "./test_conn.ts";
