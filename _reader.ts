@@ -19,6 +19,8 @@ const MIN_READ = 2048;
 const MAX_READ = 1 << 20;
 /** How far ahead of the caller's read size the runtime reads, at most, while reads fill up. */
 const READ_AHEAD = 256 * 1024;
+/** The runtime read size of a stream's default reader (Deno's own streams read 64 KiB). */
+const STREAM_READ = 64 * 1024;
 /** A stream chunk at least this large takes the read buffer with it instead of a copy. */
 const GIVE_AWAY = 8 * 1024;
 const EMPTY = new Uint8Array(0);
@@ -117,6 +119,39 @@ export class Reader {
       }
       this.#r = this.#w = 0;
       return chunk;
+    });
+  }
+
+  /**
+   * The read side as a byte stream: BYOB readers read straight into their
+   * buffers with `read`, default readers get chunks of what has arrived. A
+   * read error errors the stream (web streams cannot resume): `onError` is
+   * told, so the conn can hand out a fresh one.
+   */
+  stream(
+    read: (p: Uint8Array) => Promise<number | null>,
+    onError: () => void,
+  ): ReadableStream<Uint8Array> {
+    const pull = async (controller: ReadableByteStreamController): Promise<void> => {
+      const request = controller.byobRequest;
+      if (request?.view) {
+        const view = request.view;
+        const n = await read(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+        if (n === null) controller.close();
+        request.respond(n ?? 0);
+        return;
+      }
+      const chunk = await this.readChunk(STREAM_READ);
+      if (chunk === null) controller.close();
+      else controller.enqueue(chunk);
+    };
+    return new ReadableStream({
+      type: "bytes",
+      pull: (controller) =>
+        pull(controller).catch((e) => {
+          onError();
+          throw e;
+        }),
     });
   }
 

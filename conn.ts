@@ -98,8 +98,6 @@ export interface ConnStats {
   writeBlockedMs: number;
 }
 
-/** The runtime read size of `readable` for default readers (Deno's own streams read 64 KiB). */
-const STREAM_READ = 64 * 1024;
 
 /**
  * Conn is a TCP connection with Go's `net.Conn` contract, made by
@@ -749,13 +747,8 @@ export class Conn implements AsyncDisposable {
    */
   get readable(): ReadableStream<Uint8Array> {
     if (this.#readable !== null) return this.#readable;
-    const stream: ReadableStream<Uint8Array> = new ReadableStream({
-      type: "bytes",
-      pull: (controller) =>
-        this.#pull(controller).catch((e) => {
-          if (this.#readable === stream) this.#readable = null;
-          throw e;
-        }),
+    const stream: ReadableStream<Uint8Array> = this.#reader.stream((p) => this.read(p), () => {
+      if (this.#readable === stream) this.#readable = null;
     });
     return this.#readable = stream;
   }
@@ -781,24 +774,6 @@ export class Conn implements AsyncDisposable {
       abort: () => this.close(),
     });
     return this.#writable = stream;
-  }
-
-  async #pull(controller: ReadableByteStreamController): Promise<void> {
-    const request = controller.byobRequest;
-    if (request?.view) {
-      const view = request.view;
-      const n = await this.read(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
-      if (n === null) {
-        controller.close();
-        request.respond(0);
-      } else {
-        request.respond(n);
-      }
-      return;
-    }
-    const chunk = await this.#reader.readChunk(STREAM_READ);
-    if (chunk === null) controller.close();
-    else controller.enqueue(chunk);
   }
 
   #checkOpen(): void {
