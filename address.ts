@@ -40,13 +40,19 @@ export function isUnixAddress(address: unknown): address is UnixAddress {
 export function checkUnixAddress(address: UnixAddress, op: "dial" | "listen"): string {
   const path = (address as { path?: unknown }).path;
   if (typeof path !== "string" || path === "") {
-    throw invalid(
+    throw new NetError(`unix address needs a path: received ${describe(path)}`, {
       op,
-      String(path),
-      `unix path must be a non-empty string: received ${describe(path)}`,
-    );
+      net: "unix",
+      kind: "invalid-address",
+    });
   }
-  if (path.indexOf("\0", 1) >= 0) throw invalid(op, path, "unix path contains a NUL byte");
+  if (path.indexOf("\0", 1) >= 0) {
+    throw new NetError(`address ${quote(path)}: unix path contains a NUL byte`, {
+      op,
+      net: "unix",
+      kind: "invalid-address",
+    });
+  }
   return path;
 }
 
@@ -69,7 +75,10 @@ export function parseAddress(address: Address, op: "dial" | "listen"): HostPort 
   if (typeof address === "object" && address !== null) {
     const transport = (address as { transport?: unknown }).transport;
     if (transport !== undefined && transport !== "tcp") {
-      throw invalid(op, String(transport), `transport ${describe(transport)} is not "tcp"`);
+      throw new NetError(
+        `transport must be "tcp" or "unix": received ${describe(transport)}`,
+        { op, kind: "invalid-address" },
+      );
     }
     const hostname = address.hostname ?? "";
     if (typeof hostname !== "string") {

@@ -98,7 +98,6 @@ export interface ConnStats {
   writeBlockedMs: number;
 }
 
-
 /**
  * Conn is a TCP connection with Go's `net.Conn` contract, made by
  * {@linkcode dial} or {@linkcode Listener.accept} (or by wrapping a

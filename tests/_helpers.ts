@@ -375,3 +375,34 @@ function firstLine(stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Arra
     }),
   );
 }
+
+/** Whether `command` is an executable on PATH. */
+export function onPath(command: string): boolean {
+  const path = Deno.env.get("PATH") ?? "";
+  for (const dir of path.split(":")) {
+    if (dir === "") continue;
+    try {
+      const info = Deno.statSync(`${dir}/${command}`);
+      if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) return true;
+    } catch {
+      // not in this directory
+    }
+  }
+  return false;
+}
+
+/**
+ * Test options that skip a test, with a message once, when the real peer it
+ * drives (`openssl`, `python3`) is not installed: `.ci/run` installs them,
+ * and a machine with only Deno still runs everything else.
+ */
+export function needs(command: string): { ignore: boolean } {
+  const missing = !onPath(command);
+  if (missing && !warned.has(command)) {
+    warned.add(command);
+    console.warn(`${command} is not on PATH: the tests that drive it are skipped`);
+  }
+  return { ignore: missing };
+}
+
+const warned = new Set<string>();

@@ -15,7 +15,7 @@ import {
   NotSupportedError,
   TimeoutError,
 } from "../mod.ts";
-import { mustNotSettle, mustReject, mustSettle, pair, readAtLeast } from "./_helpers.ts";
+import { mustNotSettle, mustReject, mustSettle, needs, pair, readAtLeast } from "./_helpers.ts";
 import {
   certifiedKey,
   certText,
@@ -33,33 +33,41 @@ async function readString(conn: Conn, n: number): Promise<string> {
   return decoder.decode(await readAtLeast(conn, n));
 }
 
-Deno.test("tls: dialTls talks to openssl s_server both ways, verifying localhost on 127.0.0.1", async () => {
-  await using s = await startSServer({ alpn: ["x-other", "x-netconn"] });
-  await using conn = await dialTls(`127.0.0.1:${s.port}`, {
-    hostname: "localhost",
-    caCerts,
-    alpnProtocols: ["x-netconn"],
-    timeout: 5000,
-  });
-  assert.equal(conn.network, "tls");
-  assert.deepEqual(await conn.handshake(), { alpnProtocol: "x-netconn" });
-  assert.equal(await conn.write(encoder.encode("ping from netconn\n")), 18);
-  await s.waitFor("ping from netconn\n");
-  await s.send("pong from s_server\n");
-  assert.equal(await readString(conn, 19), "pong from s_server\n");
-  // Go's defaults reached the TCP conn under TLS.
-  assert.equal(conn.socketOptions().noDelay, true);
-  assert.equal(conn.socketOptions().keepAlive, true);
-});
+Deno.test(
+  "tls: dialTls talks to openssl s_server both ways, verifying localhost on 127.0.0.1",
+  needs("openssl"),
+  async () => {
+    await using s = await startSServer({ alpn: ["x-other", "x-netconn"] });
+    await using conn = await dialTls(`127.0.0.1:${s.port}`, {
+      hostname: "localhost",
+      caCerts,
+      alpnProtocols: ["x-netconn"],
+      timeout: 5000,
+    });
+    assert.equal(conn.network, "tls");
+    assert.deepEqual(await conn.handshake(), { alpnProtocol: "x-netconn" });
+    assert.equal(await conn.write(encoder.encode("ping from netconn\n")), 18);
+    await s.waitFor("ping from netconn\n");
+    await s.send("pong from s_server\n");
+    assert.equal(await readString(conn, 19), "pong from s_server\n");
+    // Go's defaults reached the TCP conn under TLS.
+    assert.equal(conn.socketOptions().noDelay, true);
+    assert.equal(conn.socketOptions().keepAlive, true);
+  },
+);
 
-Deno.test("tls: dialTls presents a client certificate to an s_server that asks for one", async () => {
-  await using s = await startSServer({ requireClientCert: true });
-  const { cert, key } = certifiedKey("client");
-  await using conn = await dialTls(`localhost:${s.port}`, { caCerts, cert, key });
-  await conn.write(encoder.encode("with a cert\n"));
-  await s.waitFor("with a cert\n");
-  await s.waitFor(/subject=.*netconn test client/);
-});
+Deno.test(
+  "tls: dialTls presents a client certificate to an s_server that asks for one",
+  needs("openssl"),
+  async () => {
+    await using s = await startSServer({ requireClientCert: true });
+    const { cert, key } = certifiedKey("client");
+    await using conn = await dialTls(`localhost:${s.port}`, { caCerts, cert, key });
+    await conn.write(encoder.encode("with a cert\n"));
+    await s.waitFor("with a cert\n");
+    await s.waitFor(/subject=.*netconn test client/);
+  },
+);
 
 Deno.test("tls: a client certificate with another name to verify is refused before any connection", async () => {
   await using ln = listen("127.0.0.1:0");
@@ -75,17 +83,21 @@ Deno.test("tls: a client certificate with another name to verify is refused befo
   await mustReject(dialTls(ln.addr, { caCerts: "ca" as never }), TypeError);
 });
 
-Deno.test("tls: listenTls serves openssl s_client both ways, with ALPN", async () => {
-  await using ln = listenTls("127.0.0.1:0", { ...server, alpnProtocols: ["x-netconn"] });
-  await using client = await startSClient({ port: ln.addr.port, alpn: ["x-netconn"] });
-  await using conn = await ln.accept();
-  assert.deepEqual(await conn.handshake(), { alpnProtocol: "x-netconn" });
-  await client.waitFor("Verify return code: 0 (ok)");
-  await conn.write(encoder.encode("hello s_client\n"));
-  await client.waitFor("hello s_client\n");
-  await client.send("hello netconn\n");
-  assert.equal(await readString(conn, 14), "hello netconn\n");
-});
+Deno.test(
+  "tls: listenTls serves openssl s_client both ways, with ALPN",
+  needs("openssl"),
+  async () => {
+    await using ln = listenTls("127.0.0.1:0", { ...server, alpnProtocols: ["x-netconn"] });
+    await using client = await startSClient({ port: ln.addr.port, alpn: ["x-netconn"] });
+    await using conn = await ln.accept();
+    assert.deepEqual(await conn.handshake(), { alpnProtocol: "x-netconn" });
+    await client.waitFor("Verify return code: 0 (ok)");
+    await conn.write(encoder.encode("hello s_client\n"));
+    await client.waitFor("hello s_client\n");
+    await client.send("hello netconn\n");
+    assert.equal(await readString(conn, 14), "hello netconn\n");
+  },
+);
 
 Deno.test("tls: a client that never handshakes holds up neither accept nor anyone else", async () => {
   await using ln = listenTls("127.0.0.1:0", server);
@@ -148,34 +160,38 @@ Deno.test("tls: failed handshakes are NetErrors of kind tls, with the runtime's 
   });
 });
 
-Deno.test("tls: startTls upgrades a conn mid-conversation (STARTTLS against s_server)", async () => {
-  await using peer = await startStartTlsPeer(async (plain) => {
-    await plain.write(encoder.encode("220 ready\r\n"));
-    const buf = new Uint8Array(10);
-    let got = "";
-    while (!got.endsWith("STARTTLS\r\n")) {
-      const n = await plain.read(buf.subarray(0, 10 - got.length));
-      if (n === null) return;
-      got += decoder.decode(buf.subarray(0, n));
-    }
-    await plain.write(encoder.encode("220 go ahead\r\n"));
-  });
-  const plain = await dial(`127.0.0.1:${peer.port}`);
-  assert.equal(await readString(plain, 11), "220 ready\r\n");
-  await plain.write(encoder.encode("STARTTLS\r\n"));
-  assert.equal(await readString(plain, 14), "220 go ahead\r\n");
-  await using tls = await plain.startTls({ hostname: "localhost", caCerts });
-  assert.equal(tls.network, "tls");
-  await tls.write(encoder.encode("EHLO over tls\r\n"));
-  await peer.server.waitFor("EHLO over tls");
-  // The plaintext conn is consumed: every use is ClosedError.
-  await mustReject(plain.read(new Uint8Array(1)), ClosedError);
-  await mustReject(plain.write(new Uint8Array(1)), ClosedError);
-  await mustReject(plain.startTls(), ClosedError);
-  plain.close(); // a no-op: the socket is the TLS conn's now
-  await tls.write(encoder.encode("still here\r\n"));
-  await peer.server.waitFor("still here");
-});
+Deno.test(
+  "tls: startTls upgrades a conn mid-conversation (STARTTLS against s_server)",
+  needs("openssl"),
+  async () => {
+    await using peer = await startStartTlsPeer(async (plain) => {
+      await plain.write(encoder.encode("220 ready\r\n"));
+      const buf = new Uint8Array(10);
+      let got = "";
+      while (!got.endsWith("STARTTLS\r\n")) {
+        const n = await plain.read(buf.subarray(0, 10 - got.length));
+        if (n === null) return;
+        got += decoder.decode(buf.subarray(0, n));
+      }
+      await plain.write(encoder.encode("220 go ahead\r\n"));
+    });
+    const plain = await dial(`127.0.0.1:${peer.port}`);
+    assert.equal(await readString(plain, 11), "220 ready\r\n");
+    await plain.write(encoder.encode("STARTTLS\r\n"));
+    assert.equal(await readString(plain, 14), "220 go ahead\r\n");
+    await using tls = await plain.startTls({ hostname: "localhost", caCerts });
+    assert.equal(tls.network, "tls");
+    await tls.write(encoder.encode("EHLO over tls\r\n"));
+    await peer.server.waitFor("EHLO over tls");
+    // The plaintext conn is consumed: every use is ClosedError.
+    await mustReject(plain.read(new Uint8Array(1)), ClosedError);
+    await mustReject(plain.write(new Uint8Array(1)), ClosedError);
+    await mustReject(plain.startTls(), ClosedError);
+    plain.close(); // a no-op: the socket is the TLS conn's now
+    await tls.write(encoder.encode("still here\r\n"));
+    await peer.server.waitFor("still here");
+  },
+);
 
 Deno.test("tls: startTls refuses while bytes are unread or an operation is pending; nothing is lost", async () => {
   await using p = await pair();

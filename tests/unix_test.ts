@@ -13,7 +13,7 @@ import {
   TimeoutError,
   type UnixConn,
 } from "../mod.ts";
-import { mustNotSettle, mustReject } from "./_helpers.ts";
+import { mustNotSettle, mustReject, needs } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -82,7 +82,7 @@ while True:
 print(data.decode(), end="")
 `;
 
-Deno.test("unix: dial a peer in another process, both ways", async () => {
+Deno.test("unix: dial a peer in another process, both ways", needs("python3"), async () => {
   using dir = tempDir();
   const path = `${dir.path}/py.sock`;
   const child = new Deno.Command("python3", {
@@ -106,25 +106,29 @@ Deno.test("unix: dial a peer in another process, both ways", async () => {
   }
 });
 
-Deno.test("unix: listen serves a client in another process; close removes the socket file", async () => {
-  using dir = tempDir();
-  const path = `${dir.path}/ln.sock`;
-  const ln = listen({ transport: "unix", path });
-  assert.equal(String(ln.addr), path);
-  assert.ok(exists(path));
-  const client = python(PY_CLIENT, [path]);
-  {
-    await using conn = await ln.accept();
-    assert.equal(String(conn.localAddr), path);
-    assert.equal(String(conn.remoteAddr), "", "the client's end has no name");
-    const got = decoder.decode(await readAtLeast(conn, 18));
-    assert.equal(got, "hello from python\n");
-    await conn.write(encoder.encode("hello from netconn\n"));
-  }
-  assert.equal(await client, "hello from netconn\n");
-  await ln[Symbol.asyncDispose]();
-  assert.equal(exists(path), false, "closing the listener removes the socket file");
-});
+Deno.test(
+  "unix: listen serves a client in another process; close removes the socket file",
+  needs("python3"),
+  async () => {
+    using dir = tempDir();
+    const path = `${dir.path}/ln.sock`;
+    const ln = listen({ transport: "unix", path });
+    assert.equal(String(ln.addr), path);
+    assert.ok(exists(path));
+    const client = python(PY_CLIENT, [path]);
+    {
+      await using conn = await ln.accept();
+      assert.equal(String(conn.localAddr), path);
+      assert.equal(String(conn.remoteAddr), "", "the client's end has no name");
+      const got = decoder.decode(await readAtLeast(conn, 18));
+      assert.equal(got, "hello from python\n");
+      await conn.write(encoder.encode("hello from netconn\n"));
+    }
+    assert.equal(await client, "hello from netconn\n");
+    await ln[Symbol.asyncDispose]();
+    assert.equal(exists(path), false, "closing the listener removes the socket file");
+  },
+);
 
 Deno.test("unix: listening on a path that exists is addr-in-use, as in Go", async () => {
   using dir = tempDir();
