@@ -43,26 +43,13 @@ import {
   formatRowTables,
   formatTerminal,
   summary,
+  type TableRow,
   type Verdict,
   wrapLines,
 } from "./probe/_table.ts";
 
 /** One printed row: an experiment's outcome beside Go's, or why it has none. */
-export interface Row {
-  /** The case, e.g. `"write blocking"`. */
-  case: string;
-  /** Go's measured figures when `goMeasured`; else what Go documents. */
-  go: string;
-  /** True when the Go column was measured here. */
-  goMeasured: boolean;
-  /** What happened here, with the numbers. */
-  netconn: string;
-  /** The same on a raw `Deno.Conn`, when measured; else "". */
-  raw: string;
-  /** How the row compares with Go. */
-  verdict: Verdict;
-  /** Why the row differs from Go or was skipped; else "". */
-  why: string;
+export interface Row extends TableRow {
   /** The figures compared with Go's, side by side, when Go was measured. */
   compared?: string;
   /** The measured numbers, by name. */
@@ -77,8 +64,6 @@ export interface Row {
   ms: number;
   /** How many times the row was measured (more than once when it differed from Go). */
   attempts?: number;
-  /** Tables of the row's own, printed after the probe's table (the sweep's grid). */
-  tables?: ProbeTable[];
   /** Why the experiment failed to finish, if it did. */
   error?: string;
   /** True when the experiment was not run for want of a permission or of Go. */

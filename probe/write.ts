@@ -80,22 +80,9 @@ export const writeBlocking: Experiment = {
  * with a write deadline 200 ms ahead, until one blocks past it.
  */
 export async function fillWithDeadlines(client: Conn, who = ""): Promise<Outcome> {
-  const chunk = new Uint8Array(CHUNK);
   const waitMs = 200;
-  let total = 0;
-  let writes = 0;
-  let error: unknown;
   const start = performance.now();
-  while (total < RUNAWAY) {
-    client.setWriteDeadline(Date.now() + waitMs);
-    try {
-      total += await client.write(chunk);
-      writes++;
-    } catch (e) {
-      error = e;
-      break;
-    }
-  }
+  const { total, writes, error } = await writeWithDeadlines(client, new Uint8Array(CHUNK), waitMs);
   const ms = since(start);
   const partial = error instanceof TimeoutError ? error.bytesWritten ?? -1 : -1;
   const accepted = total + Math.max(partial, 0);
@@ -196,22 +183,33 @@ export interface TimedOut {
   final: Promise<number>;
 }
 
-/** client6's loop on `client`: 10 µs deadlines on 64 KiB pattern writes until one times out. */
-export async function writeUntilTimeout(client: Conn): Promise<TimedOut> {
-  const chunk = pattern(CHUNK); // CHUNK % 256 === 0: repeats continue the pattern
+/**
+ * The article's write loops: `chunk` again and again, each write with a
+ * deadline `aheadMs` ahead, until one fails (or a runaway limit).
+ */
+async function writeWithDeadlines(
+  client: Conn,
+  chunk: Uint8Array,
+  aheadMs: number,
+): Promise<{ total: number; writes: number; error: unknown }> {
   let total = 0;
   let writes = 0;
-  let error: unknown;
   while (total < RUNAWAY) {
-    client.setWriteDeadline(Date.now() + CLIENT6_AHEAD_MS);
+    client.setWriteDeadline(Date.now() + aheadMs);
     try {
       total += await client.write(chunk);
       writes++;
-    } catch (e) {
-      error = e;
-      break;
+    } catch (error) {
+      return { total, writes, error };
     }
   }
+  return { total, writes, error: undefined };
+}
+
+/** client6's loop on `client`: 10 µs deadlines on 64 KiB pattern writes until one times out. */
+export async function writeUntilTimeout(client: Conn): Promise<TimedOut> {
+  const chunk = pattern(CHUNK); // CHUNK % 256 === 0: repeats continue the pattern
+  const { total, writes, error } = await writeWithDeadlines(client, chunk, CLIENT6_AHEAD_MS);
   const numbers = { aheadUs: CLIENT6_AHEAD_MS * 1000, fullWrites: writes, total };
   if (!(error instanceof TimeoutError)) {
     const outcome = {

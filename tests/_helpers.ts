@@ -406,3 +406,18 @@ export function needs(command: string): { ignore: boolean } {
 }
 
 const warned = new Set<string>();
+
+/** What a JavaScript caller passes where bytes go: each must be a TypeError, nothing sent. */
+export const NOT_BYTES: [string, unknown][] = [
+  ["a string", "text"],
+  ["null", null],
+  ["undefined", undefined],
+  ["an object", {}],
+  ["a number", 5],
+  ["an ArrayBuffer", new ArrayBuffer(4)],
+  ["a DataView", new DataView(new ArrayBuffer(4))],
+  ["a Uint16Array", new Uint16Array([0x4142, 0x4344])],
+  ["an array", [1, 2, 3]],
+  ["an array-like", { length: 3 }],
+  ["an AbortController", new AbortController()],
+];

@@ -7,21 +7,7 @@
 import assert from "node:assert/strict";
 import { Conn, dial, listen, type Listener, NetError } from "../mod.ts";
 import { Deadline } from "../deadline.ts";
-import { mustNotSettle, mustSettle, pair, readAtLeast } from "./_helpers.ts";
-
-/** What a caller passes where bytes go. */
-const NOT_BYTES: [string, unknown][] = [
-  ["a string", "text"],
-  ["null", null],
-  ["undefined", undefined],
-  ["an object", {}],
-  ["a number", 5],
-  ["an ArrayBuffer", new ArrayBuffer(4)],
-  ["a DataView", new DataView(new ArrayBuffer(4))],
-  ["a Uint16Array", new Uint16Array([0x4142, 0x4344])],
-  ["an array", [1, 2, 3]],
-  ["an array-like", { length: 3 }],
-];
+import { mustNotSettle, mustSettle, NOT_BYTES, pair, readAtLeast } from "./_helpers.ts";
 
 /** What a caller passes where a signal goes. */
 const NOT_SIGNALS: [string, unknown][] = [

@@ -15,23 +15,9 @@ import {
   type Writer,
 } from "../../bufio/mod.ts";
 import { BytesReader, dec, enc, RecordingWriter } from "../_iotest.ts";
+import { NOT_BYTES } from "../_helpers.ts";
 
 type ErrorType = TypeErrorConstructor | RangeErrorConstructor;
-
-// Values that are not bytes, with the error each must give.
-const NOT_BYTES: [string, unknown][] = [
-  ["a string", "abc"],
-  ["null", null],
-  ["undefined", undefined],
-  ["an object", {}],
-  ["a number", 5],
-  ["an ArrayBuffer", new ArrayBuffer(4)],
-  ["a DataView", new DataView(new ArrayBuffer(4))],
-  ["a Uint16Array", new Uint16Array([0x4142, 0x4344])],
-  ["an array", [1, 2, 3]],
-  ["an AbortController", new AbortController()],
-  ["a length-like object", { length: 3 }],
-];
 
 // Values that are not counts (non-negative safe integers).
 const NOT_COUNTS: [string, unknown, ErrorType][] = [
