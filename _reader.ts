@@ -88,13 +88,18 @@ export class Reader {
   read(p: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
     if (this.#r === this.#w && !this.#waits && (this.#kernel ??= this.#options.kernel()) !== null) {
       if (!this.#run.allowed()) {
-        // Reading without a wait for 2 ms: give the event loop a turn first.
-        // The read starts now (its deadline is checked now); the yield is
-        // not a wait for the socket.
+        // Reading without a wait for 2 ms: give the event loop a turn first,
+        // holding the read turn so later reads stay behind this one. The
+        // read starts now (its deadline is checked now); the yield is not a
+        // wait for the socket.
+        if (!this.#turn.tryAcquire()) return this.#readCopy(p, signal);
         const refusal = this.refusal(signal);
-        if (refusal !== undefined) return Promise.reject(refusal);
+        if (refusal !== undefined) {
+          this.#turn.release();
+          return Promise.reject(refusal);
+        }
         this.#run.reset();
-        return nextTurn().then(() => this.#readNow(p, signal, true) ?? this.#readCopy(p, signal));
+        return nextTurn().then(() => this.#readHeld(p, signal));
       }
       const now = this.#readNow(p, signal);
       if (now !== undefined) return now;
@@ -177,12 +182,37 @@ export class Reader {
 
   /** A read through the read buffer: from what it holds, or from a runtime read into it. */
   #readCopy(p: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
-    return this.#inTurn(p.length, signal, () => {
-      const n = Math.min(p.length, this.#w - this.#r);
-      p.set(this.#buf.subarray(this.#r, this.#r + n));
-      this.#r += n;
-      return n;
-    });
+    return this.#inTurn(p.length, signal, () => this.#copyInto(p));
+  }
+
+  /** Moves what the read buffer holds, up to `p.length` bytes, into `p`. */
+  #copyInto(p: Uint8Array): number {
+    const n = Math.min(p.length, this.#w - this.#r);
+    p.set(this.#buf.subarray(this.#r, this.#r + n));
+    this.#r += n;
+    return n;
+  }
+
+  /** A read that yielded holding the turn: the kernel first, else the runtime waits. */
+  #readHeld(p: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
+    const kernel = this.#kernel;
+    let n: number | null = AGAIN;
+    if (kernel && !this.#closed && !this.#eof && this.#pending.op === null && this.#r === this.#w) {
+      try {
+        n = kernel.recv(p);
+      } catch (e) {
+        this.#turn.release();
+        return Promise.reject(this.#options.error(e));
+      }
+    }
+    if (n === AGAIN) return this.#inTurn(p.length, signal, () => this.#copyInto(p), true);
+    this.#turn.release();
+    if (n === null) this.#eof = true;
+    else {
+      this.#bytes += n;
+      this.#count++;
+    }
+    return Promise.resolve(n);
   }
 
   /**
@@ -190,11 +220,7 @@ export class Reader {
    * runtime read left running, `recv` straight into `p`. Undefined when the
    * kernel has nothing now: the runtime read waits for it.
    */
-  #readNow(
-    p: Uint8Array,
-    signal: AbortSignal | undefined,
-    started = false,
-  ): Promise<number | null> | undefined {
+  #readNow(p: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> | undefined {
     const kernel = this.#kernel;
     if (!kernel || this.#eof || this.#pending.op !== null || this.#r < this.#w) {
       return undefined;
@@ -202,7 +228,7 @@ export class Reader {
     if (!this.#turn.tryAcquire()) return undefined;
     let n: number | null;
     try {
-      const refusal = started && !this.#closed ? undefined : this.refusal(signal);
+      const refusal = this.refusal(signal);
       if (refusal !== undefined) return Promise.reject(refusal);
       n = kernel.recv(p);
     } catch (e) {
@@ -228,7 +254,7 @@ export class Reader {
   }
 
   /**
-   * Takes the read turn, fills the read buffer from the runtime if it is
+   * Takes the read turn (unless `held`), fills the read buffer from the runtime if it is
    * empty (a runtime read of up to `size` bytes), then lets `take` consume
    * from it. Null at EOF.
    */
@@ -236,11 +262,15 @@ export class Reader {
     size: number,
     signal: AbortSignal | undefined,
     take: () => T,
+    held = false, // the caller holds the turn already
   ): Promise<T | null> {
     const refusal = this.refusal(signal);
-    if (refusal !== undefined) throw refusal;
+    if (refusal !== undefined) {
+      if (held) this.#turn.release();
+      throw refusal;
+    }
     const { deadline, error } = this.#options;
-    if (!this.#turn.tryAcquire()) {
+    if (!held && !this.#turn.tryAcquire()) {
       try {
         await this.#turn.acquire(deadline, signal);
       } catch (e) {

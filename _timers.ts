@@ -11,7 +11,7 @@
 
 /** A scheduled call. */
 export interface TimerEntry {
-  at: number; // epoch ms when due
+  at: number; // when due, on the monotonic clock (performance.now()), so a wall-clock step moves nothing
   fn: () => void;
   index: number; // position in `heap`, or -1 once fired or cancelled
 }
@@ -25,7 +25,7 @@ let runtimeAt = Infinity; // when runtimeTimer fires
 
 /** Calls `fn` after `ms` milliseconds, unless cancelled first. */
 export function schedule(fn: () => void, ms: number): TimerEntry {
-  const entry: TimerEntry = { at: Date.now() + ms, fn, index: heap.length };
+  const entry: TimerEntry = { at: performance.now() + ms, fn, index: heap.length };
   heap.push(entry);
   siftUp(entry);
   if (entry.index === 0) armRuntimeTimer();
@@ -56,7 +56,7 @@ function armRuntimeTimer(): void {
   if (first === undefined || (runtimeTimer !== null && runtimeAt <= first.at)) return;
   if (runtimeTimer !== null) clearTimeout(runtimeTimer);
   runtimeAt = first.at;
-  const timer = setTimeout(onRuntimeTimer, Math.max(0, first.at - Date.now()));
+  const timer = setTimeout(onRuntimeTimer, Math.max(0, first.at - performance.now()));
   Deno.unrefTimer(timer);
   runtimeTimer = timer;
 }
@@ -67,7 +67,7 @@ const BATCH = 256;
 function onRuntimeTimer(): void {
   runtimeTimer = null;
   runtimeAt = Infinity;
-  const now = Date.now();
+  const now = performance.now();
   const due: TimerEntry[] = [];
   while (heap.length > 0 && heap[0]!.at <= now && due.length < BATCH) {
     const entry = heap[0]!;
@@ -151,21 +151,25 @@ const SYNC_MS = 2;
 export class SyncRun {
   #start = -1; // performance.now() at the run's first operation; -1: no run
   #ops = 0; // operations in the run; the clock is read every CLOCK_EVERY of them
+  #over = false; // the run went on too long: no until the next reset
 
   /** True while the run may go on; starts a run when none is going. */
   allowed(): boolean {
+    if (this.#over) return false;
     if (this.#start < 0) {
       this.#start = performance.now();
       this.#ops = 0;
       return true;
     }
     if (++this.#ops % CLOCK_EVERY !== 0) return true;
-    return performance.now() - this.#start < SYNC_MS;
+    this.#over = performance.now() - this.#start >= SYNC_MS;
+    return !this.#over;
   }
 
   /** A real turn came (a wait, or a yield): the run is over. */
   reset(): void {
     this.#start = -1;
+    this.#over = false;
   }
 }
 

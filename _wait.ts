@@ -82,8 +82,11 @@ export function waitFor<T>(
       cleanup();
       reject(error);
     });
+    if (signal !== undefined) {
+      signal.addEventListener("abort", onAbort, { once: true });
+      if (signal.aborted) return onAbort(); // fired already: the listener never will
+    }
     deadline.watch(onExpire);
-    signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
 
@@ -182,8 +185,11 @@ export class Fifo {
       };
       this.#line.push(waiter);
       this.#waiting++;
+      if (signal !== undefined) {
+        signal.addEventListener("abort", onAbort, { once: true });
+        if (signal.aborted) return onAbort(); // fired already: the listener never will
+      }
       deadline?.watch(onExpire);
-      signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
 

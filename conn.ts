@@ -23,7 +23,7 @@ import {
   sockoptSupported,
 } from "./sockopt/mod.ts";
 import { type ConnAddrs, releaseFd } from "./sockopt/_fd.ts";
-import { KernelSocket } from "./sockopt/_kernel.ts";
+import { KernelSocket, shutdownSocket } from "./sockopt/_kernel.ts";
 import { WriteQueue } from "./write_queue.ts";
 import {
   checkBoolean,
@@ -180,6 +180,7 @@ export class Conn implements AsyncDisposable {
   // use (undefined until then), null where there is none or once closed.
   #kernel: KernelSocket | null | undefined = undefined;
   #lingerZero = false; // setLinger(0): close resets the conn, as Go's
+  #handshaken = false; // a TLS conn whose handshake() resolved
   #readable: ReadableStream<Uint8Array> | null = null;
   #writable: WritableStream<Uint8Array> | null = null;
 
@@ -431,6 +432,7 @@ export class Conn implements AsyncDisposable {
     try {
       const op = (this.#conn as Deno.TlsConn).handshake();
       const state = await waitFor(waitFor(op, this.#readDeadline, signal), this.#writeDeadline);
+      this.#handshaken = true;
       return { alpnProtocol: state.alpnProtocol ?? null };
     } catch (e) {
       throw this.#error("handshake", e);
@@ -550,6 +552,11 @@ export class Conn implements AsyncDisposable {
     this.#readDeadline.dispose();
     this.#writeDeadline.dispose();
     if (this.#lingerZero) this.#kernelSocket()?.abort(); // RST now, as Go's close with linger 0
+    // Deno's close leaves a TLS socket open while its handshake runs: shut it.
+    const quiet = this.#reader.bytes === 0 && (this.#writes?.bytes ?? 0) === 0;
+    if (this.#network === "tls" && !this.#handshaken && quiet) {
+      shutdownSocket(this.#sock!);
+    }
     this.#kernel?.forget();
     this.#kernel = null;
     try {

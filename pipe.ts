@@ -243,12 +243,16 @@ function idle(): void {}
 // at least that often, as a socket's operations let it.
 const YIELD_MS = 4;
 let turnStart = performance.now(); // when hand-offs last let the event loop turn
+let lastHandoff = turnStart; // when the last hand-off settled
 let deferred: (() => void)[] | null = null; // settlements waiting for the turn
 
 function settle(fn: () => void): void {
+  const now = performance.now();
+  if (now - lastHandoff >= YIELD_MS) turnStart = now; // a quiet gap: a new run of hand-offs
+  lastHandoff = now;
   if (deferred !== null) {
     deferred.push(fn);
-  } else if (performance.now() - turnStart < YIELD_MS) {
+  } else if (now - turnStart < YIELD_MS) {
     fn();
   } else {
     deferred = [fn];

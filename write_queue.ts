@@ -365,7 +365,9 @@ export class WriteQueue {
             if ((due = dueInterrupt(this.#deadline, signal)) !== undefined) throw due;
           }
         }
-        this.#run.reset(); // the kernel would block: the runtime write waits, a real turn
+        // The kernel would block: the runtime write waits, a real turn.
+        if (trySend !== undefined && blockedSince < 0) blockedSince = this.#now();
+        this.#run.reset();
         while (off < len) {
           if (this.#closed) throw CLOSED;
           if (off > 0 && (due = dueInterrupt(this.#deadline, signal)) !== undefined) throw due;

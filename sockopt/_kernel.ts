@@ -131,3 +131,21 @@ export class KernelSocket {
     return new type(`${call}: errno ${errno}`);
   }
 }
+
+/**
+ * Shuts a TCP socket down both ways (Linux, `--allow-ffi`), so the peer
+ * reads EOF and the kernel can free it once its owner closes: for a TLS conn
+ * closed before its handshake finished, which Deno's close leaves open until
+ * the peer closes. Does nothing where it cannot be done.
+ */
+export function shutdownSocket(conn: ConnAddrs): void {
+  if (Deno.build.os !== "linux" || !libcAvailable()) return;
+  const lib = libc("shutdown");
+  try {
+    lib.sym.shutdown(findConnFd(lib, conn), SHUT_RDWR);
+  } catch {
+    // No open socket has the conn's addresses: nothing to shut.
+  }
+}
+
+const SHUT_RDWR = 2;

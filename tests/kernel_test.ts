@@ -6,10 +6,10 @@
 // operation goes through the runtime.
 
 import assert from "node:assert/strict";
-import { ClosedError, NetError } from "../mod.ts";
+import { ClosedError, dial, NetError, TimeoutError } from "../mod.ts";
 import { AGAIN, KernelSocket } from "../sockopt/_kernel.ts";
 import { sockoptSupported } from "../sockopt/mod.ts";
-import { delay, mustNotSettle, mustReject, mustSettle, pair, rawPair } from "./_helpers.ts";
+import { delay, mustNotSettle, mustReject, mustSettle, needs, pair, rawPair } from "./_helpers.ts";
 
 const linux = Deno.build.os === "linux" && sockoptSupported();
 const encoder = new TextEncoder();
@@ -159,4 +159,81 @@ Deno.test("runtime: the contract tests pass without --allow-ffi, every operation
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   assert.equal(out.code, 0, `the contract tests failed without --allow-ffi:\n${text.slice(-3000)}`);
   assert.match(text, /ok \| \d+ passed/);
+});
+
+Deno.test({
+  name: "kernel: a run of writes the kernel takes at once still gives timers their turn",
+  ignore: !linux || needs("python3").ignore,
+  async fn() {
+    // A peer in another process that reads as fast as it can: every send
+    // succeeds at once, and only the 2 ms bound makes the writer yield.
+    const child = new Deno.Command("python3", {
+      args: ["-c", PY_DRAIN],
+      stdout: "piped",
+      stdin: "piped",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const port = Number((await lines.read()).value);
+    lines.releaseLock();
+    try {
+      await using conn = await dial(`127.0.0.1:${port}`);
+      let fired = false;
+      const timer = setTimeout(() => fired = true, 0);
+      const msg = new Uint8Array(64);
+      const started = performance.now();
+      try {
+        while (!fired && performance.now() - started < 2000) await conn.write(msg);
+      } finally {
+        clearTimeout(timer);
+      }
+      assert.ok(fired, "a 0 ms timer never ran during 2 s of writes");
+    } finally {
+      await child.stdin.close();
+      await child.stdout.cancel().catch(() => {});
+      await child.status;
+    }
+  },
+});
+
+const PY_DRAIN = `
+import socket, sys, threading
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+print(s.getsockname()[1], flush=True)
+threading.Thread(target=lambda: (sys.stdin.read(), s.close(), __import__("os")._exit(0)), daemon=True).start()
+c, _ = s.accept()
+while c.recv(1 << 20):
+    pass
+`;
+
+Deno.test("writes: time blocked counts a write that waited for a full socket, with or without FFI", async () => {
+  await using p = await pair();
+  const big = new Uint8Array(16 << 20);
+  const write = p.client.write(big);
+  await mustNotSettle(write, 100, "a 16 MiB write to a peer that does not read");
+  const drained = (async () => {
+    const buf = new Uint8Array(1 << 20);
+    let got = 0;
+    while (got < big.length) got += (await p.server.read(buf))!;
+  })();
+  assert.equal(await write, big.length);
+  await drained;
+  assert.ok(
+    p.client.stats().writeBlockedMs >= 50,
+    `writeBlockedMs ${p.client.stats().writeBlockedMs}`,
+  );
+});
+
+Deno.test("deadlines: a step of the wall clock moves no deadline already set", async () => {
+  await using p = await pair();
+  const realNow = Date.now;
+  p.server.setReadDeadline(Date.now() + 100);
+  const read = p.server.read(new Uint8Array(8));
+  Date.now = () => realNow() - 3000; // the wall clock steps back (NTP, a VM resumed)
+  try {
+    const started = performance.now();
+    await mustReject(read, TimeoutError, 1500, "the read with a 100 ms deadline");
+    assert.ok(performance.now() - started < 1000, "the deadline ran on the monotonic clock");
+  } finally {
+    Date.now = realNow;
+  }
 });

@@ -248,3 +248,32 @@ Deno.test("tls: a failed startTls handshake consumes the conn; a TLS conn cannot
   await using _peer = await accepted;
   await mustReject(tls.startTls(), NotSupportedError);
 });
+
+Deno.test("tls: a signal that fired already ends handshake and startTls at once", async () => {
+  await using ln = listen("127.0.0.1:0"); // plain TCP: never answers a ClientHello
+  const accepted = ln.accept();
+  const plain = await dial(ln.addr);
+  await using _peer = await accepted;
+  const err = await mustReject(plain.startTls({ caCerts, signal: AbortSignal.abort() }), NetError);
+  assert.equal(err.kind, "aborted");
+  await mustReject(plain.read(new Uint8Array(1)), ClosedError, 2000, "the consumed conn");
+
+  await using tlsLn = listenTls("127.0.0.1:0", server);
+  await using _silent = await dial(tlsLn.addr);
+  await using conn = await tlsLn.accept();
+  const hs = await mustReject(conn.handshake({ signal: AbortSignal.abort() }), NetError);
+  assert.equal(hs.kind, "aborted");
+});
+
+Deno.test("tls: closing a conn whose handshake never finished frees its socket: the peer reads EOF", async () => {
+  await using ln = listenTls("127.0.0.1:0", server);
+  await using silent = await dial(ln.addr); // connects, never handshakes
+  const conn = await ln.accept();
+  conn.setDeadline(Date.now() + 50);
+  await mustReject(conn.handshake(), TimeoutError);
+  conn.close();
+  const buf = new Uint8Array(64);
+  let n: number | null = 0;
+  // Whatever the server had sent, then EOF: the socket was shut, not left open.
+  while (n !== null) n = await mustSettle(silent.read(buf), 2000, "the silent client's read");
+});
