@@ -237,3 +237,53 @@ Deno.test("deadlines: a step of the wall clock moves no deadline already set", a
     Date.now = realNow;
   }
 });
+
+Deno.test({
+  name: "kernel: concurrent reads stay in call order, also when a long run yields",
+  ignore: !linux || needs("python3").ignore,
+  async fn() {
+    // A peer in another process that writes a counting pattern as fast as
+    // the socket takes it: reads find data at once, run past the 2 ms bound
+    // and yield; two reads issued together must get consecutive bytes.
+    const child = new Deno.Command("python3", {
+      args: ["-c", PY_COUNT],
+      stdout: "piped",
+      stdin: "piped",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const port = Number((await lines.read()).value);
+    lines.releaseLock();
+    try {
+      await using conn = await dial(`127.0.0.1:${port}`);
+      const a = new Uint8Array(1);
+      const b = new Uint8Array(1);
+      const started = performance.now();
+      let pairs = 0;
+      while (performance.now() - started < 1000) {
+        await Promise.all([conn.read(a), conn.read(b)]);
+        if (b[0] !== ((a[0]! + 1) & 0xff)) {
+          assert.fail(`pair ${pairs}: the first read got ${a[0]}, the second ${b[0]}`);
+        }
+        pairs++;
+      }
+    } finally {
+      await child.stdin.close();
+      await child.stdout.cancel().catch(() => {});
+      await child.status;
+    }
+  },
+});
+
+const PY_COUNT = `
+import socket, sys, threading, os
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+print(s.getsockname()[1], flush=True)
+threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
+c, _ = s.accept()
+block = bytes(range(256)) * 256
+try:
+    while True:
+        c.sendall(block)
+except OSError:
+    pass
+`;
