@@ -25,7 +25,7 @@
  */
 
 import { experiments, sweepExperiments } from "./probe/cases.ts";
-import { type Experiment, Lab, type ProbeTable } from "./probe/_lab.ts";
+import { type Experiment, Lab } from "./probe/_lab.ts";
 import {
   buildGo,
   type GoBuild,
@@ -44,7 +44,6 @@ import {
   formatTerminal,
   summary,
   type TableRow,
-  type Verdict,
   wrapLines,
 } from "./probe/_table.ts";
 
