@@ -113,7 +113,7 @@ function here(path: string): string {
 async function findPeers(o: Options, tmp: string): Promise<Peer[]> {
   const deno = (impl: string): Command => ({
     cmd: Deno.execPath(),
-    args: ["run", "--allow-net", here("./deno.ts"), `--impl=${impl}`],
+    args: ["run", "--allow-net", "--allow-ffi", here("./deno.ts"), `--impl=${impl}`],
   });
   const list: Peer[] = [
     { name: "deno-raw", label: "raw Deno", command: deno("raw") },
