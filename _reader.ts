@@ -12,7 +12,15 @@ import type { Deadline } from "./deadline.ts";
 import type { NetError } from "./errors.ts";
 import { AGAIN, type KernelSocket } from "./sockopt/_kernel.ts";
 import { nextTurn, SyncRun } from "./_timers.ts";
-import { CLOSED, dueInterrupt, Fifo, Interrupt, Leftover, waitFor } from "./_wait.ts";
+import {
+  CLOSED,
+  dueInterrupt,
+  Fifo,
+  Interrupt,
+  Leftover,
+  resolvedCount,
+  waitFor,
+} from "./_wait.ts";
 
 /** Read sizes: the runtime reads at least MIN_READ bytes and at most MAX_READ. */
 const MIN_READ = 2048;
@@ -250,7 +258,7 @@ export class Reader {
     }
     this.#bytes += n;
     this.#count++;
-    return Promise.resolve(n);
+    return resolvedCount(n);
   }
 
   /**

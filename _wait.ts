@@ -281,3 +281,17 @@ export async function inTurn<T>(lock: Fifo, op: () => Promise<T>): Promise<T> {
     lock.release();
   }
 }
+
+/** Counts below this have their resolved promise cached. */
+const CACHED_COUNTS = 4096;
+const resolvedCounts: Promise<number>[] = [];
+
+/**
+ * A promise already resolved with `n`: shared for small counts, so a fast
+ * path that completes at once (a write the kernel or a buffer took whole, a
+ * read served from a buffer) allocates no promise per call.
+ */
+export function resolvedCount(n: number): Promise<number> {
+  if (n >= CACHED_COUNTS) return Promise.resolve(n);
+  return resolvedCounts[n] ??= Promise.resolve(n);
+}

@@ -8,7 +8,15 @@
 import type { Deadline } from "./deadline.ts";
 import { type OpSite, toNetError } from "./errors.ts";
 import { giveChunk, MAX_CHUNK, takeChunk } from "./_chunk_pool.ts";
-import { CLOSED, DEADLINE, dueInterrupt, Interrupt, Line, waitFor } from "./_wait.ts";
+import {
+  CLOSED,
+  DEADLINE,
+  dueInterrupt,
+  Interrupt,
+  Line,
+  resolvedCount,
+  waitFor,
+} from "./_wait.ts";
 import { nextTurn, schedule, SyncRun } from "./_timers.ts";
 
 /** One runtime write: sends a prefix of `chunk`, resolves with its length. */
@@ -163,7 +171,7 @@ export class WriteQueue {
     if (this.#closed) return Promise.reject(this.#error(CLOSED, 0));
     const due = dueInterrupt(this.#deadline, signal);
     if (due !== undefined) return Promise.reject(this.#error(due, 0));
-    if (p.length === 0) return Promise.resolve(0);
+    if (p.length === 0) return resolvedCount(0);
     let sent = 0;
     if (this.#trySend !== undefined && !this.#busy && this.#run.allowed()) {
       // The turn is free and nobody waits: the kernel first, at once, as
@@ -176,7 +184,7 @@ export class WriteQueue {
       this.#bytes += sent;
       if (sent === p.length) {
         this.#ops++;
-        return Promise.resolve(sent);
+        return resolvedCount(sent);
       }
     }
     const rest = sent === 0 ? p : p.subarray(sent);

@@ -6,7 +6,7 @@
  */
 
 import { checkBytes, checked, checkInteger, checkOptions } from "../_check.ts";
-import { Fifo, inTurn } from "../_wait.ts";
+import { Fifo, inTurn, resolvedCount } from "../_wait.ts";
 import { Growable } from "./_grow.ts";
 import { type StreamAdapter, toReader } from "./_stream.ts";
 import {
@@ -299,7 +299,7 @@ export class BufReader implements Reader {
    */
   read(p: Uint8Array): Promise<number | null> {
     if (p instanceof Uint8Array && this.#r < this.#w && !this.#lock.locked) {
-      return Promise.resolve(this.#take(p));
+      return resolvedCount(this.#take(p));
     }
     return this.#slow(checked(() => checkBytes(p, "BufReader.read")), () => this.#read(p));
   }
@@ -610,7 +610,7 @@ export class BufReader implements Reader {
    * ```
    */
   discard(n: number): Promise<number> {
-    if (isCount(n) && this.tryDiscard(n)) return Promise.resolve(n);
+    if (isCount(n) && this.tryDiscard(n)) return resolvedCount(n);
     return this.#slow(
       checked(() => checkInteger(n, "BufReader.discard", 0)),
       () => this.#discard(n),

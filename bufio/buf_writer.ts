@@ -6,7 +6,7 @@
  */
 
 import { checkBytes, checked, checkInteger, checkString } from "../_check.ts";
-import { Fifo, inTurn } from "../_wait.ts";
+import { Fifo, inTurn, resolvedCount } from "../_wait.ts";
 import { type StreamAdapter, toReader, toWriter } from "./_stream.ts";
 import { bufferSize, checkResult, MAX_EMPTY_OPS, RESOLVED, writeAll } from "./_util.ts";
 import { NoProgressError, type Reader, type Writer } from "./io.ts";
@@ -215,7 +215,7 @@ export class BufWriter implements Writer {
     if (!(p instanceof Uint8Array)) {
       return Promise.reject(checked(() => checkBytes(p, "BufWriter.write")));
     }
-    if (this.tryWrite(p)) return Promise.resolve(p.length);
+    if (this.tryWrite(p)) return resolvedCount(p.length);
     if (this.#end >= 0 && p.length <= this.#buf.length) return this.#topUpFlushCopy(p);
     return this.#run(undefined, () => this.#write(p));
   }
@@ -278,7 +278,7 @@ export class BufWriter implements Writer {
     if (typeof s === "string" && n + s.length * 3 <= this.#end) {
       const { written } = encoder.encodeInto(s, this.#buf.subarray(n));
       this.#n = n + written;
-      return Promise.resolve(written);
+      return resolvedCount(written);
     }
     const bad = checked(() => checkString(s, "BufWriter.writeString"));
     return this.#run(bad, () => this.#writeString(s));
