@@ -158,13 +158,16 @@ export class Conn implements AsyncDisposable {
   //                │                          │
   //                └────────close()───────────┴──▶ closed (everything: ClosedError)
   //
-  //   read turn  #reads: one read at a time, in call order; the holder fills
-  //              #buf from the runtime only when it is empty.
-  //   stranded   #pendingRead: a runtime read a deadline or signal left
-  //   read       running; the next read adopts it, so its bytes are not lost.
+  //   read turn  #reader (_reader.ts): one read at a time, in call order; the
+  //              kernel first, else a runtime read into its buffer, made only
+  //              when the buffer is empty.
+  //   stranded   a runtime read a deadline or signal left running stays in
+  //   read       #reader; the next read adopts it, so its bytes are not lost.
   //   write turn #writes (WriteQueue): one batch at a time, in call order;
   //   stranded   a runtime write a deadline or signal left running holds the
   //   write      write turn until it settles (its error's `settled`).
+  //   kernel     #kernel: the TCP socket's fd for kernel-first I/O, found on
+  //              first use, forgotten (never touched again) on close.
   //   deadlines  #readDeadline, #writeDeadline: watched by whatever waits.
   #conn: RawConn;
   #network: Network;

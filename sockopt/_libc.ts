@@ -1,5 +1,5 @@
 /**
- * The libc calls behind `sockopt.ts`, loaded once through `Deno.dlopen`.
+ * The libc calls behind the socket options and the kernel-first path, loaded once through `Deno.dlopen`.
  * Private: nothing here checks its arguments beyond what C would.
  *
  * @module

@@ -1,6 +1,6 @@
 /**
  * Listener limits: the backlog Go would pass to listen(2), and whether Deno
- * may be asked for `reusePort`. Re-exported by `sockopt.ts`.
+ * may be asked for `reusePort`. Used by `listen` in the conn core.
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Argument checks and error mapping shared by the setters of `sockopt.ts`.
+ * Argument checks and error mapping shared by the setters of `options.ts`.
  * Messages: sentence case, values quoted, no trailing period.
  *
  * @module
