@@ -460,7 +460,9 @@ export class Conn implements AsyncDisposable {
    * @returns The TLS conn, handshake done.
    * @throws {NetError} Kind `"busy"` (see above), or `"tls"` when the handshake failed.
    * @throws {TimeoutError} A deadline passed during the handshake.
-   * @throws {NotSupportedError} On a unix or TLS conn: only a TCP conn upgrades.
+   * @throws {NotSupportedError} On a unix or TLS conn (only a TCP conn
+   *   upgrades), or given a `cert` or `key` to serve: Deno has no server-side
+   *   upgrade (Go's `tls.Server`).
    * @throws {ClosedError} If the conn is closed.
    * @throws {TypeError} If an option has the wrong type; nothing changes.
    */
@@ -470,6 +472,13 @@ export class Conn implements AsyncDisposable {
     if (this.#closed) throw this.#error("handshake", CLOSED);
     if (this.#network !== "tcp") {
       throw this.#notSupported("handshake", "startTls needs a TCP conn");
+    }
+    if ("cert" in checked || "key" in checked) {
+      // A certificate to serve: Go's tls.Server(conn, config). Deno has none.
+      throw this.#notSupported(
+        "handshake",
+        "startTls is the client side: Deno has no server-side TLS upgrade",
+      );
     }
     const busy = this.#reader.busy ??
       ((this.#writes?.depth ?? 0) > 0 ? "a write is pending" : undefined);

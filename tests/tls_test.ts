@@ -249,6 +249,14 @@ Deno.test("tls: a failed startTls handshake consumes the conn; a TLS conn cannot
   await mustReject(tls.startTls(), NotSupportedError);
 });
 
+Deno.test("tls: a server-side upgrade (a certificate to serve) is NotSupportedError; the conn stays usable", async () => {
+  await using p = await pair();
+  const err = await mustReject(p.server.startTls(server as never), NotSupportedError);
+  assert.ok(err.message.includes("no server-side TLS upgrade"), err.message);
+  await p.client.write(encoder.encode("still plain"));
+  assert.equal(await readString(p.server, 11), "still plain");
+});
+
 Deno.test("tls: a signal that fired already ends handshake and startTls at once", async () => {
   await using ln = listen("127.0.0.1:0"); // plain TCP: never answers a ClientHello
   const accepted = ln.accept();
