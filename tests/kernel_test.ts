@@ -167,16 +167,9 @@ Deno.test({
   async fn() {
     // A peer in another process that reads as fast as it can: every send
     // succeeds at once, and only the 2 ms bound makes the writer yield.
-    const child = new Deno.Command("python3", {
-      args: ["-c", PY_DRAIN],
-      stdout: "piped",
-      stdin: "piped",
-    }).spawn();
-    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    const port = Number((await lines.read()).value);
-    lines.releaseLock();
-    try {
-      await using conn = await dial(`127.0.0.1:${port}`);
+    await using peer = await pythonPeer(PY_DRAIN);
+    {
+      await using conn = await dial(`127.0.0.1:${peer.port}`);
       let fired = false;
       const timer = setTimeout(() => fired = true, 0);
       const msg = new Uint8Array(64);
@@ -187,13 +180,33 @@ Deno.test({
         clearTimeout(timer);
       }
       assert.ok(fired, "a 0 ms timer never ran during 2 s of writes");
-    } finally {
-      await child.stdin.close();
-      await child.stdout.cancel().catch(() => {});
-      await child.status;
     }
   },
 });
+
+/**
+ * A python3 peer in another process, running `script`, which prints the port
+ * it listens on and exits when its stdin closes: disposing closes stdin and
+ * waits for the exit.
+ */
+async function pythonPeer(script: string): Promise<{ port: number } & AsyncDisposable> {
+  const child = new Deno.Command("python3", {
+    args: ["-c", script],
+    stdout: "piped",
+    stdin: "piped",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const port = Number((await lines.read()).value);
+  lines.releaseLock();
+  return {
+    port,
+    async [Symbol.asyncDispose]() {
+      await child.stdin.close();
+      await child.stdout.cancel().catch(() => {});
+      await child.status;
+    },
+  };
+}
 
 const PY_DRAIN = `
 import socket, sys, threading
@@ -245,16 +258,9 @@ Deno.test({
     // A peer in another process that writes a counting pattern as fast as
     // the socket takes it: reads find data at once, run past the 2 ms bound
     // and yield; two reads issued together must get consecutive bytes.
-    const child = new Deno.Command("python3", {
-      args: ["-c", PY_COUNT],
-      stdout: "piped",
-      stdin: "piped",
-    }).spawn();
-    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    const port = Number((await lines.read()).value);
-    lines.releaseLock();
-    try {
-      await using conn = await dial(`127.0.0.1:${port}`);
+    await using peer = await pythonPeer(PY_COUNT);
+    {
+      await using conn = await dial(`127.0.0.1:${peer.port}`);
       const a = new Uint8Array(1);
       const b = new Uint8Array(1);
       const started = performance.now();
@@ -266,10 +272,6 @@ Deno.test({
         }
         pairs++;
       }
-    } finally {
-      await child.stdin.close();
-      await child.stdout.cancel().catch(() => {});
-      await child.status;
     }
   },
 });

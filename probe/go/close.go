@@ -98,13 +98,7 @@ func writeAfterPeerClose(c *net.TCPConn) (result, error) {
 // serveClose accepts one conn and closes it at once (the peer of a netconn
 // client in the cross-runtime close row).
 func serveClose(string) (result, error) {
-	ln, err := net.Listen("tcp", loopback+":0")
-	if err != nil {
-		return result{}, err
-	}
-	defer ln.Close()
-	say(map[string]int{"port": ln.Addr().(*net.TCPAddr).Port})
-	c, err := ln.Accept()
+	c, err := acceptOne()
 	if err != nil {
 		return result{}, err
 	}

@@ -17,13 +17,7 @@ func init() {
 // client has finished writing); with drain it then reads the conn to EOF and
 // reports what arrived.
 func serve(drainAfter bool) (result, error) {
-	ln, err := net.Listen("tcp", loopback+":0")
-	if err != nil {
-		return result{}, err
-	}
-	defer ln.Close()
-	say(map[string]int{"port": ln.Addr().(*net.TCPAddr).Port})
-	c, err := ln.Accept()
+	c, err := acceptOne()
 	if err != nil {
 		return result{}, err
 	}
@@ -37,4 +31,16 @@ func serve(drainAfter bool) (result, error) {
 		Text:    fmt.Sprintf("Go server read %s, intact %t", size(received), intact),
 		Numbers: map[string]float64{"received": float64(received), "intact": b2f(intact)},
 	}, nil
+}
+
+// acceptOne listens on a free loopback port, prints {"port": N} for the
+// probe, accepts one conn and stops listening.
+func acceptOne() (net.Conn, error) {
+	ln, err := net.Listen("tcp", loopback+":0")
+	if err != nil {
+		return nil, err
+	}
+	defer ln.Close()
+	say(map[string]int{"port": ln.Addr().(*net.TCPAddr).Port})
+	return ln.Accept()
 }
