@@ -9,10 +9,6 @@
  * @module
  */
 
-import type { ConnOptions, IoOptions, StartTlsOptions } from "./conn.ts";
-import { NotSupportedError } from "./errors.ts";
-import { libcAvailable } from "./sockopt/_libc.ts";
-
 /** The longest quoted string in a message; longer ones are cut with "…". */
 const MAX_QUOTED = 40;
 
@@ -156,69 +152,4 @@ export function checked(check: () => void): Error | undefined {
   } catch (e) {
     return e as Error;
   }
-}
-
-/**
- * Checks TLS client options field by field.
- *
- * @throws {TypeError} For a field of the wrong type.
- */
-export function checkTlsOptions<T extends StartTlsOptions>(
-  options: T | undefined,
-  where: string,
-): T {
-  const checked = checkOptions(options, where);
-  const { hostname, caCerts, alpnProtocols, signal } = checked;
-  if (hostname !== undefined && (typeof hostname !== "string" || hostname === "")) {
-    throw optionError(where, "hostname", "a non-empty string", hostname);
-  }
-  for (const [name, list] of [["caCerts", caCerts], ["alpnProtocols", alpnProtocols]] as const) {
-    if (list !== undefined && (!Array.isArray(list) || !list.every((x) => typeof x === "string"))) {
-      throw optionError(where, name, "an array of strings", list);
-    }
-  }
-  checkSignal(signal, where);
-  return checked;
-}
-
-/** Checks a read's or write's options; returns the signal. */
-export function checkIoOptions(
-  options: IoOptions | undefined,
-  where: string,
-): AbortSignal | undefined {
-  const { signal } = checkOptions(options, where);
-  checkSignal(signal, where);
-  return signal;
-}
-
-/**
- * Checks {@linkcode ConnOptions} field by field, before any socket exists.
- *
- * @throws {TypeError} For a field of the wrong type.
- * @throws {RangeError} For a NaN or infinite keepalive period.
- * @throws {NotSupportedError} For a keepalive period without `--allow-ffi`.
- */
-export function checkConnOptions(
-  options: ConnOptions | undefined,
-  where: string,
-): ConnOptions {
-  const checked = checkOptions(options, where);
-  const { noDelay, keepAlive } = checked;
-  checkBooleanOption(noDelay, where, "noDelay");
-  if (keepAlive !== undefined && typeof keepAlive !== "boolean") {
-    if (typeof keepAlive !== "number") {
-      throw optionError(where, "keepAlive", "a boolean or milliseconds", keepAlive);
-    }
-    if (!Number.isFinite(keepAlive)) {
-      throw new RangeError(
-        `${where} option "keepAlive" must be finite: received ${describe(keepAlive)}`,
-      );
-    }
-    if (keepAlive > 0 && !libcAvailable()) {
-      throw new NotSupportedError("keepAlive period needs --allow-ffi (Linux or macOS)", {
-        op: where === "listen" ? "listen" : "dial",
-      });
-    }
-  }
-  return checked;
 }

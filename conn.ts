@@ -22,19 +22,21 @@ import {
   socketOptions,
   sockoptSupported,
 } from "./sockopt/mod.ts";
-import { type ConnAddrs, releaseFd } from "./sockopt/_fd.ts";
-import { KernelSocket, shutdownSocket } from "./sockopt/_kernel.ts";
-import { WriteQueue } from "./write_queue.ts";
+import { type ConnAddrs, releaseFd } from "./_sys/fd.ts";
+import { KernelSocket, shutdownSocket } from "./_sys/kernel.ts";
+import { WriteQueue } from "./_io/write_queue.ts";
 import {
   checkBoolean,
+  checkBooleanOption,
   checkBytes,
-  checkConnOptions,
-  checkIoOptions,
-  checkTlsOptions,
+  checkOptions,
+  checkSignal,
   describe,
+  optionError,
 } from "./_check.ts";
-import { Reader } from "./_reader.ts";
-import { CLOSED, waitFor } from "./_wait.ts";
+import { libcAvailable } from "./_sys/libc.ts";
+import { Reader } from "./_io/reader.ts";
+import { CLOSED, waitFor } from "./_io/wait.ts";
 
 /**
  * The network of a {@linkcode Conn}: `"tcp"`, `"tls"` (TLS over TCP),
@@ -866,4 +868,68 @@ export interface StartTlsOptions {
   alpnProtocols?: string[];
   /** Ends the handshake early: the upgraded conn is closed. */
   signal?: AbortSignal;
+}
+/**
+ * Checks TLS client options field by field.
+ *
+ * @throws {TypeError} For a field of the wrong type.
+ */
+export function checkTlsOptions<T extends StartTlsOptions>(
+  options: T | undefined,
+  where: string,
+): T {
+  const checked = checkOptions(options, where);
+  const { hostname, caCerts, alpnProtocols, signal } = checked;
+  if (hostname !== undefined && (typeof hostname !== "string" || hostname === "")) {
+    throw optionError(where, "hostname", "a non-empty string", hostname);
+  }
+  for (const [name, list] of [["caCerts", caCerts], ["alpnProtocols", alpnProtocols]] as const) {
+    if (list !== undefined && (!Array.isArray(list) || !list.every((x) => typeof x === "string"))) {
+      throw optionError(where, name, "an array of strings", list);
+    }
+  }
+  checkSignal(signal, where);
+  return checked;
+}
+
+/** Checks a read's or write's options; returns the signal. */
+export function checkIoOptions(
+  options: IoOptions | undefined,
+  where: string,
+): AbortSignal | undefined {
+  const { signal } = checkOptions(options, where);
+  checkSignal(signal, where);
+  return signal;
+}
+
+/**
+ * Checks {@linkcode ConnOptions} field by field, before any socket exists.
+ *
+ * @throws {TypeError} For a field of the wrong type.
+ * @throws {RangeError} For a NaN or infinite keepalive period.
+ * @throws {NotSupportedError} For a keepalive period without `--allow-ffi`.
+ */
+export function checkConnOptions(
+  options: ConnOptions | undefined,
+  where: string,
+): ConnOptions {
+  const checked = checkOptions(options, where);
+  const { noDelay, keepAlive } = checked;
+  checkBooleanOption(noDelay, where, "noDelay");
+  if (keepAlive !== undefined && typeof keepAlive !== "boolean") {
+    if (typeof keepAlive !== "number") {
+      throw optionError(where, "keepAlive", "a boolean or milliseconds", keepAlive);
+    }
+    if (!Number.isFinite(keepAlive)) {
+      throw new RangeError(
+        `${where} option "keepAlive" must be finite: received ${describe(keepAlive)}`,
+      );
+    }
+    if (keepAlive > 0 && !libcAvailable()) {
+      throw new NotSupportedError("keepAlive period needs --allow-ffi (Linux or macOS)", {
+        op: where === "listen" ? "listen" : "dial",
+      });
+    }
+  }
+  return checked;
 }

@@ -6,7 +6,7 @@
  */
 
 import { describe } from "./_check.ts";
-import { cancel, MAX_TIMER_MS, schedule, type TimerEntry } from "./_timers.ts";
+import { cancel, MAX_TIMER_MS, schedule, type TimerEntry } from "./_io/timers.ts";
 
 /** A time as {@linkcode Deadline.set} takes it: a `Date`, epoch milliseconds, or `null` for none. */
 export type DeadlineTime = Date | number | null;

@@ -13,18 +13,18 @@ import {
   parseAddress,
   type UnixAddress,
 } from "./address.ts";
-import { Conn, type ConnOptions, type StartTlsOptions, type UnixConn } from "./conn.ts";
-import { NetError, NotSupportedError, type OpSite, TimeoutError, toNetError } from "./errors.ts";
 import {
   checkConnOptions,
-  checkFiniteOption,
-  checkOptions,
-  checkSignal,
   checkTlsOptions,
-  optionError,
-} from "./_check.ts";
-import { MAX_TIMER_MS } from "./_timers.ts";
-import { Interrupt } from "./_wait.ts";
+  Conn,
+  type ConnOptions,
+  type StartTlsOptions,
+  type UnixConn,
+} from "./conn.ts";
+import { NetError, NotSupportedError, type OpSite, TimeoutError, toNetError } from "./errors.ts";
+import { checkFiniteOption, checkOptions, checkSignal, optionError } from "./_check.ts";
+import { MAX_TIMER_MS } from "./_io/timers.ts";
+import { Interrupt } from "./_io/wait.ts";
 
 /** Options for {@linkcode dial}: a timeout or signal, and the new conn's options. */
 export interface DialOptions extends ConnOptions {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Interrupt } from "./_wait.ts";
+import { Interrupt } from "./_io/wait.ts";
 
 /** The operation that failed, as Go names it in `net.OpError.Op`. */
 export type NetOp =

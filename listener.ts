@@ -16,6 +16,7 @@ import {
   type UnixAddress,
 } from "./address.ts";
 import {
+  checkConnOptions,
   Conn,
   type ConnOptions,
   INHERITED,
@@ -30,18 +31,17 @@ import {
   sockoptSupported,
 } from "./sockopt/mod.ts";
 import { Deadline, type DeadlineTime } from "./deadline.ts";
-import { checkReusePort, maxListenerBacklog } from "./sockopt/_listen.ts";
-import { releaseFd } from "./sockopt/_fd.ts";
+import { checkReusePort, maxListenerBacklog } from "./_sys/listen.ts";
+import { releaseFd } from "./_sys/fd.ts";
 import { ClosedError, type NetError, toNetError } from "./errors.ts";
 import {
   checkBooleanOption,
-  checkConnOptions,
   checkInteger,
   checkOptions,
   checkSignal,
   optionError,
 } from "./_check.ts";
-import { CLOSED, dueInterrupt, Fifo, Interrupt, Leftover, waitFor } from "./_wait.ts";
+import { CLOSED, dueInterrupt, Fifo, Interrupt, Leftover, waitFor } from "./_io/wait.ts";
 
 /** Options for {@linkcode listen}: the backlog, and options for accepted conns. */
 export interface ListenOptions extends ConnOptions {

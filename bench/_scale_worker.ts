@@ -100,7 +100,7 @@ function rawPool(): Pool {
 
 async function netconnPool(): Promise<Pool> {
   const { dial, listen, ClosedError, TimeoutError } = await import("../mod.ts");
-  const { fdIndex } = await import("../sockopt/_fd.ts");
+  const { fdIndex } = await import("../_sys/fd.ts");
   const ln: Listener = listen("127.0.0.1:0");
   const conns: Conn[] = [];
   return {

@@ -7,7 +7,7 @@
  */
 
 import { checkInteger, checkOptions } from "../_check.ts";
-import { Fifo, inTurn } from "../_wait.ts";
+import { Fifo, inTurn } from "../_io/wait.ts";
 import { checkSource, type StreamAdapter, toWriter } from "./_stream.ts";
 import { bufferSize, RESOLVED, writeAll } from "./_util.ts";
 import { BufReader } from "./buf_reader.ts";

@@ -6,7 +6,7 @@
  */
 
 import { checkBytes, checked, checkInteger, checkOptions } from "../_check.ts";
-import { Fifo, inTurn, resolvedCount } from "../_wait.ts";
+import { Fifo, inTurn, resolvedCount } from "../_io/wait.ts";
 import { Growable } from "./_grow.ts";
 import { type StreamAdapter, toReader } from "./_stream.ts";
 import {

@@ -6,7 +6,7 @@
  */
 
 import { checkBytes, checked, checkInteger, checkString } from "../_check.ts";
-import { Fifo, inTurn, resolvedCount } from "../_wait.ts";
+import { Fifo, inTurn, resolvedCount } from "../_io/wait.ts";
 import { type StreamAdapter, toReader, toWriter } from "./_stream.ts";
 import { bufferSize, checkResult, MAX_EMPTY_OPS, RESOLVED, writeAll } from "./_util.ts";
 import { NoProgressError, type Reader, type Writer } from "./io.ts";

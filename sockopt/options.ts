@@ -5,7 +5,7 @@
  * @module
  */
 
-import { getInt, getLingerStruct, libc, libcAvailable, setLingerStruct } from "./_libc.ts";
+import { getInt, getLingerStruct, libc, libcAvailable, setLingerStruct } from "../_sys/libc.ts";
 import {
   checkCount,
   checkDuration,
@@ -15,8 +15,8 @@ import {
   setError,
   setOption,
   toSeconds,
-} from "./_set.ts";
-import type { SocketRef } from "./_fd.ts";
+} from "../_sys/set.ts";
+import type { SocketRef } from "../_sys/fd.ts";
 import { checkBoolean } from "../_check.ts";
 
 // Go's defaults for a zero KeepAliveConfig field (net.defaultTCPKeepAlive*).
@@ -471,5 +471,5 @@ export function socketOptions(socket: SocketRef): SocketOptions {
   }
 }
 
-export { connFd, listenerFd } from "./_fd.ts";
-export type { ConnAddrs, ListenerAddr, SocketRef } from "./_fd.ts";
+export { connFd, listenerFd } from "../_sys/fd.ts";
+export type { ConnAddrs, ListenerAddr, SocketRef } from "../_sys/fd.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Step, StepRun } from "./test_conn.ts";
+import type { Step, StepRun } from "./_step.ts";
 import {
   checkTimeout,
   ConnTestFailure,

@@ -5,7 +5,8 @@
  * @module
  */
 
-import type { ConnUnderTest, Step, StepRun } from "./test_conn.ts";
+import type { ConnUnderTest } from "./conn_under_test.ts";
+import type { Step, StepRun } from "./_step.ts";
 import {
   checkTimeout,
   ConnTestFailure,

@@ -30,10 +30,5 @@
  */
 
 export * from "./fault_proxy.ts";
-export {
-  type ConnUnderTest,
-  type MakePipe,
-  type StepContext,
-  testConn,
-  type TestConnOptions,
-} from "./test_conn.ts";
+export * from "./conn_under_test.ts";
+export { type StepContext, testConn, type TestConnOptions } from "./test_conn.ts";

@@ -5,44 +5,11 @@
  * @module
  */
 
-import type { DeadlineTime } from "../deadline.ts";
+import type { MakePipe } from "./conn_under_test.ts";
+import type { Step } from "./_step.ts";
 import { goSteps } from "./_go_steps.ts";
 import { contractSteps } from "./_contract_steps.ts";
 import { ConnTestFailure, mustEnd, Tasks } from "./_conn_check.ts";
-
-/**
- * The connection testConn tests: what it calls of a {@linkcode Conn}. A
- * `Conn` fits, and so does a wrapper of one or any object of this shape.
- */
-export interface ConnUnderTest {
-  /** Reads up to `p.length` bytes; null at EOF. */
-  read(p: Uint8Array): Promise<number | null>;
-  /** Writes all of `p`. */
-  write(p: Uint8Array): Promise<number>;
-  /** Sets both deadlines. */
-  setDeadline(t: DeadlineTime): void;
-  /** Sets the read deadline. */
-  setReadDeadline(t: DeadlineTime): void;
-  /** Sets the write deadline. */
-  setWriteDeadline(t: DeadlineTime): void;
-  /** Shuts the sending side: the peer reads EOF. The closeWrite step runs only if present. */
-  closeWrite?(): Promise<void>;
-  /** Closes the conn: pending operations end, the peer reads EOF. */
-  close(): void;
-  /** The local address. */
-  readonly localAddr: unknown;
-  /** The remote address. */
-  readonly remoteAddr: unknown;
-}
-
-/**
- * Makes a fresh connected pair for one step: what `a` writes, `b` reads,
- * and the other way round. `stop` closes both and whatever else was made
- * (a listener, a temp dir), as Go's `nettest.MakePipe`.
- */
-export type MakePipe = () => Promise<
-  [a: ConnUnderTest, b: ConnUnderTest, stop: () => Promise<void> | void]
->;
 
 /** What testConn needs of a test context: `Deno.TestContext` fits. */
 export interface StepContext {
@@ -59,17 +26,6 @@ export interface TestConnOptions {
    */
   waitMs?: number;
 }
-
-/** What a step's body gets: the pair, its background tasks and the wait bound. */
-export interface StepRun {
-  a: ConnUnderTest;
-  b: ConnUnderTest;
-  tasks: Tasks;
-  waitMs: number;
-}
-
-/** A named step of the suite. */
-export type Step = [name: string, body: (run: StepRun) => Promise<void>];
 
 /**
  * Runs the conformance suite on connections from `makePipe`, one

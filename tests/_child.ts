@@ -19,8 +19,8 @@
 
 import { type Conn, dial, listen, type Listener } from "../mod.ts";
 import * as so from "../sockopt/mod.ts";
-import { releaseFd } from "../sockopt/_fd.ts";
-import { checkReusePort, maxListenerBacklog } from "../sockopt/_listen.ts";
+import { releaseFd } from "../_sys/fd.ts";
+import { checkReusePort, maxListenerBacklog } from "../_sys/listen.ts";
 
 /** How a call in the child ended. */
 export type Outcome = "no error" | { name: string; kind: unknown; message: string };

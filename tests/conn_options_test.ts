@@ -12,8 +12,8 @@
 import assert from "node:assert/strict";
 import { ClosedError, type Conn, dial, listen, NetError, type SocketOptions } from "../mod.ts";
 import { listenerFd, socketOptions } from "../sockopt/mod.ts";
-import { maxListenerBacklog } from "../sockopt/_listen.ts";
-import { libc } from "../sockopt/_libc.ts";
+import { maxListenerBacklog } from "../_sys/listen.ts";
+import { libc } from "../_sys/libc.ts";
 import {
   fillUntilBlocked,
   mustReject,

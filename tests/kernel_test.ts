@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { ClosedError, dial, NetError, TimeoutError } from "../mod.ts";
-import { AGAIN, KernelSocket } from "../sockopt/_kernel.ts";
+import { AGAIN, KernelSocket } from "../_sys/kernel.ts";
 import { sockoptSupported } from "../sockopt/mod.ts";
 import { delay, mustNotSettle, mustReject, mustSettle, needs, pair, rawPair } from "./_helpers.ts";
 

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { ClosedError } from "../mod.ts";
-import { probe, runExperiment } from "../probe.ts";
+import { probe, runExperiment } from "../probe/main.ts";
 import type { GoCases, GoResult } from "../probe/_go.ts";
 import type { Experiment } from "../probe/_lab.ts";
 import { experiments } from "../probe/cases.ts";
@@ -18,7 +18,7 @@ import {
   wrap,
 } from "../probe/_table.ts";
 
-const PROBE = new URL("../probe.ts", import.meta.url).pathname;
+const PROBE = new URL("../probe/main.ts", import.meta.url).pathname;
 
 interface Row extends TableRow {
   numbers: Record<string, unknown>;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cancel, schedule, timerState } from "../_timers.ts";
+import { cancel, schedule, timerState } from "../_io/timers.ts";
 import { mustSettle } from "./_helpers.ts";
 
 /** Runs `body` while a timer of the test's own keeps the process up (the shared timer is unref'd). */

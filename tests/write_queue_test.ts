@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { ClosedError, NetError, TimeoutError } from "../mod.ts";
 import { Deadline } from "../deadline.ts";
-import { WriteQueue } from "../write_queue.ts";
-import { MAX_CHUNK } from "../_chunk_pool.ts";
+import { WriteQueue } from "../_io/write_queue.ts";
+import { MAX_CHUNK } from "../_io/chunk_pool.ts";
 import { FakeClock } from "./_fake_clock.ts";
 
 /**

@@ -21,10 +21,10 @@ import {
   socketOptions,
   sockoptSupported,
 } from "../../sockopt/mod.ts";
-import { getInt, ip16Text, libc, sockAddrText } from "../../sockopt/_libc.ts";
-import { fdIndex, releaseFd } from "../../sockopt/_fd.ts";
-import { checkReusePort, maxListenerBacklog } from "../../sockopt/_listen.ts";
-import { connKey, parseIp } from "../../sockopt/_name.ts";
+import { getInt, ip16Text, libc, sockAddrText } from "../../_sys/libc.ts";
+import { fdIndex, releaseFd } from "../../_sys/fd.ts";
+import { checkReusePort, maxListenerBacklog } from "../../_sys/listen.ts";
+import { connKey, parseIp } from "../../_sys/name.ts";
 import {
   fillUntilBlocked,
   ipv6Available,

@@ -29,8 +29,8 @@ import {
   openFds,
   POLL_CHUNK,
   sockAddrText,
-} from "./_libc.ts";
-import { type ConnAddrs, connKey, type ListenerAddr, listenerKey } from "./_name.ts";
+} from "./libc.ts";
+import { type ConnAddrs, connKey, type ListenerAddr, listenerKey } from "./name.ts";
 
 export type { ConnAddrs, ListenerAddr };
 
@@ -312,7 +312,7 @@ export function findListenerFd(lib: Libc, listener: ListenerAddr): number {
  * @example Close a conn and release its fd
  * ```ts
  * import { connFd } from "@netconn/netconn/sockopt";
- * import { releaseFd } from "./_fd.ts";
+ * import { releaseFd } from "./fd.ts";
  * import assert from "node:assert/strict";
  *
  * using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });

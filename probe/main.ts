@@ -24,8 +24,8 @@
  * @module
  */
 
-import { experiments, sweepExperiments } from "./probe/cases.ts";
-import { type Experiment, Lab } from "./probe/_lab.ts";
+import { experiments, sweepExperiments } from "./cases.ts";
+import { type Experiment, Lab } from "./_lab.ts";
 import {
   buildGo,
   type GoBuild,
@@ -34,7 +34,7 @@ import {
   type GoResult,
   GoRunner,
   isBuilt,
-} from "./probe/_go.ts";
+} from "./_go.ts";
 import {
   caption,
   count,
@@ -45,7 +45,7 @@ import {
   summary,
   type TableRow,
   wrapLines,
-} from "./probe/_table.ts";
+} from "./_table.ts";
 
 /** One printed row: an experiment's outcome beside Go's, or why it has none. */
 export interface Row extends TableRow {

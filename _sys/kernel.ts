@@ -9,8 +9,8 @@
  * @module
  */
 
-import { errnoValue, type Libc, libc, libcAvailable } from "./_libc.ts";
-import { type ConnAddrs, findConnFd } from "./_fd.ts";
+import { errnoValue, type Libc, libc, libcAvailable } from "./libc.ts";
+import { type ConnAddrs, findConnFd } from "./fd.ts";
 
 /** What `send` and `recv` return when the kernel would block (EAGAIN). */
 export const AGAIN = -1;

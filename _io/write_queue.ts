@@ -5,19 +5,11 @@
  * @module
  */
 
-import type { Deadline } from "./deadline.ts";
-import { type OpSite, toNetError } from "./errors.ts";
-import { giveChunk, MAX_CHUNK, takeChunk } from "./_chunk_pool.ts";
-import {
-  CLOSED,
-  DEADLINE,
-  dueInterrupt,
-  Interrupt,
-  Line,
-  resolvedCount,
-  waitFor,
-} from "./_wait.ts";
-import { nextTurn, schedule, SyncRun } from "./_timers.ts";
+import type { Deadline } from "../deadline.ts";
+import { type OpSite, toNetError } from "../errors.ts";
+import { giveChunk, MAX_CHUNK, takeChunk } from "./chunk_pool.ts";
+import { CLOSED, DEADLINE, dueInterrupt, Interrupt, Line, resolvedCount, waitFor } from "./wait.ts";
+import { nextTurn, schedule, SyncRun } from "./timers.ts";
 
 /** One runtime write: sends a prefix of `chunk`, resolves with its length. */
 export type WriteSink = (chunk: Uint8Array) => Promise<number>;

@@ -6,8 +6,8 @@
  */
 
 import { NotSupportedError } from "../errors.ts";
-import { libc, libcAvailable, readFirstLine, sysctlUint32 } from "./_libc.ts";
-import { INT_MAX } from "./_set.ts";
+import { libc, libcAvailable, readFirstLine, sysctlUint32 } from "./libc.ts";
+import { INT_MAX } from "./set.ts";
 
 const SOMAXCONN_PATH = "/proc/sys/net/core/somaxconn";
 /** Linux's somaxconn default since 5.4, used when the file cannot be read. */
@@ -34,7 +34,7 @@ const BSD_FALLBACK = 128;
  *
  * @example Listen with Go's backlog
  * ```ts
- * import { maxListenerBacklog } from "./_listen.ts";
+ * import { maxListenerBacklog } from "./listen.ts";
  * import assert from "node:assert/strict";
  *
  * const backlog = maxListenerBacklog();
@@ -101,7 +101,7 @@ function readSomaxconn(): string | undefined {
  *
  * @example Ask for reusePort only when Deno allows it
  * ```ts
- * import { checkReusePort } from "./_listen.ts";
+ * import { checkReusePort } from "./listen.ts";
  * import assert from "node:assert/strict";
  *
  * let reusePort = true;

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Deadline } from "./deadline.ts";
+import type { Deadline } from "../deadline.ts";
 
 /** Why a wait ended early: a deadline passed, a signal fired, or the owner closed. */
 export class Interrupt {

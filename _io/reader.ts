@@ -8,19 +8,11 @@
  * @module
  */
 
-import type { Deadline } from "./deadline.ts";
-import type { NetError } from "./errors.ts";
-import { AGAIN, type KernelSocket } from "./sockopt/_kernel.ts";
-import { nextTurn, SyncRun } from "./_timers.ts";
-import {
-  CLOSED,
-  dueInterrupt,
-  Fifo,
-  Interrupt,
-  Leftover,
-  resolvedCount,
-  waitFor,
-} from "./_wait.ts";
+import type { Deadline } from "../deadline.ts";
+import type { NetError } from "../errors.ts";
+import { AGAIN, type KernelSocket } from "../_sys/kernel.ts";
+import { nextTurn, SyncRun } from "./timers.ts";
+import { CLOSED, dueInterrupt, Fifo, Interrupt, Leftover, resolvedCount, waitFor } from "./wait.ts";
 
 /** Read sizes: the runtime reads at least MIN_READ bytes and at most MAX_READ. */
 const MIN_READ = 2048;

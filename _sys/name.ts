@@ -8,7 +8,7 @@
  * @module
  */
 
-import { ip16Text } from "./_libc.ts";
+import { ip16Text } from "./libc.ts";
 
 /** What the fd lookup reads of a TCP conn: its two addresses. */
 export interface ConnAddrs {

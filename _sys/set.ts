@@ -6,8 +6,8 @@
  */
 
 import { ClosedError, NetError } from "../errors.ts";
-import { Errno, type Libc, setInt, sockAddrText } from "./_libc.ts";
-import { findConnFd, findListenerFd, type SocketRef } from "./_fd.ts";
+import { Errno, type Libc, setInt, sockAddrText } from "./libc.ts";
+import { findConnFd, findListenerFd, type SocketRef } from "./fd.ts";
 
 /** The largest C int: the limit of every int option. */
 export const INT_MAX = 2 ** 31 - 1;

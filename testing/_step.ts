@@ -1,0 +1,20 @@
+/**
+ * A step of the conformance suite, as the suite's step files write them.
+ * Internal.
+ *
+ * @module
+ */
+
+import type { ConnUnderTest } from "./conn_under_test.ts";
+import type { Tasks } from "./_conn_check.ts";
+
+/** What a step's body gets: the pair, its background tasks and the wait bound. */
+export interface StepRun {
+  a: ConnUnderTest;
+  b: ConnUnderTest;
+  tasks: Tasks;
+  waitMs: number;
+}
+
+/** A named step of the suite. */
+export type Step = [name: string, body: (run: StepRun) => Promise<void>];
