@@ -13,14 +13,10 @@ import {
   parseAddress,
   type UnixAddress,
 } from "./address.ts";
-import {
-  checkConnOptions,
-  checkTlsOptions,
-  Conn,
-  type ConnOptions,
-  type StartTlsOptions,
-  type UnixConn,
-} from "./conn.ts";
+import { TcpConn } from "./tcp.ts";
+import { checkConnOptions, type ConnOptions } from "./tcp_options.ts";
+import { checkTlsOptions, type StartTlsOptions, TlsConn } from "./tls.ts";
+import { UnixConn } from "./unix.ts";
 import { NetError, NotSupportedError, type OpSite, TimeoutError, toNetError } from "./errors.ts";
 import { checkFiniteOption, checkOptions, checkSignal, optionError } from "./_check.ts";
 import { MAX_TIMER_MS } from "./_io/timers.ts";
@@ -111,11 +107,11 @@ export function dial(address: UnixAddress, options?: DialOptions): Promise<UnixC
  * assert.equal(peer.remoteAddr.port, conn.localAddr.port);
  * ```
  */
-export function dial(address: Address, options?: DialOptions): Promise<Conn>;
+export function dial(address: Address, options?: DialOptions): Promise<TcpConn>;
 export async function dial(
   address: Address | UnixAddress,
   options?: DialOptions,
-): Promise<Conn | UnixConn> {
+): Promise<TcpConn | UnixConn> {
   const checked = checkDialOptions(options, "dial");
   const { timeout = 0, signal } = checked;
   if (isUnixAddress(address)) {
@@ -128,12 +124,12 @@ export async function dial(
     const site = { op: "dial" as const, net: "unix", addr: path };
     using limit = new DialLimit(timeout, signal, site);
     const raw = await limit.race(Deno.connect({ transport: "unix", path }));
-    return new Conn(raw);
+    return new UnixConn(raw);
   }
   const { hostname, port, site } = dialTarget(address);
   using limit = new DialLimit(timeout, signal, site);
   const raw = await limit.connect(hostname, port);
-  return new Conn(raw, checked);
+  return new TcpConn(raw, checked);
 }
 
 /** Options for {@linkcode dialTls}: the dial's, and how to verify the server. */
@@ -198,7 +194,7 @@ export interface DialTlsOptions extends DialOptions, Omit<StartTlsOptions, "sign
  * assert.equal(await server.read(buf), 2);
  * ```
  */
-export async function dialTls(address: Address, options?: DialTlsOptions): Promise<Conn> {
+export async function dialTls(address: Address, options?: DialTlsOptions): Promise<TlsConn> {
   const checked = checkTlsOptions(checkDialOptions(options, "dialTls"), "dialTls");
   const { timeout = 0, signal, cert, key } = checked;
   for (const [name, value] of [["cert", cert], ["key", key]] as const) {
@@ -216,7 +212,7 @@ export async function dialTls(address: Address, options?: DialTlsOptions): Promi
     ...(checked.alpnProtocols === undefined ? {} : { alpnProtocols: checked.alpnProtocols }),
   };
   using limit = new DialLimit(timeout, signal, site);
-  let conn: Conn;
+  let conn: TlsConn;
   if (cert !== undefined && key !== undefined) {
     if (verify !== hostname) {
       throw new NotSupportedError(
@@ -226,7 +222,7 @@ export async function dialTls(address: Address, options?: DialTlsOptions): Promi
       );
     }
     const raw = await limit.race(Deno.connectTls({ hostname, port, cert, key, ...tlsOptions }));
-    conn = new Conn(raw, checked);
+    conn = new TlsConn(raw, checked);
     try {
       await conn.handshake({ signal: limit.signal });
     } catch (e) {
@@ -234,7 +230,7 @@ export async function dialTls(address: Address, options?: DialTlsOptions): Promi
       throw limit.error(e);
     }
   } else {
-    const tcp = new Conn(await limit.connect(hostname, port), checked);
+    const tcp = new TcpConn(await limit.connect(hostname, port), checked);
     try {
       conn = await tcp.startTls({ hostname: verify, ...tlsOptions, signal: limit.signal });
     } catch (e) {

@@ -15,14 +15,16 @@ import {
   parseAddress,
   type UnixAddress,
 } from "./address.ts";
+import type { Conn } from "./conn.ts";
+import { TcpConn } from "./tcp.ts";
 import {
   checkConnOptions,
-  Conn,
   type ConnOptions,
   INHERITED,
   type InternalConnOptions,
-  type UnixConn,
-} from "./conn.ts";
+} from "./tcp_options.ts";
+import { TlsConn } from "./tls.ts";
+import { UnixConn } from "./unix.ts";
 import {
   listenerFd,
   setKeepAlive,
@@ -196,7 +198,7 @@ export interface ListenTlsOptions extends ListenOptions {
  * assert.deepEqual(await server.handshake(), { alpnProtocol: "http/1.1" });
  * ```
  */
-export function listenTls(address: Address, options: ListenTlsOptions): Listener {
+export function listenTls(address: Address, options: ListenTlsOptions): Listener<TlsConn> {
   const checked = checkListenOptions(options, "listenTls");
   const { cert, key, alpnProtocols } = checked;
   for (const [name, value] of [["cert", cert], ["key", key]] as const) {
@@ -243,11 +245,11 @@ interface TcpBind {
  * mapped in, falling back to `0.0.0.0` where IPv6 is off; the backlog from
  * the OS maximum.
  */
-function bindTcp(
+function bindTcp<C extends TcpConn | TlsConn>(
   address: Address,
   options: ListenOptions,
   open: (bind: TcpBind) => Deno.TcpListener | Deno.TlsListener,
-): Listener {
+): Listener<C> {
   const { backlog, reusePort = false, noDelay, keepAlive } = options;
   if (reusePort) checkReusePort();
   const { hostname, port } = parseAddress(address, "listen");
@@ -266,7 +268,7 @@ function bindTcp(
         ...(keepAlive === undefined ? {} : { keepAlive }),
       };
       if (setOnListener(ln, noDelay ?? true, keepAlive ?? true)) connOptions[INHERITED] = true;
-      return new Listener(ln, connOptions);
+      return new Listener<C>(ln, connOptions);
     } catch (e) {
       error = e; // "::" fails where IPv6 is off: try IPv4 only
     }
@@ -339,8 +341,7 @@ function setOnListener(
  * assert.equal(await served, 3);
  * ```
  */
-export class Listener<C extends Conn | UnixConn = Conn>
-  implements AsyncDisposable, AsyncIterable<C> {
+export class Listener<C extends Conn = TcpConn> implements AsyncDisposable, AsyncIterable<C> {
   #ln: Deno.Listener;
   #addr: Deno.Addr;
   #site: { op: "accept"; net: string; addr: string };
@@ -370,8 +371,8 @@ export class Listener<C extends Conn | UnixConn = Conn>
    * port 0; it prints as Go prints it. (A unix listener's is a
    * `Deno.UnixAddr`, printing as its path.)
    */
-  get addr(): C extends Conn ? Deno.NetAddr : Deno.UnixAddr {
-    return this.#addr as C extends Conn ? Deno.NetAddr : Deno.UnixAddr;
+  get addr(): C extends UnixConn ? Deno.UnixAddr : Deno.NetAddr {
+    return this.#addr as C extends UnixConn ? Deno.UnixAddr : Deno.NetAddr;
   }
 
   /**
@@ -397,12 +398,19 @@ export class Listener<C extends Conn | UnixConn = Conn>
       const op = this.#pending.adopt(() => this.#ln.accept());
       const raw = await waitFor(op, this.#deadline, signal);
       this.#pending.clear();
-      return new Conn(raw as Deno.TcpConn, this.#connOptions) as unknown as C;
+      return this.#wrap(raw) as C;
     } catch (e) {
       throw await this.#error(e);
     } finally {
       this.#accepts.release();
     }
+  }
+
+  /** An accepted runtime conn as the Conn of its network, with the listener's conn options. */
+  #wrap(raw: Deno.Conn): Conn {
+    if ("handshake" in raw) return new TlsConn(raw as Deno.TlsConn, this.#connOptions);
+    if (raw.localAddr.transport === "unix") return new UnixConn(raw as Deno.UnixConn);
+    return new TcpConn(raw as Deno.TcpConn, this.#connOptions);
   }
 
   /**

@@ -37,15 +37,11 @@
  */
 
 export { type Address, type PipeAddr, type UnixAddress } from "./address.ts";
-export {
-  Conn,
-  type ConnOptions,
-  type ConnStats,
-  type IoOptions,
-  type Network,
-  type StartTlsOptions,
-  type UnixConn,
-} from "./conn.ts";
+export { Conn, type ConnStats, type IoOptions, type Network, type RawStream } from "./conn.ts";
+export { TcpConn } from "./tcp.ts";
+export { type ConnOptions } from "./tcp_options.ts";
+export { type StartTlsOptions, TlsConn } from "./tls.ts";
+export { UnixConn } from "./unix.ts";
 export type { DeadlineTime } from "./deadline.ts";
 export { dial, type DialOptions, dialTls, type DialTlsOptions } from "./dial.ts";
 export {
@@ -67,4 +63,4 @@ export {
 } from "./listener.ts";
 export { type KeepAliveConfig, type SocketOptions } from "./sockopt/mod.ts";
 export type { Reader, Writer } from "./bufio/io.ts";
-export { pipe } from "./pipe.ts";
+export { pipe, PipeConn } from "./pipe.ts";

@@ -1,5 +1,6 @@
 /**
- * pipe(): Go's `net.Pipe`, an in-memory full-duplex pair of {@linkcode Conn}s.
+ * pipe(): Go's `net.Pipe`, an in-memory full-duplex pair of
+ * {@linkcode PipeConn}s.
  *
  * @module
  */
@@ -26,9 +27,8 @@ import type { PipeAddr } from "./address.ts";
  * resolves with the final count once the reader takes some of them or
  * either end closes.
  *
- * The ends have `network` `"pipe"`, and addresses that print as `pipe`
- * ({@linkcode PipeAddr}). Socket options (`setNoDelay`, `setLinger`, …)
- * throw {@linkcode NotSupportedError}. While an operation on a pipe
+ * The ends are {@linkcode PipeConn}s: `network` `"pipe"`, addresses
+ * that print as `pipe` ({@linkcode PipeAddr}), and no socket options. While an operation on a pipe
  * waits, the process stays alive, as it would for a socket.
  *
  * @returns The two ends.
@@ -55,13 +55,40 @@ import type { PipeAddr } from "./address.ts";
  * assert.equal(await b.read(buf), null); // EOF
  * ```
  */
-export function pipe(): [Conn, Conn] {
+export function pipe(): [PipeConn, PipeConn] {
   const ab = new Channel();
   const ba = new Channel();
-  // The raw ends are not Deno conns, but have everything Conn uses of one.
-  const a = new Conn(new RawEnd(ba, ab) as unknown as Deno.UnixConn);
-  const b = new Conn(new RawEnd(ab, ba) as unknown as Deno.UnixConn);
+  const a = new PipeConn(new RawEnd(ba, ab));
+  const b = new PipeConn(new RawEnd(ab, ba));
   return [a, b];
+}
+
+/**
+ * PipeConn is an end of a {@linkcode pipe}: the {@linkcode Conn} contract in
+ * memory, without socket options. Its addresses print as `pipe`.
+ *
+ * @example An end of a pipe
+ * ```ts
+ * import { pipe, PipeConn } from "@netconn/netconn";
+ * import assert from "node:assert/strict";
+ *
+ * const [a, b] = pipe();
+ * assert.ok(a instanceof PipeConn);
+ * assert.equal(a.network, "pipe");
+ * a.close();
+ * b.close();
+ * ```
+ */
+export class PipeConn extends Conn {
+  /** The local address: `pipe`. */
+  override get localAddr(): PipeAddr {
+    return super.localAddr as PipeAddr;
+  }
+
+  /** The remote address: `pipe`. */
+  override get remoteAddr(): PipeAddr {
+    return super.remoteAddr as PipeAddr;
+  }
 }
 
 /** A raw write waiting for a reader: `chunk` is the runtime's copy, never the caller's buffer. */

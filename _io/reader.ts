@@ -10,14 +10,13 @@
 
 import type { Deadline } from "../deadline.ts";
 import type { NetError } from "../errors.ts";
-import { AGAIN, type KernelSocket } from "../_sys/kernel.ts";
-import { nextTurn, SyncRun } from "./timers.ts";
+import { AGAIN, type KernelFirst } from "./kernel_first.ts";
 import { CLOSED, dueInterrupt, Fifo, Interrupt, Leftover, resolvedCount, waitFor } from "./wait.ts";
 
 /** Read sizes: the runtime reads at least MIN_READ bytes and at most MAX_READ. */
 const MIN_READ = 2048;
 const MAX_READ = 1 << 20;
-/** How far ahead of the caller's read size the runtime reads, at most, while reads fill up. */
+/** The largest runtime read while reads keep filling the buffer (it doubles up to this). */
 const READ_AHEAD = 256 * 1024;
 /** The runtime read size of a stream's default reader (Deno's own streams read 64 KiB). */
 const STREAM_READ = 64 * 1024;
@@ -26,11 +25,11 @@ const GIVE_AWAY = 8 * 1024;
 const EMPTY = new Uint8Array(0);
 
 /** What a {@linkcode Reader} reads from, and how it names its failures. */
-export interface ReaderOptions {
+export interface ReadSource {
   /** One runtime read into `p`; null at EOF. */
   read(p: Uint8Array): Promise<number | null>;
-  /** The conn's kernel-first socket, when it has one (looked up on first use). */
-  kernel(): KernelSocket | null;
+  /** The conn's kernel-first socket, when it has one (asked once, on the first read). */
+  kernel(): KernelFirst | null;
   /** The read deadline. */
   deadline: Deadline;
   /** The conn's error for a failed read: an interrupt or a runtime error. */
@@ -44,25 +43,27 @@ export interface ReaderOptions {
  * deadline ends keeps its bytes for the next read and never touches a
  * caller's buffer); the read turn; and the runtime read a deadline left
  * running.
+ *
+ * A read that can finish at once (bytes buffered, or the kernel has some)
+ * finishes without a promise chain; one that must wait takes the turn and
+ * holds it while it waits, so reads stay in call order.
  */
 export class Reader {
-  #options: ReaderOptions;
-  #kernel: KernelSocket | null | undefined = undefined; // undefined: not asked yet
-  #turn = new Fifo(); // one read at a time, in call order
+  readonly #source: ReadSource;
+  #kernel: KernelFirst | null | undefined = undefined; // undefined: not asked yet
+  readonly #turn = new Fifo(); // held by the read that waits
   #buf: Uint8Array = EMPTY;
   #r = 0;
   #w = 0;
-  #pending = new Leftover<number | null>(); // a runtime read into #buf a deadline left running
+  readonly #pending = new Leftover<number | null>(); // a runtime read a deadline left running
   #filled = false; // the last runtime read filled #buf: read further ahead next time
-  #run = new SyncRun(); // kernel-first reads since the last wait
-  #waits = false; // the kernel had nothing last time: wait on the runtime until a read fills up
   #eof = false;
   #closed = false;
   #bytes = 0;
   #count = 0;
 
-  constructor(options: ReaderOptions) {
-    this.#options = options;
+  constructor(source: ReadSource) {
+    this.#source = source;
   }
 
   /** Bytes returned by reads. */
@@ -86,25 +87,23 @@ export class Reader {
 
   /** Reads up to `p.length` bytes into `p` (not empty); null at EOF. */
   read(p: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
-    if (this.#r === this.#w && !this.#waits && (this.#kernel ??= this.#options.kernel()) !== null) {
-      if (!this.#run.allowed()) {
-        // Reading without a wait for 2 ms: give the event loop a turn first,
-        // holding the read turn so later reads stay behind this one. The
-        // read starts now (its deadline is checked now); the yield is not a
-        // wait for the socket.
-        if (!this.#turn.tryAcquire()) return this.#readCopy(p, signal);
-        const refusal = this.refusal(signal);
-        if (refusal !== undefined) {
-          this.#turn.release();
-          return Promise.reject(refusal);
-        }
-        this.#run.reset();
-        return nextTurn().then(() => this.#readHeld(p, signal));
-      }
-      const now = this.#readNow(p, signal);
-      if (now !== undefined) return now;
+    if (this.#turn.locked) return this.#wait(p, signal, false);
+    const refusal = this.refusal(signal);
+    if (refusal !== undefined) return Promise.reject(refusal);
+    if (this.#r < this.#w) return resolvedCount(this.#take(p));
+    if (this.#eof) return Promise.resolve(null);
+    const kernel = this.#pending.op === null ? (this.#kernel ??= this.#source.kernel()) : null;
+    if (kernel === null) return this.#wait(p, signal, false);
+    if (kernel.mustYield) return this.#wait(p, signal, true);
+    let n: number | null;
+    try {
+      n = kernel.recv(p);
+    } catch (e) {
+      return Promise.reject(this.#source.error(e));
     }
-    return this.#readCopy(p, signal);
+    if (n === AGAIN) return this.#wait(p, signal, false);
+    if (n === null) return Promise.resolve(this.#counted(null));
+    return resolvedCount(this.#counted(n));
   }
 
   /**
@@ -113,8 +112,12 @@ export class Reader {
    * one is a copy, so the buffer is reused while chunks are small. Null at
    * EOF.
    */
-  readChunk(size: number): Promise<Uint8Array | null> {
-    return this.#inTurn(size, undefined, () => {
+  async readChunk(size: number): Promise<Uint8Array | null> {
+    const refusal = this.refusal(undefined);
+    if (refusal !== undefined) throw refusal;
+    if (!this.#turn.tryAcquire()) await this.#waitTurn(undefined);
+    try {
+      if (this.#r === this.#w && !(await this.#fill(size, undefined))) return null;
       let chunk: Uint8Array;
       if (this.#w - this.#r >= GIVE_AWAY && this.#r === 0) {
         chunk = this.#buf.subarray(0, this.#w);
@@ -122,9 +125,132 @@ export class Reader {
       } else {
         chunk = this.#buf.slice(this.#r, this.#w);
       }
+      this.#counted(this.#w - this.#r);
       this.#r = this.#w = 0;
       return chunk;
-    });
+    } catch (e) {
+      throw this.#failed(e);
+    } finally {
+      this.#turn.release();
+    }
+  }
+
+  /** Why a read must fail before it starts (closed, deadline passed, signal fired), if it must. */
+  refusal(signal: AbortSignal | undefined): NetError | undefined {
+    const due = this.#closed ? CLOSED : dueInterrupt(this.#source.deadline, signal);
+    return due === undefined ? undefined : this.#source.error(due);
+  }
+
+  /** The conn closed: waiting reads fail, the buffer and the kernel socket go. */
+  close(): void {
+    this.#closed = true;
+    this.#kernel = null;
+    this.#turn.close();
+    this.#buf = EMPTY;
+    this.#r = this.#w = 0;
+  }
+
+  /** Resolves once no runtime read is left running. */
+  settled(): Promise<void> {
+    return this.#pending.settled();
+  }
+
+  /** Moves what the read buffer holds, up to `p.length` bytes, into `p`, and counts it. */
+  #take(p: Uint8Array): number {
+    const n = Math.min(p.length, this.#w - this.#r);
+    p.set(n === this.#buf.length ? this.#buf : this.#buf.subarray(this.#r, this.#r + n));
+    this.#r += n;
+    return this.#counted(n);
+  }
+
+  /** Counts a read that returned `n` (null: EOF). */
+  #counted<T extends number | null>(n: T): T {
+    if (n === null) this.#eof = true;
+    else {
+      this.#bytes += n;
+      this.#count++;
+    }
+    return n;
+  }
+
+  /**
+   * The read that waits: takes the turn (in line behind earlier reads),
+   * yields a turn first if `yieldFirst`, then serves `p` from the buffer,
+   * the kernel, or a runtime read into the buffer.
+   */
+  async #wait(
+    p: Uint8Array,
+    signal: AbortSignal | undefined,
+    yieldFirst: boolean,
+  ): Promise<number | null> {
+    // Up to the runtime wait, all of it runs now, in the caller's turn: a
+    // deadline moved right after the call applies to this read.
+    const refusal = this.refusal(signal);
+    if (refusal !== undefined) throw refusal;
+    if (!this.#turn.tryAcquire()) await this.#waitTurn(signal);
+    try {
+      if (yieldFirst) await this.#kernel!.yield();
+      if (this.#r === this.#w) {
+        const kernel = this.#kernel;
+        if (kernel && !this.#eof && this.#pending.op === null && !this.#closed) {
+          const n = kernel.recv(p);
+          if (n !== AGAIN) return this.#counted(n);
+        }
+        if (!(await this.#fill(p.length, signal))) return null;
+      }
+      return this.#take(p);
+    } catch (e) {
+      throw this.#failed(e);
+    } finally {
+      this.#turn.release();
+    }
+  }
+
+  /** Waits for the read turn, in line behind earlier reads; fails as a read would. */
+  async #waitTurn(signal: AbortSignal | undefined): Promise<void> {
+    try {
+      await this.#turn.acquire(this.#source.deadline, signal);
+    } catch (e) {
+      throw this.#source.error(e);
+    }
+  }
+
+  /**
+   * With the turn held and the buffer empty: a runtime read of up to `size`
+   * bytes into the buffer, or the one a deadline left running. False at EOF.
+   */
+  async #fill(size: number, signal: AbortSignal | undefined): Promise<boolean> {
+    if (this.#eof) return false;
+    const op = this.#pending.adopt(() => this.#source.read(this.#bufferFor(size)));
+    // An interrupt leaves op running; the next read adopts it.
+    const n = await waitFor(op, this.#source.deadline, signal);
+    this.#pending.clear();
+    if (n === null) {
+      this.#eof = true;
+      return false;
+    }
+    this.#filled = n === this.#buf.length;
+    if (this.#filled) this.#kernel?.flowing();
+    this.#r = 0;
+    this.#w = n;
+    return true;
+  }
+
+  /** The error of a read that failed while it held the turn. */
+  #failed(e: unknown): NetError {
+    if (!(e instanceof Interrupt)) this.#pending.clear(); // the runtime read failed: over
+    return this.#source.error(e);
+  }
+
+  /** The read buffer, sized for a read of `len` bytes. Called only when it is empty. */
+  #bufferFor(len: number): Uint8Array {
+    // Read ahead: a runtime read that filled the buffer doubles the next one,
+    // up to READ_AHEAD (bulk moves in fewer runtime reads); one that came back
+    // short brings it back to the caller's size, so an idle conn stays small.
+    const base = Math.min(Math.max(len, MIN_READ), MAX_READ);
+    const want = this.#filled ? Math.min(Math.max(this.#buf.length * 2, base), READ_AHEAD) : base;
+    if (this.#buf.length < want || this.#buf.length > want * 8) this.#buf = new Uint8Array(want);
+    return this.#buf;
   }
 
   /**
@@ -158,162 +284,5 @@ export class Reader {
           throw e;
         }),
     });
-  }
-
-  /** Why a read must fail before it starts (closed, deadline passed, signal fired), if it must. */
-  refusal(signal: AbortSignal | undefined): NetError | undefined {
-    const due = this.#closed ? CLOSED : dueInterrupt(this.#options.deadline, signal);
-    return due === undefined ? undefined : this.#options.error(due);
-  }
-
-  /** The conn closed: waiting reads fail, the buffer and the kernel socket go. */
-  close(): void {
-    this.#closed = true;
-    this.#kernel = null;
-    this.#turn.close();
-    this.#buf = EMPTY;
-    this.#r = this.#w = 0;
-  }
-
-  /** Resolves once no runtime read is left running. */
-  settled(): Promise<void> {
-    return this.#pending.settled();
-  }
-
-  /** A read through the read buffer: from what it holds, or from a runtime read into it. */
-  #readCopy(p: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
-    return this.#inTurn(p.length, signal, () => this.#copyInto(p));
-  }
-
-  /** Moves what the read buffer holds, up to `p.length` bytes, into `p`. */
-  #copyInto(p: Uint8Array): number {
-    const n = Math.min(p.length, this.#w - this.#r);
-    p.set(this.#buf.subarray(this.#r, this.#r + n));
-    this.#r += n;
-    return n;
-  }
-
-  /** A read that yielded holding the turn: the kernel first, else the runtime waits. */
-  #readHeld(p: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
-    const kernel = this.#kernel;
-    let n: number | null = AGAIN;
-    if (kernel && !this.#closed && !this.#eof && this.#pending.op === null && this.#r === this.#w) {
-      try {
-        n = kernel.recv(p);
-      } catch (e) {
-        this.#turn.release();
-        return Promise.reject(this.#options.error(e));
-      }
-    }
-    if (n === AGAIN) return this.#inTurn(p.length, signal, () => this.#copyInto(p), true);
-    this.#turn.release();
-    if (n === null) this.#eof = true;
-    else {
-      this.#bytes += n;
-      this.#count++;
-    }
-    return Promise.resolve(n);
-  }
-
-  /**
-   * The kernel-first read: with the turn free, nothing buffered and no
-   * runtime read left running, `recv` straight into `p`. Undefined when the
-   * kernel has nothing now: the runtime read waits for it.
-   */
-  #readNow(p: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> | undefined {
-    const kernel = this.#kernel;
-    if (!kernel || this.#eof || this.#pending.op !== null || this.#r < this.#w) {
-      return undefined;
-    }
-    if (!this.#turn.tryAcquire()) return undefined;
-    let n: number | null;
-    try {
-      const refusal = this.refusal(signal);
-      if (refusal !== undefined) return Promise.reject(refusal);
-      n = kernel.recv(p);
-    } catch (e) {
-      return Promise.reject(this.#options.error(e));
-    } finally {
-      this.#turn.release();
-    }
-    if (n === AGAIN) {
-      // The runtime read waits: a real turn. Reads that come when the kernel
-      // has nothing (request and response) skip the kernel until one fills
-      // the buffer (a stream is flowing again).
-      this.#run.reset();
-      this.#waits = true;
-      return undefined;
-    }
-    if (n === null) {
-      this.#eof = true;
-      return Promise.resolve(null);
-    }
-    this.#bytes += n;
-    this.#count++;
-    return resolvedCount(n);
-  }
-
-  /**
-   * Takes the read turn (unless `held`), fills the read buffer from the runtime if it is
-   * empty (a runtime read of up to `size` bytes), then lets `take` consume
-   * from it. Null at EOF.
-   */
-  async #inTurn<T extends number | Uint8Array>(
-    size: number,
-    signal: AbortSignal | undefined,
-    take: () => T,
-    held = false, // the caller holds the turn already
-  ): Promise<T | null> {
-    const refusal = this.refusal(signal);
-    if (refusal !== undefined) {
-      if (held) this.#turn.release();
-      throw refusal;
-    }
-    const { deadline, error } = this.#options;
-    if (!held && !this.#turn.tryAcquire()) {
-      try {
-        await this.#turn.acquire(deadline, signal);
-      } catch (e) {
-        throw error(e);
-      }
-    }
-    try {
-      if (this.#r === this.#w) {
-        if (this.#eof) return null;
-        const op = this.#pending.adopt(() => this.#options.read(this.#bufferFor(size)));
-        // An interrupt leaves op running; the next read adopts it.
-        const n = await waitFor(op, deadline, signal);
-        this.#pending.clear();
-        this.#filled = n === this.#buf.length;
-        if (this.#filled) this.#waits = false;
-        if (n === null) {
-          this.#eof = true;
-          return null;
-        }
-        this.#r = 0;
-        this.#w = n;
-      }
-      const before = this.#w - this.#r;
-      const taken = take();
-      this.#bytes += before - (this.#w - this.#r);
-      this.#count++;
-      return taken;
-    } catch (e) {
-      if (!(e instanceof Interrupt)) this.#pending.clear(); // the runtime read failed: over
-      throw error(e);
-    } finally {
-      this.#turn.release();
-    }
-  }
-
-  /** The read buffer, sized for a read of `len` bytes. Called only when it is empty. */
-  #bufferFor(len: number): Uint8Array {
-    // Read ahead: a runtime read that filled the buffer doubles the next one,
-    // up to READ_AHEAD (bulk moves in fewer runtime reads); one that came back
-    // short brings it back to the caller's size, so an idle conn stays small.
-    const base = Math.min(Math.max(len, MIN_READ), MAX_READ);
-    const want = this.#filled ? Math.min(Math.max(this.#buf.length * 2, base), READ_AHEAD) : base;
-    if (this.#buf.length < want || this.#buf.length > want * 8) this.#buf = new Uint8Array(want);
-    return this.#buf;
   }
 }

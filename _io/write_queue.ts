@@ -9,7 +9,8 @@ import type { Deadline } from "../deadline.ts";
 import { type OpSite, toNetError } from "../errors.ts";
 import { giveChunk, MAX_CHUNK, takeChunk } from "./chunk_pool.ts";
 import { CLOSED, DEADLINE, dueInterrupt, Interrupt, Line, resolvedCount, waitFor } from "./wait.ts";
-import { nextTurn, schedule, SyncRun } from "./timers.ts";
+import { AGAIN, type KernelFirst } from "./kernel_first.ts";
+import { schedule } from "./timers.ts";
 
 /** One runtime write: sends a prefix of `chunk`, resolves with its length. */
 export type WriteSink = (chunk: Uint8Array) => Promise<number>;
@@ -23,14 +24,11 @@ export interface WriteQueueOptions {
   /** Time in milliseconds, for the blocked-time stat. @default {performance.now} */
   now?: () => number;
   /**
-   * Sends what the kernel takes of `p` at once, on the caller's buffer:
-   * returns the count, or `AGAIN` (-1) when it would block, and throws the
-   * runtime's error classes. With it, a write goes to the kernel first and
-   * only what does not fit waits, copied, on a runtime write.
+   * The conn's kernel-first socket: with it, a write goes to the kernel
+   * first, on the caller's buffer, and only what does not fit waits, copied,
+   * on a runtime write.
    */
-  trySend?: (p: Uint8Array) => number;
-  /** Resolves after a real turn of the event loop. @default {nextTurn} */
-  yield?: () => Promise<void>;
+  kernel?: KernelFirst | null;
   /**
    * Calls `fn` after the current timer turn: how long an interrupt waits for
    * a runtime write that the kernel may have completed without waiting.
@@ -43,8 +41,6 @@ export interface WriteQueueOptions {
 const BATCH_BYTES = 64 * 1024;
 /** Waiting writes up to this size (and without a signal) join a batch. */
 const BATCH_ITEM = 16 * 1024;
-/** What `trySend` returns when the kernel would block. */
-const AGAIN = -1;
 
 /** A write (or an action such as closeWrite) waiting in line or being served. */
 interface Entry {
@@ -114,9 +110,7 @@ export class WriteQueue {
   #ops = 0;
   #blockedMs = 0;
   #lastOp: Promise<number> | null = null; // the latest runtime write
-  #yield: () => Promise<void>;
-  #trySend: ((p: Uint8Array) => number) | undefined;
-  #run = new SyncRun(); // kernel-first sends since the last wait
+  #kernel: KernelFirst | null;
 
   /**
    * @param sink One runtime write.
@@ -128,8 +122,7 @@ export class WriteQueue {
     this.#site = { ...options.site, op: "write" };
     this.#now = options.now ?? perfNow;
     this.#defer = options.defer ?? deferToTimer;
-    this.#trySend = options.trySend;
-    this.#yield = options.yield ?? nextTurn;
+    this.#kernel = options.kernel ?? null;
   }
 
   /** Writes waiting or in progress, including a stranded runtime write. */
@@ -164,12 +157,14 @@ export class WriteQueue {
     const due = dueInterrupt(this.#deadline, signal);
     if (due !== undefined) return Promise.reject(this.#error(due, 0));
     if (p.length === 0) return resolvedCount(0);
+    if (this.#busy) return this.#enqueue(p, signal, undefined, 0) as Promise<number>;
     let sent = 0;
-    if (this.#trySend !== undefined && !this.#busy && this.#run.allowed()) {
+    const kernel = this.#kernel;
+    if (kernel !== null && !kernel.mustYield) {
       // The turn is free and nobody waits: the kernel first, at once, as
-      // Go's write does its syscall; only what it does not take queues.
+      // Go's write does its syscall; only what it does not take waits.
       try {
-        sent = Math.max(this.#trySend(p), 0);
+        sent = Math.max(kernel.send(p), 0);
       } catch (e) {
         return Promise.reject(this.#error(e, 0));
       }
@@ -179,8 +174,23 @@ export class WriteQueue {
         return resolvedCount(sent);
       }
     }
-    const rest = sent === 0 ? p : p.subarray(sent);
-    return this.#enqueue(rest, signal, undefined, sent) as Promise<number>;
+    // The turn is free: served at once, without waiting in line.
+    return new Promise((resolve, reject) => {
+      const rest = sent === 0 ? p : p.subarray(sent);
+      const entry: Entry = {
+        p: rest,
+        sent,
+        signal,
+        action: undefined,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        onAbort: undefined,
+        done: true,
+      };
+      this.#busy = true;
+      this.#serving = 1;
+      void this.#send({ entries: [entry], ends: [rest.length], total: rest.length, signal });
+    });
   }
 
   /**
@@ -327,18 +337,18 @@ export class WriteQueue {
         // before each one after a partial write: the socket was full.
         let due = dueInterrupt(this.#deadline, signal);
         if (due !== undefined) throw due;
-        const trySend = this.#trySend;
-        if (trySend !== undefined && !this.#run.allowed()) {
-          // Sending without a wait for 2 ms: give the event loop a turn first.
-          // The deadline was checked above: a yield is not a wait for the socket.
-          this.#run.reset();
-          await this.#yield();
+        const kernel = this.#kernel;
+        if (kernel !== null && kernel.mustYield) {
+          // Sending without the event loop turning for 2 ms: give it a turn
+          // first. The deadline was checked above: a yield is not a wait for
+          // the socket.
+          await kernel.yield();
         }
-        if (trySend !== undefined && entries.length === 1) {
+        if (kernel !== null && entries.length === 1) {
           // Kernel first, on the caller's own bytes: what it takes now is
           // written, and no copy is needed.
           if (this.#closed) throw CLOSED;
-          const sent = sendNow(trySend, entries, ends, done, total);
+          const sent = sendNow(kernel, entries, ends, done, total);
           accepted(sent);
           if (done === total) break;
           if (sent > 0) {
@@ -350,10 +360,10 @@ export class WriteQueue {
         chunk = takeChunk(len);
         copyRun(entries, ends, done, chunk);
         let off = 0;
-        if (trySend !== undefined && entries.length > 1) {
+        if (kernel !== null && entries.length > 1) {
           // Several small writes: one copy into the chunk, then one send.
           if (this.#closed) throw CLOSED;
-          off = Math.max(trySend(chunk), 0);
+          off = Math.max(kernel.send(chunk), 0);
           accepted(off);
           if (off === len) {
             giveChunk(chunk);
@@ -366,8 +376,7 @@ export class WriteQueue {
           }
         }
         // The kernel would block: the runtime write waits, a real turn.
-        if (trySend !== undefined && blockedSince < 0) blockedSince = this.#now();
-        this.#run.reset();
+        if (kernel !== null && blockedSince < 0) blockedSince = this.#now();
         while (off < len) {
           if (this.#closed) throw CLOSED;
           if (off > 0 && (due = dueInterrupt(this.#deadline, signal)) !== undefined) throw due;
@@ -485,7 +494,7 @@ export class WriteQueue {
  * kernel takes them now; returns how many it took (0 when it would block).
  */
 function sendNow(
-  trySend: (p: Uint8Array) => number,
+  kernel: KernelFirst,
   entries: Entry[],
   ends: number[],
   from: number,
@@ -498,7 +507,7 @@ function sendNow(
     const start = i === 0 ? 0 : ends[i - 1]!;
     const p = entries[i]!.p;
     const part = at === start ? p : p.subarray(at - start);
-    const n = trySend(part);
+    const n = kernel.send(part);
     if (n === AGAIN) break;
     at += n;
     if (n < part.length) break; // the socket is full

@@ -3,7 +3,7 @@
  * `recv` on the socket right away, on the caller's own buffer, and wait (on
  * Deno's runtime ops) only when the kernel says it would block. The kernel
  * copies at once, so nothing can strand and no copy is needed. Linux only
- * (its constants and errno values are verified here); needs `--allow-ffi`.
+ * (its constants and errno values are Linux's, as in its headers); needs `--allow-ffi`.
  * Internal: the conn core uses it.
  *
  * @module
@@ -76,9 +76,8 @@ export class KernelSocket {
    */
   send(p: Uint8Array): number {
     for (;;) {
-      const n = Number(
-        this.#lib.sym.send(this.#fd, p, p.length as unknown as bigint, MSG_NOSIGNAL),
-      );
+      // A BigInt length keeps V8's fast call; a number for a usize takes the slow path.
+      const n = Number(this.#lib.sym.send(this.#fd, p, BigInt(p.length), MSG_NOSIGNAL));
       if (n >= 0) return n;
       const errno = errnoValue(this.#lib);
       if (errno === EINTR) continue;
@@ -95,7 +94,7 @@ export class KernelSocket {
    */
   recv(p: Uint8Array): number | null {
     for (;;) {
-      const n = Number(this.#lib.sym.recv(this.#fd, p, p.length as unknown as bigint, 0));
+      const n = Number(this.#lib.sym.recv(this.#fd, p, BigInt(p.length), 0));
       if (n > 0) return n;
       if (n === 0) return null;
       const errno = errnoValue(this.#lib);

@@ -145,6 +145,11 @@ export function libc(what: string): Libc {
 
 /** True when {@linkcode libc} would load, without throwing. */
 export function libcAvailable(): boolean {
+  if (loaded !== undefined) return true;
+  // Asked on every dial without --allow-ffi: answer without building an error.
+  const os = Deno.build.os;
+  if (os !== "linux" && os !== "darwin") return false;
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return false;
   try {
     libc("probe");
     return true;

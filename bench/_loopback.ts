@@ -7,7 +7,7 @@
  * @module
  */
 
-import { Conn } from "../mod.ts";
+import { type Conn, TcpConn } from "../mod.ts";
 
 /** One end of a connection, as a workload drives it. */
 export interface Endpoint {
@@ -59,8 +59,8 @@ export async function rawPair(): Promise<Pair<Deno.TcpConn>> {
  * Several wraps of one pair may take turns, one workload at a time: between
  * workloads the stream is idle and each Conn's read buffer is empty.
  */
-export function wrapPair(pair: Pair<Deno.TcpConn>): Pair<Conn> {
-  return { client: new Conn(pair.client), server: new Conn(pair.server) };
+export function wrapPair(pair: Pair<Deno.TcpConn>): Pair<TcpConn> {
+  return { client: new TcpConn(pair.client), server: new TcpConn(pair.server) };
 }
 
 /** A raw Deno conn as an endpoint: writes loop until every byte is out. */

@@ -9,7 +9,7 @@
 // must) beside netconn wrapping the very same two sockets, one variant at a
 // time. Every iteration checks what it received.
 
-import { Conn } from "../mod.ts";
+import { TcpConn } from "../mod.ts";
 import { bulk, connEndpoint, type Endpoint, type Pair, pingPong } from "./_loopback.ts";
 
 const BULK_BYTES = 8 * 1024 * 1024;
@@ -67,8 +67,8 @@ const transports: [string, Pair<Deno.Conn>][] = [
 
 for (const [name, raw] of transports) {
   const wrapped = {
-    client: new Conn(raw.client as Deno.TcpConn),
-    server: new Conn(raw.server as Deno.TcpConn),
+    client: new TcpConn(raw.client as Deno.TcpConn),
+    server: new TcpConn(raw.server as Deno.TcpConn),
   };
   const rawEnds = { client: rawEndpoint(raw.client), server: rawEndpoint(raw.server) };
   const connEnds = { client: connEndpoint(wrapped.client), server: connEndpoint(wrapped.server) };

@@ -7,12 +7,12 @@
  */
 
 import {
-  type Conn,
   dial,
   type DialOptions,
   listen,
   type Listener,
   type ListenOptions,
+  type TcpConn,
 } from "../mod.ts";
 import { within } from "./_io.ts";
 import type { GoCases, GoPeer, GoResult } from "./_go.ts";
@@ -133,7 +133,7 @@ export class Lab {
   }
 
   /** Dials `ln` (or any address) with `options`; the dial also ends with the lab. */
-  async dial(address: Deno.NetAddr | string, options: DialOptions = {}): Promise<Conn> {
+  async dial(address: Deno.NetAddr | string, options: DialOptions = {}): Promise<TcpConn> {
     this.#checkOpen();
     const signal = options.signal === undefined
       ? this.signal
@@ -203,8 +203,8 @@ export class Lab {
 
 /** A dialled and an accepted {@linkcode Conn}, and their listener. */
 export interface ConnPair {
-  client: Conn;
-  server: Conn;
+  client: TcpConn;
+  server: TcpConn;
   listener: Listener;
 }
 

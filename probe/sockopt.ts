@@ -8,7 +8,7 @@
  * @module
  */
 
-import { type Conn, NetError } from "../mod.ts";
+import { NetError, type TcpConn } from "../mod.ts";
 import { socketOptions } from "../sockopt/mod.ts";
 import type { Experiment, Lab, Outcome } from "./_lab.ts";
 import { describe, kindOf, since, sleep } from "./_io.ts";
@@ -24,7 +24,7 @@ function s(ms: number): string {
 }
 
 /** Keepalive as the kernel reports it: "on 15 s / 15 s / 9". */
-function keepAliveText(conn: Conn): string {
+function keepAliveText(conn: TcpConn): string {
   const o = conn.socketOptions();
   const timing = `${s(o.keepAliveIdle)} / ${s(o.keepAliveInterval)} / ${o.keepAliveCount}`;
   return `${o.keepAlive ? "on" : "off"} ${timing}`;
@@ -68,7 +68,7 @@ export const noDelayOption: Experiment = {
  * NoDelay without `--allow-ffi`, by its effect: a conn whose write-write-read
  * exchanges stall on the peer's delayed ACK has Nagle on (NoDelay false).
  */
-async function noDelayByTiming(client: Conn, server: Conn): Promise<Outcome> {
+async function noDelayByTiming(client: TcpConn, server: TcpConn): Promise<Outcome> {
   const dialed = !(await nagleStalls(client, server)).stalls;
   const accepted = !(await nagleStalls(server, client)).stalls;
   client.setNoDelay(false);
@@ -206,7 +206,7 @@ export const keepAliveConfig: Experiment = {
 };
 
 /** Reads `conn` to the end: the bytes, and how it ended ("EOF" or the error). */
-async function readToEnd(conn: Conn): Promise<{ read: number; end: unknown }> {
+async function readToEnd(conn: TcpConn): Promise<{ read: number; end: unknown }> {
   const buf = new Uint8Array(256 * KiB);
   let read = 0;
   for (;;) {

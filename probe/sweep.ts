@@ -13,7 +13,7 @@
  * @module
  */
 
-import { type Conn, TimeoutError } from "../mod.ts";
+import { type TcpConn, TimeoutError, type TlsConn } from "../mod.ts";
 import { setReadBuffer } from "../sockopt/mod.ts";
 import type { Experiment, Lab, Outcome, ProbeTable } from "./_lab.ts";
 import { bytes, since, within } from "./_io.ts";
@@ -87,7 +87,7 @@ export interface Filled {
  * @returns The bytes accepted, exact: every full write plus the timed-out
  *   write's `bytesWritten` (its stranded runtime write had taken nothing).
  */
-export async function fillUntilBlocked(conn: Conn): Promise<Filled> {
+export async function fillUntilBlocked(conn: TcpConn | TlsConn): Promise<Filled> {
   const chunk = new Uint8Array(CHUNK);
   let accepted = 0;
   let falseBlocks = 0;

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Conn } from "../mod.ts";
+import { type Conn, TcpConn, TlsConn } from "../mod.ts";
 import { sockoptSupported } from "../sockopt/mod.ts";
 
 /** Whether {@linkcode reset} sends a real RST here: Linux with `--allow-ffi`. */
@@ -24,7 +24,7 @@ export function resetSupported(): boolean {
  */
 export function reset(conn: Conn): boolean {
   let sent = false;
-  if (resetSupported()) {
+  if (resetSupported() && (conn instanceof TcpConn || conn instanceof TlsConn)) {
     try {
       conn.setLinger(0);
       sent = true;

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import type { Address } from "../address.ts";
 import type { Conn } from "../conn.ts";
+import type { TcpConn } from "../tcp.ts";
 import { dial, type DialOptions } from "../dial.ts";
 import { listen, type Listener, type ListenOptions } from "../listener.ts";
 
@@ -17,9 +18,9 @@ export { pattern } from "./_iotest.ts";
 export interface Pair extends AsyncDisposable {
   ln: Listener;
   /** The dialed side. */
-  client: Conn;
+  client: TcpConn;
   /** The accepted side. */
-  server: Conn;
+  server: TcpConn;
 }
 
 /** Options for {@linkcode pair}. */
@@ -38,7 +39,7 @@ export interface PairOptions {
  */
 export async function pair(options: PairOptions = {}): Promise<Pair> {
   const ln = listen(options.address ?? "127.0.0.1:0", options.listen);
-  let client: Conn | undefined;
+  let client: TcpConn | undefined;
   try {
     const target = options.dialAddress ?? { hostname: ln.addr.hostname, port: ln.addr.port };
     const accepted = ln.accept();
@@ -213,7 +214,11 @@ export function delay(ms: number): Promise<void> {
 }
 
 /** Reads until `n` bytes have come or EOF; returns what came. */
-export async function readAtLeast(conn: Conn, n: number, bufSize = 64 * 1024): Promise<Uint8Array> {
+export async function readAtLeast(
+  conn: Conn,
+  n: number,
+  bufSize = 64 * 1024,
+): Promise<Uint8Array> {
   const out = new Uint8Array(n);
   let got = 0;
   const buf = new Uint8Array(bufSize);

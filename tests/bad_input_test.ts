@@ -5,7 +5,7 @@
 // because of a bad argument.
 
 import assert from "node:assert/strict";
-import { Conn, dial, listen, type Listener, NetError } from "../mod.ts";
+import { Conn, dial, listen, type Listener, NetError, TcpConn } from "../mod.ts";
 import { Deadline } from "../deadline.ts";
 import { mustNotSettle, mustSettle, NOT_BYTES, pair, readAtLeast } from "./_helpers.ts";
 
@@ -176,17 +176,18 @@ Deno.test("bad input: Listener.accept rejects bad options; the next conn still g
   assert.equal(server.remoteAddr.port, client.localAddr.port);
 });
 
-Deno.test("bad input: new Conn takes a Deno TCP conn and checks its options", async () => {
+Deno.test("bad input: new Conn and new TcpConn take a Deno conn; TcpConn checks its options", async () => {
   for (const raw of [null, undefined, {}, "conn", 5]) {
     assert.throws(() => new Conn(raw as unknown as Deno.TcpConn), TypeError, String(raw));
+    assert.throws(() => new TcpConn(raw as unknown as Deno.TcpConn), /TcpConn takes/);
   }
   const ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const raw = await Deno.connect({ hostname: "127.0.0.1", port: ln.addr.port });
   const peer = await ln.accept();
   try {
-    assert.throws(() => new Conn(raw, { noDelay: "yes" as unknown as boolean }), TypeError);
-    // Wrapping gives Go's defaults, as dial does: Nagle off.
-    await using conn = new Conn(raw);
+    assert.throws(() => new TcpConn(raw, { noDelay: "yes" as unknown as boolean }), TypeError);
+    // Wrapping as a TcpConn gives Go's defaults, as dial does: Nagle off.
+    await using conn = new TcpConn(raw);
     assert.equal(conn.socketOptions().noDelay, true);
     assert.equal(conn.socketOptions().keepAlive, true);
   } finally {

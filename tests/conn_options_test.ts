@@ -10,7 +10,7 @@
 // Run: deno test --allow-net --allow-ffi --allow-read --allow-run tests/conn_options_test.ts
 
 import assert from "node:assert/strict";
-import { ClosedError, type Conn, dial, listen, NetError, type SocketOptions } from "../mod.ts";
+import { ClosedError, dial, listen, NetError, type SocketOptions, type TcpConn } from "../mod.ts";
 import { listenerFd, socketOptions } from "../sockopt/mod.ts";
 import { maxListenerBacklog } from "../_sys/listen.ts";
 import { libc } from "../_sys/libc.ts";
@@ -142,7 +142,7 @@ Deno.test("conn options: a bad value throws what the sockopt function throws, an
 });
 
 /** Every option setter and socketOptions(), with a valid value. */
-const SETTERS: [string, (c: Conn) => unknown][] = [
+const SETTERS: [string, (c: TcpConn) => unknown][] = [
   ["setNoDelay", (c) => c.setNoDelay(true)],
   ["setKeepAlive", (c) => c.setKeepAlive(true)],
   ["setKeepAlivePeriod", (c) => c.setKeepAlivePeriod(30_000)],

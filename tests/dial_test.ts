@@ -5,7 +5,15 @@
 // Run: deno test --allow-net tests/dial_test.ts
 
 import assert from "node:assert/strict";
-import { type Conn, dial, listen, type Listener, NetError, TimeoutError } from "../mod.ts";
+import {
+  type Conn,
+  dial,
+  listen,
+  type Listener,
+  NetError,
+  type TcpConn,
+  TimeoutError,
+} from "../mod.ts";
 import { sockoptSupported } from "../sockopt/mod.ts";
 import {
   ipv6Available,
@@ -19,7 +27,7 @@ import {
 } from "./_helpers.ts";
 
 /** Checks `conn` is connected to a conn of `ln`: bytes flow both ways. */
-async function assertConnected(conn: Conn, ln: Listener): Promise<void> {
+async function assertConnected(conn: TcpConn, ln: Listener): Promise<void> {
   await using peer = await mustSettle(ln.accept(), 5000, "the accept");
   assert.equal(peer.remoteAddr.port, conn.localAddr.port);
   assert.equal(conn.remoteAddr.port, ln.addr.port);

@@ -6,7 +6,15 @@
 // Run: deno test --allow-net tests/listener_test.ts
 
 import assert from "node:assert/strict";
-import { ClosedError, type Conn, dial, listen, NetError, TimeoutError } from "../mod.ts";
+import {
+  ClosedError,
+  type Conn,
+  dial,
+  listen,
+  NetError,
+  type TcpConn,
+  TimeoutError,
+} from "../mod.ts";
 import {
   delay,
   eventually,
@@ -17,7 +25,7 @@ import {
 } from "./_helpers.ts";
 
 /** Asserts `accepted` is the server side of `dialed`, and bytes flow. */
-async function assertPeers(accepted: Conn, dialed: Conn): Promise<void> {
+async function assertPeers(accepted: TcpConn, dialed: TcpConn): Promise<void> {
   assert.equal(accepted.remoteAddr.port, dialed.localAddr.port, "the accepted conn is this dial's");
   await mustSettle(dialed.write(new Uint8Array([42])), 5000, "a write");
   assert.deepEqual(
@@ -40,7 +48,7 @@ async function canListen(port: number): Promise<boolean> {
 Deno.test("listener: concurrent accepts are served in the order they were made", async () => {
   await using ln = listen("127.0.0.1:0");
   const accepts = [ln.accept(), ln.accept(), ln.accept()];
-  const dialed: Conn[] = [];
+  const dialed: TcpConn[] = [];
   try {
     for (let i = 0; i < accepts.length; i++) {
       await mustNotSettle(Promise.race(accepts.slice(i)), 20, `accepts ${i}.. with nobody dialing`);
@@ -173,11 +181,11 @@ Deno.test("listener: after a timed-out accept, close and asyncDispose still free
 
 Deno.test("listener: async iteration yields conns until close, then ends", async () => {
   const ln = listen("127.0.0.1:0");
-  const served: Conn[] = [];
+  const served: TcpConn[] = [];
   const loop = (async () => {
     for await (const conn of ln) served.push(conn);
   })();
-  const dialed: Conn[] = [];
+  const dialed: TcpConn[] = [];
   try {
     for (let i = 0; i < 3; i++) {
       dialed.push(await mustSettle(dial(ln.addr), 5000, "dial"));
@@ -195,7 +203,7 @@ Deno.test("listener: async iteration yields conns until close, then ends", async
 });
 
 /** The `i`th conn the loop served, once it has served it. */
-function eventuallyServed(served: Conn[], i: number): Promise<Conn> {
+function eventuallyServed(served: TcpConn[], i: number): Promise<TcpConn> {
   return eventually(async (ms) => {
     if (served.length <= i) await delay(ms);
     assert.ok(served.length > i, `conn ${i} not served yet`);
