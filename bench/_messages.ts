@@ -11,16 +11,12 @@
 
 import { BufReader, BufWriter, FrameReader } from "../bufio/mod.ts";
 import type { Conn } from "../mod.ts";
+import { writeAll } from "../_kit/bytes.ts";
 
 /** Bytes per message, line (with "\n") or frame (with its 4-byte header). */
 export const SIZE = 64;
 /** Buffer size of every buffered variant, hand-rolled or netconn's. */
 export const BUFFER = 64 * 1024;
-
-/** Writes all of `p` to a raw conn, looping over partial writes. */
-export async function writeAll(conn: Deno.Conn, p: Uint8Array): Promise<void> {
-  for (let off = 0; off < p.length;) off += await conn.write(off === 0 ? p : p.subarray(off));
-}
 
 // ---- 64-byte messages: [seq u32 BE][filler 32 + j][seq & 0xff] ----
 

@@ -7,14 +7,8 @@
 
 import assert from "node:assert/strict";
 import { ClosedError, type Conn, dial, listen, NetError, TimeoutError } from "../mod.ts";
-import {
-  delay,
-  eventually,
-  mustNotSettle,
-  mustReject,
-  mustSettle,
-  readAtLeast,
-} from "./_helpers.ts";
+import { delay, eventually, mustNotSettle, mustReject, mustSettle } from "../_kit/wait.ts";
+import { readAtLeast } from "../_kit/bytes.ts";
 
 /** Asserts `accepted` is the server side of `dialed`, and bytes flow. */
 async function assertPeers(accepted: Conn, dialed: Conn): Promise<void> {

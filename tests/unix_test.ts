@@ -13,7 +13,8 @@ import {
   TimeoutError,
   type UnixConn,
 } from "../mod.ts";
-import { mustNotSettle, mustReject, needs } from "./_helpers.ts";
+import { needs } from "./_helpers.ts";
+import { mustNotSettle, mustReject } from "../_kit/wait.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
