@@ -1,15 +1,17 @@
 /**
  * The pages of docs/measured/: a table the probe or the bench measured,
  * written with the machine it ran on named, so that no figure is pasted by
- * hand. Naming the machine reads /proc/cpuinfo and /etc/os-release
- * (`--allow-read`); writing needs `--allow-write`. Private to the repository.
+ * hand. Naming the machine reads /proc/cpuinfo, /proc/version and
+ * /etc/os-release (`--allow-read`, and `--allow-run` for the /proc files,
+ * which Deno reads only under `--allow-all`); writing needs `--allow-write`.
+ * Private to the repository.
  *
  * @module
  */
 
 /** The machine a run measured on. */
 export interface Machine {
-  /** The OS, e.g. `"Debian GNU/Linux 12 (bookworm), linux 6.1.0 x86_64"`. */
+  /** The OS, e.g. `"Debian GNU/Linux 12 (bookworm), linux 6.1.0-18-amd64 x86_64"`. */
   os: string;
   /** The CPU's model name, from /proc/cpuinfo. */
   cpu: string;
@@ -58,9 +60,11 @@ export interface MeasuredPage {
 
 /**
  * Writes `page` to docs/measured/`name` (e.g. `"probe.md"`), replacing what
- * an earlier run wrote.
+ * an earlier run wrote, and formats it with `deno fmt` (the repository's
+ * settings) so that `deno fmt --check` passes; that needs `--allow-run`.
  *
  * @returns The path written.
+ * @throws {Error} If `deno fmt` could not format the page.
  */
 export async function writeMeasured(name: string, page: MeasuredPage): Promise<string> {
   const m = page.machine;
@@ -87,28 +91,26 @@ export async function writeMeasured(name: string, page: MeasuredPage): Promise<s
   await Deno.mkdir(MEASURED_DIR, { recursive: true });
   const file = new URL(name, MEASURED_DIR);
   await Deno.writeTextFile(file, text);
+  const fmt = await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--quiet", file.pathname],
+    cwd: new URL("../", import.meta.url),
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!fmt.success) {
+    throw new Error(`deno fmt ${file.pathname} failed: ${new TextDecoder().decode(fmt.stderr)}`);
+  }
   return file.pathname;
 }
 
 function cpuModel(): string {
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(Deno.readTextFileSync("/proc/cpuinfo"));
-    return m?.[1]?.trim() ?? "unknown CPU";
-  } catch {
-    return "unknown CPU";
-  }
+  const m = /^model name\s*:\s*(.+)$/m.exec(procText("/proc/cpuinfo"));
+  return m?.[1]?.trim() ?? "unknown CPU";
 }
 
 function osName(): string {
   const { os, arch } = Deno.build;
-  let release = "";
-  try {
-    if (Deno.permissions.querySync({ name: "sys", kind: "osRelease" }).state === "granted") {
-      release = ` ${Deno.osRelease()}`;
-    }
-  } catch {
-    // Not this runtime's permission: leave the kernel release out.
-  }
+  const kernel = /^Linux version (\S+)/.exec(procText("/proc/version"))?.[1];
   let pretty = "";
   try {
     const m = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(Deno.readTextFileSync("/etc/os-release"));
@@ -116,5 +118,24 @@ function osName(): string {
   } catch {
     // No /etc/os-release (not Linux), or no --allow-read.
   }
-  return `${pretty}${os}${release} ${arch}`;
+  return `${pretty}${os}${kernel === undefined ? "" : ` ${kernel}`} ${arch}`;
+}
+
+/**
+ * A file under /proc, or "" when it cannot be read. Deno reads /proc files
+ * only under --allow-all; with --allow-run, `cat` reads them instead.
+ */
+function procText(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    // Not readable by Deno with these permissions: try cat.
+  }
+  try {
+    const out = new Deno.Command("cat", { args: [path], stdout: "piped", stderr: "null" })
+      .outputSync();
+    return out.success ? new TextDecoder().decode(out.stdout) : "";
+  } catch {
+    return "";
+  }
 }

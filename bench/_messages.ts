@@ -69,9 +69,12 @@ export async function receiveMessages(conn: Deno.Conn, count: number): Promise<v
 /** A way to send `count` stamped messages. */
 export type Sender = (count: number) => Promise<void>;
 
-/** Raw Deno: each message copied into a hand-rolled 64 KiB buffer, flushed with a writeAll loop. */
-export function rawBuffered(conn: Deno.Conn): Sender {
-  const buf = new Uint8Array(BUFFER);
+/**
+ * Raw Deno: each message copied into a hand-rolled buffer of `size` bytes
+ * (64 KiB), flushed with a writeAll loop.
+ */
+export function rawBuffered(conn: Deno.Conn, size = BUFFER): Sender {
+  const buf = new Uint8Array(size);
   const msg = newMessage();
   return async (count) => {
     let n = 0;

@@ -13,7 +13,8 @@
 // it received, as the benches do. --only runs the groups whose name contains
 // TEXT; --json prints the rows as JSON; --write-docs also writes the table,
 // each variant's rate and the machine to docs/measured/bench.md (it needs
-// --allow-read --allow-write as well).
+// --allow-read --allow-write --allow-run as well: naming the CPU reads
+// /proc/cpuinfo through `cat`).
 
 import {
   bothEnds,
@@ -554,7 +555,9 @@ function writeBenchDocs(
     "Each variant's median rate:",
     markdownTable(["group", "variant", "rate", "unit"], rates, ["left", "left", "right", "left"]),
   ];
-  const permissions = `--allow-net ${ffi ? "--allow-ffi " : ""}--allow-read --allow-write`;
+  const permissions = `--allow-net ${
+    ffi ? "--allow-ffi " : ""
+  }--allow-read --allow-write --allow-run`;
   return writeMeasured("bench.md", {
     title: "The bench: netconn's speed as ratios to raw Deno",
     command: `deno run ${permissions} bench/ratios.ts ${flags.join(" ")} --write-docs`,

@@ -10,6 +10,7 @@
 // Deno's resource and op sanitizers stay quiet. Needs --allow-run and
 // --allow-read.
 
+import { dec, readAtLeast } from "../_kit/bytes.ts";
 import { certPath } from "../_kit/certs.ts";
 
 /** A running openssl child process. */
@@ -83,7 +84,6 @@ export interface SClientOptions {
   args?: string[];
 }
 
-const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
 function spawnPeer(args: string[]): OpensslPeer {
@@ -334,12 +334,5 @@ export async function startStartTlsPeer(
 
 /** Reads from `conn` until `want` bytes arrived or EOF; returns the text. */
 export async function readText(conn: Deno.Conn, want: number): Promise<string> {
-  const buf = new Uint8Array(want);
-  let got = 0;
-  while (got < want) {
-    const n = await conn.read(buf.subarray(got));
-    if (n === null) break;
-    got += n;
-  }
-  return decoder.decode(buf.subarray(0, got));
+  return dec(await readAtLeast(conn, want));
 }

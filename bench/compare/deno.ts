@@ -48,10 +48,10 @@ import { bulk, connEndpoint, type Endpoint, pingPong, rawEndpoint } from "../_lo
 import {
   connUnbuffered,
   newMessage,
+  rawBuffered,
   rawUnbuffered,
   receiveMessages,
   type Sender,
-  SIZE as MSG,
   stamp,
 } from "../_messages.ts";
 import {
@@ -63,7 +63,6 @@ import {
   rawSink,
 } from "../_writers.ts";
 import { lines } from "../../_kit/child.ts";
-import { writeAll } from "../../_kit/bytes.ts";
 import { pair, rawPair } from "../../_kit/loopback.ts";
 
 /** One end of a loopback conn, raw Deno's or netconn's, as the workloads drive it. */
@@ -91,23 +90,7 @@ function rawEnd(conn: Deno.TcpConn): End {
     endpoint: rawEndpoint(conn),
     source: conn,
     unbuffered: rawUnbuffered(conn),
-    buffered(size) {
-      const buf = new Uint8Array(size);
-      const msg = newMessage();
-      return async (count) => {
-        let n = 0;
-        for (let m = 0; m < count; m++) {
-          stamp(msg, m);
-          if (n + MSG > size) {
-            await writeAll(conn, buf.subarray(0, n));
-            n = 0;
-          }
-          buf.set(msg, n);
-          n += MSG;
-        }
-        if (n > 0) await writeAll(conn, buf.subarray(0, n));
-      };
-    },
+    buffered: (size) => rawBuffered(conn, size),
     frameSink: (writers) => writers === 1 ? rawSink(conn) : rawLockedSink(conn),
   };
 }
