@@ -56,10 +56,10 @@ export interface PairOptions {
  * Listens on TCP, dials and accepts. Disposing closes all three and waits
  * until the runtime has settled what they had in flight.
  */
-export function pair(options: PairOptions = {}): Promise<Pair> {
+export async function pair(options: PairOptions = {}): Promise<Pair> {
   const ln = listen(options.address ?? `${LOOPBACK}:0`, options.listen);
   const target = options.dialAddress ?? { hostname: ln.addr.hostname, port: ln.addr.port };
-  return connect(ln, () => dial(target, options.dial), options.signal);
+  return await connect(ln, () => dial(target, options.dial), options.signal);
 }
 
 /** Options for {@linkcode tlsPair} and {@linkcode unixPair}. */
@@ -75,10 +75,10 @@ export interface TransportPairOptions {
  * `dialTls` verifying "localhost" against `ca`. The handshakes run on first
  * use (or `handshake()`).
  */
-export function tlsPair(options: TransportPairOptions = {}): Promise<Pair> {
-  const ln = listenTls(`${LOOPBACK}:0`, { ...certifiedKey("server"), ...options.listen });
+export async function tlsPair(options: TransportPairOptions = {}): Promise<Pair> {
   const caCerts = [certText("ca.pem")];
-  return connect(
+  const ln = listenTls(`${LOOPBACK}:0`, { ...certifiedKey("server"), ...options.listen });
+  return await connect(
     ln,
     () => dialTls(ln.addr, { hostname: "localhost", caCerts, ...options.dial }),
     options.signal,
@@ -204,8 +204,8 @@ export async function rawPair(options: RawPairOptions = {}): Promise<RawPair> {
 
 /** {@linkcode rawPair} over TLS, as {@linkcode tlsPair}; both handshakes done. */
 export async function rawTlsPair(): Promise<RawPair<Deno.TlsConn, Deno.TlsListener>> {
-  const ln = Deno.listenTls({ hostname: LOOPBACK, port: 0, ...certifiedKey("server") });
   const caCerts = [certText("ca.pem")];
+  const ln = Deno.listenTls({ hostname: LOOPBACK, port: 0, ...certifiedKey("server") });
   const p = await rawConnect(
     ln,
     () => Deno.connectTls({ hostname: "localhost", port: ln.addr.port, caCerts }),
