@@ -8,8 +8,9 @@
  */
 
 import { dial, listen } from "../mod.ts";
+import { LOOPBACK } from "../_kit/loopback.ts";
 
-const HOST = "127.0.0.1";
+const HOST = LOOPBACK;
 
 /** What the workloads need of a conn. */
 export interface Closable {

@@ -1,13 +1,15 @@
 /**
- * Loopback pairs and the two workloads of the conn benchmarks, written once
- * over a small {@linkcode Endpoint} shape so raw `Deno.Conn` and netconn run
- * the very same loops. Every workload checks its own result and throws on a
- * wrong one, so a fast wrong answer fails the bench.
+ * The two workloads of the conn benchmarks, written once over a small
+ * {@linkcode Endpoint} shape so raw `Deno.Conn` and netconn run the very
+ * same loops on one pair of sockets (the kit's `rawPair`). Every workload
+ * checks its own result and throws on a wrong one, so a fast wrong answer
+ * fails the bench.
  *
  * @module
  */
 
 import { type Conn, TcpConn } from "../mod.ts";
+import { ramp, readFull, writeAll } from "../_kit/bytes.ts";
 
 /** One end of a connection, as a workload drives it. */
 export interface Endpoint {
@@ -21,10 +23,6 @@ export interface Endpoint {
    * copying them into a buffer would add a cost the stream does not have).
    */
   next?(): Promise<Uint8Array | null>;
-  /** Called before every read, e.g. to move the read deadline as Go servers do. */
-  beforeRead?(): void;
-  /** Called before every write, e.g. to move the write deadline. */
-  beforeWrite?(): void;
 }
 
 /** Both ends of one loopback connection. */
@@ -38,39 +36,18 @@ export function bothEnds<T, E>(pair: Pair<T>, make: (end: T) => E): Pair<E> {
   return { client: make(pair.client), server: make(pair.server) };
 }
 
-/** A raw Deno pair with Go's NoDelay on both ends, as netconn's conns have. */
-export async function rawPair(): Promise<Pair<Deno.TcpConn>> {
-  const ln = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
-  try {
-    const [client, server] = await Promise.all([
-      Deno.connect({ hostname: "127.0.0.1", port: ln.addr.port, transport: "tcp" }),
-      ln.accept(),
-    ]);
-    client.setNoDelay(true);
-    server.setNoDelay(true);
-    return { client, server };
-  } finally {
-    ln.close();
-  }
-}
-
 /**
  * Conns wrapping the two ends of `pair`, as `dial` and `accept` wrap theirs.
  * Several wraps of one pair may take turns, one workload at a time: between
  * workloads the stream is idle and each Conn's read buffer is empty.
  */
-export function wrapPair(pair: Pair<Deno.TcpConn>): Pair<TcpConn> {
+export function wrapPair(pair: Pair<Deno.TcpConn>): Pair<Conn> {
   return { client: new TcpConn(pair.client), server: new TcpConn(pair.server) };
 }
 
 /** A raw Deno conn as an endpoint: writes loop until every byte is out. */
-export function rawEndpoint(conn: Deno.TcpConn): Endpoint {
-  return {
-    read: (p) => conn.read(p),
-    async writeAll(p) {
-      for (let off = 0; off < p.length;) off += await conn.write(off === 0 ? p : p.subarray(off));
-    },
-  };
+export function rawEndpoint(conn: Deno.Conn): Endpoint {
+  return { read: (p) => conn.read(p), writeAll: (p) => writeAll(conn, p) };
 }
 
 /**
@@ -93,9 +70,7 @@ export function rawCopyEndpoint(conn: Deno.TcpConn): Endpoint {
       if (out.length < p.length) out = new Uint8Array(p.length);
       const chunk = out.subarray(0, p.length);
       chunk.set(p);
-      for (let off = 0; off < chunk.length;) {
-        off += await conn.write(off === 0 ? chunk : chunk.subarray(off));
-      }
+      await writeAll(conn, chunk);
     },
   };
 }
@@ -106,17 +81,24 @@ export function rawCopyEndpoint(conn: Deno.TcpConn): Endpoint {
  * write, as Go servers do.
  */
 export function connEndpoint(conn: Conn, moveDeadlineMs?: number): Endpoint {
-  const endpoint: Endpoint = {
-    read: (p) => conn.read(p),
+  if (moveDeadlineMs === undefined) {
+    return {
+      read: (p) => conn.read(p),
+      async writeAll(p) {
+        await conn.write(p);
+      },
+    };
+  }
+  return {
+    read(p) {
+      conn.setReadDeadline(Date.now() + moveDeadlineMs);
+      return conn.read(p);
+    },
     async writeAll(p) {
+      conn.setWriteDeadline(Date.now() + moveDeadlineMs);
       await conn.write(p);
     },
   };
-  if (moveDeadlineMs !== undefined) {
-    endpoint.beforeRead = () => conn.setReadDeadline(Date.now() + moveDeadlineMs);
-    endpoint.beforeWrite = () => conn.setWriteDeadline(Date.now() + moveDeadlineMs);
-  }
-  return endpoint;
 }
 
 /**
@@ -161,14 +143,14 @@ export function streamEndpoint(conn: {
   };
 }
 
-/** The byte at stream offset `k` of a bulk transfer. */
+/** The byte at stream offset `k` of a bulk transfer: the kit's counting stream. */
 function expected(k: number): number {
   return k & 0xff;
 }
 
 const CHUNK = 64 * 1024;
 const MAX_WRITE = 1024 * 1024;
-const SOURCE = new Uint8Array(MAX_WRITE).map((_, i) => expected(i)); // a multiple of 256
+const SOURCE = ramp(MAX_WRITE); // a multiple of 256
 
 /** Options of {@linkcode bulk}. */
 export interface BulkOptions {
@@ -198,10 +180,7 @@ export async function bulk(
   }
   const source = SOURCE.subarray(0, writeSize);
   const send = async (): Promise<void> => {
-    for (let sent = 0; sent < total; sent += writeSize) {
-      from.beforeWrite?.();
-      await from.writeAll(source);
-    }
+    for (let sent = 0; sent < total; sent += writeSize) await from.writeAll(source);
   };
   const check = (chunk: Uint8Array, got: number): void => {
     const n = chunk.length;
@@ -213,7 +192,6 @@ export async function bulk(
     let got = 0;
     if (to.next !== undefined) {
       while (got < total) {
-        to.beforeRead?.();
         const chunk = await to.next();
         if (chunk === null) break;
         check(chunk, got);
@@ -223,7 +201,6 @@ export async function bulk(
     }
     const buf = new Uint8Array(readSize);
     while (got < total) {
-      to.beforeRead?.();
       const n = await to.read(buf);
       if (n === null) break;
       check(buf.subarray(0, n), got);
@@ -252,7 +229,6 @@ export async function pingPong(
     const msg = new Uint8Array(size);
     for (let i = 0; i < rounds; i++) {
       await readFull(server, msg);
-      server.beforeWrite?.();
       await server.writeAll(msg);
     }
   };
@@ -263,7 +239,6 @@ export async function pingPong(
     for (let i = 0; i < rounds; i++) {
       view.setUint32(0, i);
       msg[size - 1] = i & 0xff;
-      client.beforeWrite?.();
       await client.writeAll(msg);
       await readFull(client, back);
       for (let j = 0; j < size; j++) {
@@ -272,13 +247,4 @@ export async function pingPong(
     }
   };
   await Promise.all([echo(), ping()]);
-}
-
-async function readFull(from: Endpoint, p: Uint8Array): Promise<void> {
-  for (let off = 0; off < p.length;) {
-    from.beforeRead?.();
-    const n = await from.read(off === 0 ? p : p.subarray(off));
-    if (n === null) throw new Error(`Unexpected EOF after ${off} of ${p.length} bytes`);
-    off += n;
-  }
 }

@@ -11,16 +11,12 @@
 
 import { BufReader, BufWriter, FrameReader } from "../bufio/mod.ts";
 import type { Conn } from "../mod.ts";
+import { writeAll } from "../_kit/bytes.ts";
 
 /** Bytes per message, line (with "\n") or frame (with its 4-byte header). */
 export const SIZE = 64;
 /** Buffer size of every buffered variant, hand-rolled or netconn's. */
 export const BUFFER = 64 * 1024;
-
-/** Writes all of `p` to a raw conn, looping over partial writes. */
-export async function writeAll(conn: Deno.Conn, p: Uint8Array): Promise<void> {
-  for (let off = 0; off < p.length;) off += await conn.write(off === 0 ? p : p.subarray(off));
-}
 
 // ---- 64-byte messages: [seq u32 BE][filler 32 + j][seq & 0xff] ----
 
@@ -73,9 +69,12 @@ export async function receiveMessages(conn: Deno.Conn, count: number): Promise<v
 /** A way to send `count` stamped messages. */
 export type Sender = (count: number) => Promise<void>;
 
-/** Raw Deno: each message copied into a hand-rolled 64 KiB buffer, flushed with a writeAll loop. */
-export function rawBuffered(conn: Deno.Conn): Sender {
-  const buf = new Uint8Array(BUFFER);
+/**
+ * Raw Deno: each message copied into a hand-rolled buffer of `size` bytes
+ * (64 KiB), flushed with a writeAll loop.
+ */
+export function rawBuffered(conn: Deno.Conn, size = BUFFER): Sender {
+  const buf = new Uint8Array(size);
   const msg = newMessage();
   return async (count) => {
     let n = 0;

@@ -8,7 +8,7 @@
 //     bench/_scale_worker.ts --variant=raw|netconn --conns=N --buf=B
 
 import type { Conn, Listener } from "../mod.ts";
-import { lines } from "./_lines.ts";
+import { lines } from "../_kit/child.ts";
 
 /** A step the parent asks for, and its arguments. */
 export interface Step {

@@ -9,7 +9,7 @@
  */
 
 import type { Conn } from "../mod.ts";
-import { writeAll } from "./_messages.ts";
+import { writeAll } from "../_kit/bytes.ts";
 
 /** Writes one whole frame; the frame's buffer is reused once it resolves. */
 export type FrameSink = (frame: Uint8Array) => Promise<unknown>;

@@ -9,14 +9,10 @@
 // (1.00 = as fast as the hand-rolled code).
 
 import { type Case, CASES, MESSAGES } from "./_bufio_cases.ts";
+import { median } from "../_kit/stats.ts";
 
 const roundsArg = Deno.args.find((a) => a.startsWith("--rounds="));
 const ROUNDS = roundsArg === undefined ? 40 : Number(roundsArg.slice("--rounds=".length));
-
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1]!;
-}
 
 async function time(c: Case): Promise<number> {
   const start = performance.now();

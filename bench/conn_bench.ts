@@ -23,9 +23,9 @@ import {
   pingPong,
   rawCopyEndpoint,
   rawEndpoint,
-  rawPair,
   wrapPair,
 } from "./_loopback.ts";
+import { rawPair } from "../_kit/loopback.ts";
 
 const BULK_BYTES = 16 * 1024 * 1024;
 const BIG_BULK_BYTES = 32 * 1024 * 1024;
@@ -39,7 +39,7 @@ const HOUR = 3_600_000;
 // them), so no variant gains or loses by its socket's kernel state. Between
 // iterations the stream is idle and every Conn's read buffer empty, so the
 // wrappers never see each other's bytes.
-const raw = await rawPair();
+const raw = await rawPair({ noDelay: true });
 const plain = wrapPair(raw);
 const armed = wrapPair(raw);
 const moving = wrapPair(raw);
@@ -169,6 +169,5 @@ function summary(): string {
 
 globalThis.addEventListener("unload", () => {
   if (tally.size > 0) console.log(`\n${summary()}`);
-  raw.client.close();
-  raw.server.close();
+  raw[Symbol.dispose]();
 });

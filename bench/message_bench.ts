@@ -32,12 +32,13 @@ import {
   type Sender,
   writeMessages,
 } from "./_messages.ts";
-import { rawPair, wrapPair } from "./_loopback.ts";
+import { wrapPair } from "./_loopback.ts";
+import { rawPair } from "../_kit/loopback.ts";
 
 const WRITTEN = 20_000;
 const READ = 100_000;
 
-const raw = await rawPair();
+const raw = await rawPair({ noDelay: true });
 const conns = wrapPair(raw);
 
 const senders: { name: string; send: Sender; baseline?: boolean; n: number }[] = [
@@ -125,6 +126,5 @@ for (const r of readers) {
 }
 
 globalThis.addEventListener("unload", () => {
-  raw.client.close();
-  raw.server.close();
+  raw[Symbol.dispose]();
 });

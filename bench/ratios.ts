@@ -2,6 +2,7 @@
 // one table:
 //
 //   deno run --allow-net --allow-ffi bench/ratios.ts [--rounds=21] [--only=TEXT] [--json]
+//     [--write-docs]
 //
 // `deno bench` runs each variant's iterations back to back, so a burst of
 // load from another process lands on one variant only; on a small shared
@@ -10,7 +11,10 @@
 // within the round; the table shows the median over the rounds and the
 // spread of the middle half (25th–75th percentile). Every slice checks what
 // it received, as the benches do. --only runs the groups whose name contains
-// TEXT; --json prints the rows as JSON.
+// TEXT; --json prints the rows as JSON; --write-docs also writes the table,
+// each variant's rate and the machine to docs/measured/bench.md (it needs
+// --allow-read --allow-write --allow-run as well: naming the CPU reads
+// /proc/cpuinfo through `cat`).
 
 import {
   bothEnds,
@@ -21,10 +25,10 @@ import {
   pingPong,
   rawCopyEndpoint,
   rawEndpoint,
-  rawPair,
   streamEndpoint,
   wrapPair,
 } from "./_loopback.ts";
+import { rawPair } from "../_kit/loopback.ts";
 import {
   bufReaderLines,
   buildFrames,
@@ -54,6 +58,9 @@ import {
   rawDial,
   rawListener,
 } from "./_dial.ts";
+import { machine, writeMeasured } from "../_kit/measured.ts";
+import { quantile } from "../_kit/stats.ts";
+import { markdownTable } from "../_kit/table.ts";
 
 /** One variant's slice: runs a little work, returns how much and the ms it timed. */
 type Slice = () => Promise<{ work: number; ms: number }>;
@@ -93,7 +100,7 @@ function repeat(times: number, run: () => Promise<void>): () => Promise<void> {
 }
 
 async function buildGroups(): Promise<{ groups: Group[]; close(): Promise<void> }> {
-  const raw = await rawPair();
+  const raw = await rawPair({ noDelay: true });
   const plain = wrapPair(raw);
   const armed = wrapPair(raw);
   const moving = wrapPair(raw);
@@ -261,8 +268,7 @@ async function buildGroups(): Promise<{ groups: Group[]; close(): Promise<void> 
       }
       for (const side of sides) side.close();
       await server.close();
-      raw.client.close();
-      raw.server.close();
+      raw[Symbol.dispose]();
     },
   };
 }
@@ -418,13 +424,6 @@ const RATIOS: Ratio[] = [
   },
 ];
 
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos);
-  return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (pos - lo);
-}
-
 /** Runs `rounds` interleaved rounds of `group`; returns each variant's per-round rates. */
 async function runGroup(group: Group, rounds: number): Promise<Map<string, number[]>> {
   for (const [, slice] of group.variants) await slice(); // warm up
@@ -460,6 +459,7 @@ async function main(): Promise<void> {
   }
   const only = arg("only") ?? "";
   const json = Deno.args.includes("--json");
+  const writeDocs = Deno.args.includes("--write-docs");
   const { groups, close } = await buildGroups();
   const results = new Map<string, Map<string, number[]>>();
   try {
@@ -502,17 +502,68 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ rounds, rows, rates }, null, 2));
     return;
   }
-  console.log(`\n| measure | ratio (median) | middle half | goal | met |`);
-  console.log(`| --- | ---: | ---: | ---: | :---: |`);
-  for (const row of rows) {
-    const goal = row.goal === null ? "" : `≥ ${row.goal.toFixed(2)}`;
-    const met = row.met === null ? "" : row.met ? "yes" : "no";
-    console.log(
-      `| ${row.measure} | ${row.ratio.toFixed(2)} | ${row.p25.toFixed(2)}–${
-        row.p75.toFixed(2)
-      } | ${goal} | ${met} |`,
-    );
+  const table = ratioTable(rows);
+  console.log(`\n${table}`);
+  if (writeDocs) {
+    const path = await writeBenchDocs(table, results, groups, rounds, only);
+    console.error(`wrote ${path}`);
   }
+}
+
+/** The rows as the Markdown table printed and written. */
+function ratioTable(rows: Row[]): string {
+  const head = ["measure", "ratio (median)", "middle half", "goal", "met"];
+  const body = rows.map((row) => [
+    row.measure,
+    row.ratio.toFixed(2),
+    `${row.p25.toFixed(2)}–${row.p75.toFixed(2)}`,
+    row.goal === null ? "" : `≥ ${row.goal.toFixed(2)}`,
+    row.met === null ? "" : row.met ? "yes" : "no",
+  ]);
+  return markdownTable(head, body, ["left", "right", "right", "right", "left"]);
+}
+
+/**
+ * Writes the ratios, each variant's median rate and the machine to
+ * docs/measured/bench.md.
+ *
+ * @returns The path written.
+ */
+function writeBenchDocs(
+  table: string,
+  results: Map<string, Map<string, number[]>>,
+  groups: Group[],
+  rounds: number,
+  only: string,
+): Promise<string> {
+  const ffi = Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+  const units = new Map(groups.map((g) => [g.name, g.unit]));
+  const rates = [...results].flatMap(([group, m]) =>
+    [...m].map(([variant, xs]) => [
+      group,
+      variant,
+      Math.round(quantile(xs, 0.5)).toLocaleString("en-US"),
+      units.get(group) ?? "",
+    ])
+  );
+  const flags = [`--rounds=${rounds}`, ...(only === "" ? [] : [`--only=${only}`])];
+  const body = [
+    `Ratios to raw Deno (or to the variant named after ÷) within each round, ${rounds} ` +
+    `rounds per group, ${ffi ? "with" : "without"} \`--allow-ffi\`: the median, and the ` +
+    "spread of the middle half (25th–75th percentile).",
+    table,
+    "Each variant's median rate:",
+    markdownTable(["group", "variant", "rate", "unit"], rates, ["left", "left", "right", "left"]),
+  ];
+  const permissions = `--allow-net ${
+    ffi ? "--allow-ffi " : ""
+  }--allow-read --allow-write --allow-run`;
+  return writeMeasured("bench.md", {
+    title: "The bench: netconn's speed as ratios to raw Deno",
+    command: `deno run ${permissions} bench/ratios.ts ${flags.join(" ")} --write-docs`,
+    machine: machine(),
+    body: body.join("\n\n"),
+  });
 }
 
 if (import.meta.main) await main();

@@ -26,7 +26,7 @@
 // counted by wrapping setTimeout in the worker: an idle conn without a
 // deadline must hold none.
 
-import { JsonLinesChild } from "./_lines.ts";
+import { JsonLinesChild } from "../_kit/child.ts";
 import type { Step } from "./_scale_worker.ts";
 
 type Result = Record<string, unknown> & { step: string; error?: string };

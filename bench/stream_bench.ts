@@ -19,16 +19,16 @@ import {
   type Pair,
   pingPong,
   rawEndpoint,
-  rawPair,
   streamEndpoint,
   wrapPair,
 } from "./_loopback.ts";
+import { rawPair } from "../_kit/loopback.ts";
 
 const BULK_BYTES = 16 * 1024 * 1024;
 const ROUNDS = 1000;
 const MSG = 32;
 
-const raw = await rawPair();
+const raw = await rawPair({ noDelay: true });
 const plain = wrapPair(raw);
 const streams = wrapPair(raw);
 const denoStreams = bothEnds(raw, streamEndpoint);
@@ -87,6 +87,5 @@ globalThis.addEventListener("unload", () => {
     side.client.release();
     side.server.release();
   }
-  raw.client.close();
-  raw.server.close();
+  raw[Symbol.dispose]();
 });

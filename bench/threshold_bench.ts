@@ -17,7 +17,8 @@
 // through libc: without --allow-ffi nothing is measured.
 
 import { type Cell, fullGrid, sweep, sweepTables } from "../probe/sweep.ts";
-import { Lab } from "../probe/_lab.ts";
+import { Lab } from "../_kit/lab.ts";
+import { markdownTable } from "../_kit/table.ts";
 import { sockoptSupported } from "../sockopt/mod.ts";
 
 /** Measures the whole grid for one NoDelay setting. */
@@ -32,14 +33,10 @@ async function measure(noDelay: boolean): Promise<Cell[]> {
 
 /** The cells as Markdown tables, one per NoDelay setting. */
 function report(cells: Cell[]): string {
-  return sweepTables(cells).map((t) =>
-    [
-      `\n${t.title}:\n`,
-      `| ${t.head.join(" | ")} |`,
-      `| --- |${" ---: |".repeat(t.head.length - 1)}`,
-      ...t.rows.map((row) => `| ${row.join(" | ")} |`),
-    ].join("\n")
-  ).join("\n");
+  return sweepTables(cells).map((t) => {
+    const align = t.head.map((_, c) => c === 0 ? "left" as const : "right" as const);
+    return `\n${t.title}:\n\n${markdownTable(t.head, t.rows, align)}`;
+  }).join("\n");
 }
 
 const NO_FFI = "Write-block thresholds need --allow-ffi (buffer sizes are set through libc)";

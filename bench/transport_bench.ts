@@ -10,59 +10,16 @@
 // time. Every iteration checks what it received.
 
 import { TcpConn } from "../mod.ts";
-import { bulk, connEndpoint, type Endpoint, type Pair, pingPong } from "./_loopback.ts";
+import { bulk, connEndpoint, pingPong, rawEndpoint } from "./_loopback.ts";
+import { type RawPair, rawTlsPair, rawUnixPair } from "../_kit/loopback.ts";
 
 const BULK_BYTES = 8 * 1024 * 1024;
 const ROUNDS = 500;
 const MSG = 32;
 
-const certs = new URL("../tests/certs/", import.meta.url);
-const cert = Deno.readTextFileSync(new URL("server.pem", certs));
-const key = Deno.readTextFileSync(new URL("server.key", certs));
-const ca = Deno.readTextFileSync(new URL("ca.pem", certs));
-
-/** Raw Deno conn as an endpoint: writes loop until every byte is out. */
-function rawEndpoint(conn: Deno.Conn): Endpoint {
-  return {
-    read: (p) => conn.read(p),
-    async writeAll(p) {
-      for (let off = 0; off < p.length;) off += await conn.write(off === 0 ? p : p.subarray(off));
-    },
-  };
-}
-
-async function tlsPair(): Promise<Pair<Deno.TlsConn>> {
-  const ln = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
-  try {
-    const [client, server] = await Promise.all([
-      Deno.connectTls({ hostname: "localhost", port: ln.addr.port, caCerts: [ca] }),
-      ln.accept(),
-    ]);
-    await Promise.all([client.handshake(), server.handshake()]);
-    return { client, server };
-  } finally {
-    ln.close();
-  }
-}
-
-async function unixPair(dir: string): Promise<Pair<Deno.UnixConn>> {
-  const path = `${dir}/bench.sock`;
-  const ln = Deno.listen({ transport: "unix", path });
-  try {
-    const [client, server] = await Promise.all([
-      Deno.connect({ transport: "unix", path }),
-      ln.accept(),
-    ]);
-    return { client, server };
-  } finally {
-    ln.close();
-  }
-}
-
-const dir = Deno.makeTempDirSync({ prefix: "netconn-bench-" });
-const transports: [string, Pair<Deno.Conn>][] = [
-  ["tls", await tlsPair()],
-  ["unix", await unixPair(dir)],
+const transports: [string, RawPair<Deno.Conn, unknown>][] = [
+  ["tls", await rawTlsPair()],
+  ["unix", await rawUnixPair()],
 ];
 
 for (const [name, raw] of transports) {
@@ -98,9 +55,5 @@ for (const [name, raw] of transports) {
 }
 
 globalThis.addEventListener("unload", () => {
-  for (const [, raw] of transports) {
-    raw.client.close();
-    raw.server.close();
-  }
-  Deno.removeSync(dir, { recursive: true });
+  for (const [, raw] of transports) raw[Symbol.dispose]();
 });

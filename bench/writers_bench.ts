@@ -11,13 +11,14 @@
 // promise-chain lock (its single writer needs no lock). The goal (issue 5):
 // 8 writers at least 0.9x one writer's throughput, zero corrupted frames.
 
-import { rawPair, wrapPair } from "./_loopback.ts";
+import { wrapPair } from "./_loopback.ts";
+import { rawPair } from "../_kit/loopback.ts";
 import { concurrentWriters, connSink, type FrameSink, rawLockedSink, rawSink } from "./_writers.ts";
 
 const FRAMES = 4096;
 const SIZE = 1024;
 
-const raw = await rawPair();
+const raw = await rawPair({ noDelay: true });
 const conns = wrapPair(raw);
 
 for (const writers of [1, 8, 64]) {
@@ -47,6 +48,5 @@ for (const writers of [1, 8, 64]) {
 }
 
 globalThis.addEventListener("unload", () => {
-  raw.client.close();
-  raw.server.close();
+  raw[Symbol.dispose]();
 });

@@ -6,7 +6,7 @@
  */
 
 import type { Agreement } from "./_lab.ts";
-import { bytes } from "./_io.ts";
+import { bytes } from "./_cells.ts";
 
 /** One check of a comparison: whether it held, and the figures side by side. */
 export type Check = [held: boolean, figures: string];

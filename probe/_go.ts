@@ -1,10 +1,13 @@
 /**
- * Go beside netconn: finds `go` on PATH, builds the probe's Go programs
- * (`probe/go/`) once into a cache directory, and runs their cases, alone or
- * as the peer of a netconn conn. Internal to the probe.
+ * Go beside netconn: runs the cases of the probe's Go program (`go/probe/`,
+ * built by the kit's buildGo), alone or as the peer of a netconn conn.
+ * Internal to the probe.
  *
  * @module
  */
+
+import { lines, output } from "../_kit/child.ts";
+import type { GoBuild } from "../_kit/go.ts";
 
 /** What one case of the Go program measured: its one JSON line. */
 export interface GoResult {
@@ -20,81 +23,8 @@ export interface GoResult {
   error?: string;
 }
 
-/** The Go toolchain found and the probe's program built with it. */
-export interface GoBuild {
-  /** What `go version` printed, e.g. `"go version go1.19.8 linux/amd64"`. */
-  version: string;
-  /** The built program. */
-  binary: string;
-  /** How long the build took in ms; 0 when the cached binary was used. */
-  buildMs: number;
-  /** True when a binary built earlier from the same sources was used. */
-  cached: boolean;
-}
-
-/** Why Go is not measured, and what would make it so. */
-export interface GoMissing {
-  /** Why, in a sentence. */
-  reason: string;
-  /** What to do to get the measured form. */
-  remedy: string;
-}
-
-/** The Go sources, beside this file. */
-const SOURCES = new URL("./go/", import.meta.url);
-
 /** How long one Go case may run before it is killed. */
 const CASE_LIMIT_MS = 15_000;
-
-const APT = "install Go (Debian, Ubuntu: `apt-get install golang-go`) and run the probe again";
-
-/**
- * Finds `go` on PATH and builds the probe's Go program, or uses the binary a
- * build of the same sources with the same Go left in the cache directory.
- *
- * @param options `path` overrides the PATH searched (tests hide Go with it).
- * @returns The build, or why Go is not measured.
- */
-export async function buildGo(options: { path?: string } = {}): Promise<GoBuild | GoMissing> {
-  const missing = (["run", "read", "write", "env"] as const).filter((name) =>
-    Deno.permissions.querySync({ name }).state !== "granted"
-  );
-  if (missing.length > 0) {
-    const flags = missing.map((m) => `--allow-${m}`).join(" ");
-    return { reason: `building Go needs ${flags}`, remedy: "run `deno task probe`" };
-  }
-  const env: Record<string, string> = { GOTOOLCHAIN: "local" };
-  if (options.path !== undefined) env.PATH = options.path;
-  let version: string;
-  try {
-    version = (await output(["go", "version"], { env })).trim();
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return { reason: "go is not on PATH", remedy: APT };
-    return { reason: `go version failed: ${message(e)}`, remedy: APT };
-  }
-  const dir = cacheDir();
-  const binary = `${dir}/probe-${await sourceKey(version)}`;
-  if (await exists(binary)) return { version, binary, buildMs: 0, cached: true };
-  await Deno.mkdir(dir, { recursive: true });
-  if (Deno.env.get("HOME") === undefined && Deno.env.get("GOCACHE") === undefined) {
-    env.GOCACHE = `${dir}/gocache`;
-  }
-  const start = performance.now();
-  const partial = `${binary}.${Deno.pid}.tmp`;
-  try {
-    await output(["go", "build", "-o", partial, "."], { env, cwd: SOURCES });
-    await Deno.rename(partial, binary);
-  } catch (e) {
-    await Deno.remove(partial).catch(() => {});
-    return { reason: `go build failed: ${message(e)}`, remedy: "report it with `go version`" };
-  }
-  return { version, binary, buildMs: Math.round(performance.now() - start), cached: false };
-}
-
-/** True for a {@linkcode GoBuild}, false for {@linkcode GoMissing}. */
-export function isBuilt(go: GoBuild | GoMissing): go is GoBuild {
-  return "binary" in go;
-}
 
 /** What runs Go cases for the probe: a {@linkcode GoRunner}, or a test's stand-in. */
 export interface GoCases {
@@ -238,22 +168,16 @@ async function collectLines(
   stream: ReadableStream<Uint8Array>,
   onLine: (line: string) => void,
 ): Promise<string[]> {
-  const lines: string[] = [];
-  let rest = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    const parts = (rest + text).split("\n");
-    rest = parts.pop()!;
-    for (const line of parts) {
-      lines.push(line);
-      try {
-        onLine(line);
-      } catch {
-        // Not JSON: kept in the lines, ignored here.
-      }
+  const all: string[] = [];
+  for await (const line of lines(stream)) {
+    all.push(line);
+    try {
+      onLine(line);
+    } catch {
+      // Not JSON: kept in the lines, ignored here.
     }
   }
-  if (rest !== "") lines.push(rest);
-  return lines;
+  return all;
 }
 
 /** The last JSON line of `out` with a case in it. */
@@ -263,66 +187,6 @@ function lastResult(goCase: string, out: string): GoResult {
   const result = JSON.parse(line) as GoResult;
   result.numbers ??= {};
   return result;
-}
-
-/** Runs a command to its end; its stdout, or an error with its stderr's first line. */
-async function output(
-  cmd: string[],
-  options: {
-    env?: Record<string, string>;
-    cwd?: URL;
-    signal?: AbortSignal;
-    allowFailure?: boolean;
-  } = {},
-): Promise<string> {
-  const out = await new Deno.Command(cmd[0]!, {
-    args: cmd.slice(1),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    ...(options.env === undefined ? {} : { env: options.env }),
-    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-  }).output();
-  const text = new TextDecoder();
-  if (!out.success && !options.allowFailure) {
-    const why = text.decode(out.stderr).trim().split("\n").slice(0, 3).join("; ");
-    throw new Error(`${cmd.slice(0, 2).join(" ")} exited with ${out.code}: ${why}`);
-  }
-  return text.decode(out.stdout);
-}
-
-/** Where built binaries are kept: `$XDG_CACHE_HOME` or `~/.cache`, else the temp dir. */
-function cacheDir(): string {
-  const xdg = Deno.env.get("XDG_CACHE_HOME");
-  const home = Deno.env.get("HOME");
-  const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
-  const base = xdg ?? (home === undefined ? tmp : `${home}/.cache`);
-  return `${base}/netconn-probe`;
-}
-
-/** A hash of the Go sources and the Go version: a new build when either changes. */
-async function sourceKey(version: string): Promise<string> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(SOURCES)) {
-    if (entry.isFile && (entry.name.endsWith(".go") || entry.name === "go.mod")) {
-      names.push(entry.name);
-    }
-  }
-  names.sort();
-  let all = version;
-  for (const name of names) all += `\0${name}\0${await Deno.readTextFile(new URL(name, SOURCES))}`;
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(all));
-  return [...new Uint8Array(digest).slice(0, 8)].map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
 }
 
 function message(e: unknown): string {

@@ -1,20 +1,11 @@
 /**
- * The probe's experiment shape and its Lab: the loopback conns an experiment
- * opens, owned so that every one is closed when the experiment ends or runs
- * out of time. Internal to the probe.
+ * The probe's experiment shape and its Lab (the kit's, with Go peers).
+ * Internal to the probe.
  *
  * @module
  */
 
-import {
-  dial,
-  type DialOptions,
-  listen,
-  type Listener,
-  type ListenOptions,
-  type TcpConn,
-} from "../mod.ts";
-import { within } from "./_io.ts";
+import { Lab as KitLab } from "../_kit/lab.ts";
 import type { GoCases, GoPeer, GoResult } from "./_go.ts";
 
 /** What one experiment measured. */
@@ -58,7 +49,7 @@ export interface Experiment {
   /** What Go does, in a few words, as Go documents it: the Go column when Go is not measured. */
   go: string;
   /**
-   * The case of the probe's Go program (`probe/go/`) that measures the same
+   * The case of the probe's Go program (`go/probe/`) that measures the same
    * thing with Go, when there is one; its figures are set beside netconn's.
    */
   goCase?: string;
@@ -90,22 +81,17 @@ export interface Experiment {
   run(lab: Lab): Promise<Outcome>;
 }
 
-/** The loopback host every experiment uses. */
-export const LOOPBACK = "127.0.0.1";
-
 /**
- * Lab owns what one experiment opens, and its time limit. When the limit
- * passes (or the experiment ends) it closes everything, which ends every
- * pending operation on those resources; later opens fail.
+ * The probe's Lab: the kit's {@linkcode KitLab}, which owns what one
+ * experiment opens and closes it when the experiment ends or runs out of
+ * time, with Go peers for the cross-runtime rows.
  */
-export class Lab {
-  #closers: (() => void | Promise<void>)[] = [];
-  #controller = new AbortController();
-  #closing: Promise<void> | null = null;
+export class Lab extends KitLab {
   #go: GoCases | undefined;
 
   /** A lab; `go` runs Go peers for the cross-runtime rows. */
   constructor(go?: GoCases) {
+    super();
     this.#go = go;
   }
 
@@ -114,102 +100,9 @@ export class Lab {
    * it is killed, if still running, when the lab closes.
    */
   goPeer(goCase: string, addr?: string): GoPeer {
-    this.#checkOpen();
+    this.checkOpen();
     if (this.#go === undefined) throw new Error("This row needs Go");
     const peer = this.#go.spawn(goCase, addr);
     return this.track(peer, () => peer.close());
   }
-
-  /** Aborts when the experiment's time is up or it has ended. */
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  /** Listens on a free loopback port. */
-  listen(options: ListenOptions = {}): Listener {
-    this.#checkOpen();
-    const ln = listen(`${LOOPBACK}:0`, options);
-    return this.track(ln, () => ln[Symbol.asyncDispose]());
-  }
-
-  /** Dials `ln` (or any address) with `options`; the dial also ends with the lab. */
-  async dial(address: Deno.NetAddr | string, options: DialOptions = {}): Promise<TcpConn> {
-    this.#checkOpen();
-    const signal = options.signal === undefined
-      ? this.signal
-      : AbortSignal.any([options.signal, this.signal]);
-    const conn = await dial(address, { ...options, signal });
-    return this.track(conn, () => conn[Symbol.asyncDispose]());
-  }
-
-  /** A connected pair on a fresh listener: `client` dialled, `server` accepted. */
-  async pair(options: { dial?: DialOptions; listen?: ListenOptions } = {}): Promise<ConnPair> {
-    const listener = this.listen(options.listen);
-    const [client, server] = await Promise.all([
-      this.dial(listener.addr, options.dial),
-      listener.accept({ signal: this.signal }).then((c) =>
-        this.track(c, () => c[Symbol.asyncDispose]())
-      ),
-    ]);
-    return { client, server, listener };
-  }
-
-  /** A connected pair of raw `Deno.TcpConn`s, for the raw-Deno contrast. */
-  async rawPair(): Promise<RawPair> {
-    this.#checkOpen();
-    const ln = Deno.listen({ hostname: LOOPBACK, port: 0, transport: "tcp" });
-    this.track(ln, () => ln.close());
-    const [client, server] = await Promise.all([
-      Deno.connect({ hostname: LOOPBACK, port: ln.addr.port, transport: "tcp" }),
-      ln.accept(),
-    ]);
-    this.track(client, () => client.close());
-    this.track(server, () => server.close());
-    return { client, server };
-  }
-
-  /** Closes `resource` with `close` when the lab ends; returns it. */
-  track<T>(resource: T, close: () => void | Promise<void>): T {
-    this.#closers.push(close);
-    if (this.signal.aborted) {
-      void this.close();
-      this.#checkOpen();
-    }
-    return resource;
-  }
-
-  /**
-   * Closes everything, newest first, and waits (at most a second) until the
-   * runtime has ended every operation on it; later opens fail. Idempotent.
-   */
-  close(reason = "the experiment ended"): Promise<void> {
-    if (!this.signal.aborted) this.#controller.abort(new Error(reason));
-    const closing = this.#closers.splice(0).reverse().map(async (close) => {
-      try {
-        await close();
-      } catch {
-        // Closed already (a raw Deno resource throws on a second close).
-      }
-    });
-    const previous = this.#closing ?? Promise.resolve();
-    this.#closing = Promise.all([previous, ...closing]).then(() => {});
-    return within(this.#closing, 1000).then(() => {});
-  }
-
-  #checkOpen(): void {
-    if (this.signal.aborted) throw this.signal.reason;
-  }
-}
-
-/** A dialled and an accepted {@linkcode Conn}, and their listener. */
-export interface ConnPair {
-  client: TcpConn;
-  server: TcpConn;
-  listener: Listener;
-}
-
-/** A connected pair of raw Deno conns. */
-export interface RawPair {
-  client: Deno.TcpConn;
-  server: Deno.TcpConn;
 }

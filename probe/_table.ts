@@ -6,6 +6,7 @@
  * @module
  */
 
+import { markdownTable } from "../_kit/table.ts";
 import type { ProbeTable } from "./_lab.ts";
 
 /** How a row compares with Go. */
@@ -177,11 +178,6 @@ export function textTable(
   return lines.join("\n");
 }
 
-/** A cell for Markdown: no pipes or newlines. */
-function md(cell: string): string {
-  return cell.replaceAll("|", "\\|").replaceAll("\n", " ");
-}
-
 /**
  * The rows as one Markdown table with the full text (for the README), with a
  * raw Deno column when some row measured raw Deno.
@@ -197,16 +193,6 @@ export function formatMarkdown(rows: TableRow[]): string {
     verdictCell(r.verdict),
   ]);
   return markdownTable(head, body);
-}
-
-/** A Markdown table, its columns padded to line up in a terminal too. */
-export function markdownTable(head: string[], body: string[][]): string {
-  const cells = body.map((row) => row.map(md));
-  const widths = head.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c]!.length)));
-  const line = (row: string[]): string =>
-    `| ${row.map((cell, c) => cell.padEnd(widths[c]!)).join(" | ")} |`;
-  const rule = `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`;
-  return [line(head), rule, ...cells.map(line)].join("\n");
 }
 
 /**

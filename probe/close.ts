@@ -8,7 +8,8 @@
 import { ClosedError, type Conn } from "../mod.ts";
 import type { GoResult } from "./_go.ts";
 import type { Agreement, Experiment, Lab, Outcome } from "./_lab.ts";
-import { describe, failure, kindOf, sleep } from "./_io.ts";
+import { describe, kindOf } from "./_cells.ts";
+import { delay, failure } from "../_kit/wait.ts";
 import { agreement, same, sameError } from "./_agree.ts";
 
 const CLOSED_TEXT = "use of closed network connection";
@@ -114,7 +115,7 @@ export async function writeAfterPeerClose(client: Conn, who = ""): Promise<Outco
     } catch (e) {
       error = e;
     }
-    await sleep(5); // let the peer's RST arrive
+    await delay(5); // let the peer's RST arrive
   }
   const kind = kindOf(error);
   return {

@@ -7,7 +7,8 @@
  */
 
 import type { Experiment, Lab, Outcome } from "./_lab.ts";
-import { type Readable, sleep, type Writable, writeAll } from "./_io.ts";
+import { type Readable, type Writable, writeAll } from "../_kit/bytes.ts";
+import { delay } from "../_kit/wait.ts";
 import { agreement, same } from "./_agree.ts";
 
 const WRITERS = 8;
@@ -45,7 +46,7 @@ async function slowRead(r: Readable, total: number): Promise<{ whole: number; br
     const id = block[0]!;
     if (block.every((b) => b === id)) whole++;
     else broken++;
-    if ((seen / FRAME) % 4 === 3) await sleep(1);
+    if ((seen / FRAME) % 4 === 3) await delay(1);
   }
   return { whole, broken };
 }

@@ -8,8 +8,10 @@
  */
 
 import type { Conn } from "../mod.ts";
-import { type Experiment, type Lab, LOOPBACK, type Outcome } from "./_lab.ts";
-import { bytes, drain } from "./_io.ts";
+import type { Experiment, Lab, Outcome } from "./_lab.ts";
+import { LOOPBACK } from "../_kit/loopback.ts";
+import { bytes } from "./_cells.ts";
+import { drain } from "../_kit/bytes.ts";
 import type { GoPeer } from "./_go.ts";
 import { comparePeerClose, writeAfterPeerClose } from "./close.ts";
 import {

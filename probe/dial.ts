@@ -7,8 +7,10 @@
 
 import { type Conn, NetError, TimeoutError } from "../mod.ts";
 import type { GoResult } from "./_go.ts";
-import { type Agreement, type Experiment, type Lab, LOOPBACK, type Outcome } from "./_lab.ts";
-import { describe, failure, kindOf, since } from "./_io.ts";
+import type { Agreement, Experiment, Lab, Outcome } from "./_lab.ts";
+import { LOOPBACK } from "../_kit/loopback.ts";
+import { describe, kindOf } from "./_cells.ts";
+import { failure, since } from "../_kit/wait.ts";
 import { agreement, both, same, sameError } from "./_agree.ts";
 
 /** Dial a port that was just closed: refused at once. */

@@ -7,8 +7,10 @@
 
 import { type Conn, listen, type Listener, NetError, NotSupportedError } from "../mod.ts";
 import { listenerFd } from "../sockopt/mod.ts";
-import { type Experiment, type Lab, LOOPBACK, type Outcome } from "./_lab.ts";
-import { describe, failure, kindOf } from "./_io.ts";
+import type { Experiment, Lab, Outcome } from "./_lab.ts";
+import { LOOPBACK } from "../_kit/loopback.ts";
+import { describe, kindOf } from "./_cells.ts";
+import { failure } from "../_kit/wait.ts";
 import { agreement, same } from "./_agree.ts";
 import { compareBacklog } from "./dial.ts";
 

@@ -1,7 +1,7 @@
 /**
  * The netconn probe: runs the experiments of the article netconn grew from
  * ("Go语言TCP Socket编程") on loopback, through netconn and, when `go` is on
- * PATH, through the probe's own Go programs (`probe/go/`), and prints one row
+ * PATH, through the probe's own Go program (`go/probe/`), and prints one row
  * each: the case, Go's measured figures, netconn's, and whether they agree.
  *
  * ```sh
@@ -11,6 +11,7 @@
  * deno task probe --only=read     # the rows whose case contains "read"
  * deno task probe --no-go         # without Go: the Go column says what Go documents
  * deno task probe --sweep         # the write-block threshold over the whole buffer grid
+ * deno task probe --write-docs    # also writes the Markdown form to docs/measured/probe.md
  * ```
  *
  * Exits 0 when every row that ran behaves as in Go or differs by a decision
@@ -26,15 +27,9 @@
 
 import { experiments, sweepExperiments } from "./cases.ts";
 import { type Experiment, Lab } from "./_lab.ts";
-import {
-  buildGo,
-  type GoBuild,
-  type GoCases,
-  type GoMissing,
-  type GoResult,
-  GoRunner,
-  isBuilt,
-} from "./_go.ts";
+import { type GoCases, type GoResult, GoRunner } from "./_go.ts";
+import { buildGo, type GoBuild, type GoMissing, isBuilt } from "../_kit/go.ts";
+import { machine, writeMeasured } from "../_kit/measured.ts";
 import {
   caption,
   count,
@@ -324,8 +319,8 @@ async function setUpGo(
   say: (line: string) => void,
 ): Promise<GoBuild | GoMissing> {
   if (skip) return { reason: "--no-go", remedy: "run without --no-go" };
-  say("probe: looking for go and building probe/go (the first build takes a few seconds)…");
-  const go = await buildGo();
+  say("probe: looking for go and building go/probe (the first build takes a few seconds)…");
+  const go = await buildGo("probe");
   if (isBuilt(go)) {
     const how = go.cached ? "cached build" : `built in ${(go.buildMs / 1000).toFixed(1)} s`;
     say(`probe: ${go.version} (${how})`);
@@ -335,12 +330,13 @@ async function setUpGo(
   return go;
 }
 
-const USAGE = "Usage: deno task probe [--json | --markdown] [--only=TEXT] [--no-go] [--sweep]";
+const USAGE =
+  "Usage: deno task probe [--json | --markdown] [--only=TEXT] [--no-go] [--sweep] [--write-docs]";
 
 async function main(args: string[]): Promise<number> {
   const flags = new Set(args.filter((a) => !a.startsWith("--only=")));
   const onlyArg = args.find((a) => a.startsWith("--only="));
-  const known = ["--json", "--markdown", "--sweep", "--no-go", "--help"];
+  const known = ["--json", "--markdown", "--sweep", "--no-go", "--write-docs", "--help"];
   if (flags.has("--help") || ![...flags].every((f) => known.includes(f))) {
     console.log(USAGE);
     return flags.has("--help") ? 0 : 2;
@@ -365,6 +361,10 @@ async function main(args: string[]): Promise<number> {
   bar.done();
   const counts = count(rows);
   const top = caption(isBuilt(go) ? { version: go.version } : { missing: go });
+  if (flags.has("--write-docs")) {
+    const path = await writeDocs(rows, top, isBuilt(go) ? go.version : undefined, args);
+    bar.say(`probe: wrote ${path}`);
+  }
   if (flags.has("--json")) {
     console.log(JSON.stringify({ go: isBuilt(go) ? go : { missing: go }, counts, rows }, null, 2));
   } else if (flags.has("--markdown")) {
@@ -379,6 +379,29 @@ async function main(args: string[]): Promise<number> {
     if (tables !== "") console.log(`\n${tables}`);
   }
   return exitCode(counts, stray);
+}
+
+/**
+ * Writes the run's Markdown form, with the machine named, to
+ * docs/measured/probe.md.
+ *
+ * @returns The path written.
+ */
+function writeDocs(
+  rows: Row[],
+  top: string,
+  goVersion: string | undefined,
+  args: string[],
+): Promise<string> {
+  const tables = formatRowTables(rows);
+  const body = [top, formatMarkdown(rows), summary(rows), ...(tables === "" ? [] : [tables])];
+  const flags = args.filter((a) => a !== "--write-docs" && a !== "--json" && a !== "--markdown");
+  return writeMeasured("probe.md", {
+    title: "The probe: Go's contract, measured",
+    command: ["deno task probe --write-docs", ...flags].join(" "),
+    machine: machine(goVersion),
+    body: body.join("\n\n"),
+  });
 }
 
 /** 0 when every row that ran behaves as in Go or differs by a documented decision. */

@@ -8,7 +8,8 @@
 
 import type { Conn, DialOptions } from "../mod.ts";
 import type { Experiment, Lab, Outcome } from "./_lab.ts";
-import { median, readFull } from "./_io.ts";
+import { median } from "../_kit/stats.ts";
+import { readFull } from "../_kit/bytes.ts";
 import { agreement, both } from "./_agree.ts";
 
 const ROUNDS = 8;

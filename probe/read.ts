@@ -7,7 +7,8 @@
 
 import { TimeoutError } from "../mod.ts";
 import type { Experiment, Lab, Outcome } from "./_lab.ts";
-import { describe, failure, kindOf, since, within } from "./_io.ts";
+import { describe, kindOf } from "./_cells.ts";
+import { failure, settlesWithin, since } from "../_kit/wait.ts";
 import { agreement, both, same, sameError } from "./_agree.ts";
 
 const text = new TextEncoder();
@@ -27,7 +28,7 @@ export const readNoData: Experiment = {
     const { server } = await lab.pair();
     const waitMs = 150;
     const read = server.read(new Uint8Array(64));
-    const { settled } = await within(read, waitMs);
+    const settled = await settlesWithin(read, waitMs);
     const start = performance.now();
     server.setReadDeadline(Date.now() - 1); // takes effect on the pending read
     const error = await failure(read);

@@ -11,7 +11,8 @@
 import { NetError, type TcpConn } from "../mod.ts";
 import { socketOptions } from "../sockopt/mod.ts";
 import type { Experiment, Lab, Outcome } from "./_lab.ts";
-import { describe, kindOf, since, sleep } from "./_io.ts";
+import { describe, kindOf } from "./_cells.ts";
+import { delay, since } from "../_kit/wait.ts";
 import { agreement, both, same, sameError } from "./_agree.ts";
 import { nagleStalls } from "./nagle.ts";
 import { amount, fillUntilBlocked, measureCell, size } from "./sweep.ts";
@@ -318,7 +319,7 @@ export const lingerPositive: Experiment = {
       const start = performance.now();
       client.close();
       closeMs = since(start);
-      await sleep(1500); // the peer reads only after this
+      await delay(1500); // the peer reads only after this
     });
     const { read, end } = await readToEnd(server);
     return {

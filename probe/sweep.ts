@@ -15,8 +15,10 @@
 
 import { type TcpConn, TimeoutError, type TlsConn } from "../mod.ts";
 import { setReadBuffer } from "../sockopt/mod.ts";
-import type { Experiment, Lab, Outcome, ProbeTable } from "./_lab.ts";
-import { bytes, since, within } from "./_io.ts";
+import type { Experiment, Outcome, ProbeTable } from "./_lab.ts";
+import type { Lab } from "../_kit/lab.ts";
+import { bytes } from "./_cells.ts";
+import { settlesWithin, since } from "../_kit/wait.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -100,7 +102,7 @@ export async function fillUntilBlocked(conn: TcpConn | TlsConn): Promise<Filled>
     } catch (e) {
       if (!(e instanceof TimeoutError)) throw e;
       const settled = e.settled;
-      if (settled !== undefined && !(await within(settled, CONFIRM_MS)).settled) {
+      if (settled !== undefined && !(await settlesWithin(settled, CONFIRM_MS))) {
         return { accepted: accepted + (e.bytesWritten ?? 0), falseBlocks };
       }
       accepted += settled === undefined ? e.bytesWritten ?? 0 : await settled;

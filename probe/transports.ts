@@ -9,41 +9,26 @@
  * @module
  */
 
-import { type Conn, dial, dialTls, listen, listenTls } from "../mod.ts";
+import type { Conn } from "../mod.ts";
+import { tlsPair as kitTlsPair, unixPair as kitUnixPair } from "../_kit/loopback.ts";
 import type { Experiment, Lab, Outcome } from "./_lab.ts";
 import { fillWithDeadlines, timeoutRow } from "./write.ts";
 import { writeAfterPeerClose } from "./close.ts";
 
-const CERTS = new URL("../tests/certs/", import.meta.url);
-
-/** A connected TLS pair: `client` dialled with verification, `server` accepted. */
+/** A connected TLS pair (the kit's), closed with the lab; handshaken. */
 async function tlsPair(lab: Lab): Promise<{ client: Conn; server: Conn }> {
-  const read = (name: string) => Deno.readTextFileSync(new URL(name, CERTS));
-  const ln = listenTls("127.0.0.1:0", { cert: read("server.pem"), key: read("server.key") });
-  lab.track(ln, () => ln[Symbol.asyncDispose]());
-  const accepted = ln.accept();
-  const client = await dialTls(ln.addr, { hostname: "localhost", caCerts: [read("ca.pem")] });
-  lab.track(client, () => client[Symbol.asyncDispose]());
-  const server = await accepted;
-  lab.track(server, () => server[Symbol.asyncDispose]());
-  await server.handshake();
-  return { client, server };
+  const p = await kitTlsPair({ signal: lab.signal, dial: { signal: lab.signal } });
+  lab.track(p, async () => await p[Symbol.asyncDispose]());
+  await p.server.handshake();
+  return p;
 }
 
-/** A connected unix-socket pair in a temp dir, removed with the lab. */
+/** A connected unix-socket pair (the kit's) in a temp dir, removed with the lab. */
 async function unixPair(lab: Lab): Promise<{ client: Conn; server: Conn }> {
-  const dir = Deno.makeTempDirSync({ prefix: "netconn-probe-" });
-  lab.track(dir, () => Deno.removeSync(dir, { recursive: true }));
-  const path = `${dir}/probe.sock`;
-  const ln = listen({ transport: "unix", path });
-  lab.track(ln, () => ln[Symbol.asyncDispose]());
-  const accepted = ln.accept();
-  const client = await dial({ transport: "unix", path });
-  lab.track(client, () => client[Symbol.asyncDispose]());
-  const server = await accepted;
-  lab.track(server, () => server[Symbol.asyncDispose]());
+  const p = await kitUnixPair({ signal: lab.signal, dial: { signal: lab.signal } });
+  lab.track(p, async () => await p[Symbol.asyncDispose]());
   // A unix conn is a Conn at run time; only its type leaves out the TCP options.
-  return { client: client as unknown as Conn, server: server as unknown as Conn };
+  return { client: p.client as unknown as Conn, server: p.server as unknown as Conn };
 }
 
 type Pairing = (lab: Lab) => Promise<{ client: Conn; server: Conn }>;

@@ -8,17 +8,9 @@
 import { type Conn, NetError, TimeoutError } from "../mod.ts";
 import type { GoResult } from "./_go.ts";
 import type { Agreement, Experiment, Lab, Outcome } from "./_lab.ts";
-import {
-  bytes,
-  describe,
-  drain,
-  failure,
-  kindOf,
-  pattern,
-  since,
-  whenStalled,
-  writeAll,
-} from "./_io.ts";
+import { bytes, describe, kindOf } from "./_cells.ts";
+import { drain, ramp, writeAll } from "../_kit/bytes.ts";
+import { failure, since, whenStalled } from "../_kit/wait.ts";
 import { agreement, both, nearBytes, same, sameError } from "./_agree.ts";
 
 const CHUNK = 64 * 1024; // client5's 65536-byte writes
@@ -39,7 +31,7 @@ export const writeSuccess: Experiment = {
     ),
   async run(lab: Lab): Promise<Outcome> {
     const { client, server } = await lab.pair();
-    const p = pattern(BIG);
+    const p = ramp(BIG);
     const received = drain(server, { limit: BIG, check: true });
     const start = performance.now();
     const n = await client.write(p);
@@ -208,7 +200,7 @@ async function writeWithDeadlines(
 
 /** client6's loop on `client`: 10 µs deadlines on 64 KiB pattern writes until one times out. */
 export async function writeUntilTimeout(client: Conn): Promise<TimedOut> {
-  const chunk = pattern(CHUNK); // CHUNK % 256 === 0: repeats continue the pattern
+  const chunk = ramp(CHUNK); // CHUNK % 256 === 0: repeats continue the pattern
   const { total, writes, error } = await writeWithDeadlines(client, chunk, CLIENT6_AHEAD_MS);
   const numbers = { aheadUs: CLIENT6_AHEAD_MS * 1000, fullWrites: writes, total };
   if (!(error instanceof TimeoutError)) {

@@ -1,5 +1,5 @@
 // A subprocess for the tests that need other permissions or flags than the
-// test run has; started by runDeno (tests/_helpers.ts). It prints one line of
+// test run has; started by runDeno (_kit/child.ts). It prints one line of
 // JSON on stdout.
 //
 //   deno run --allow-net tests/_child.ts conn-no-ffi

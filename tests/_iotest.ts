@@ -1,8 +1,9 @@
 // Test doubles in the spirit of Go's testing/iotest: readers that return one
 // byte, half the request, or fail after n bytes, and writers that record, fail
-// or accept part of each write.
+// or accept part of each write. The bytes they carry come from _kit/bytes.ts.
 
 import type { Reader, Writer } from "../bufio/mod.ts";
+import { concat } from "../_kit/bytes.ts";
 
 /** Reads `data` from memory, as much as asked for. */
 export class BytesReader implements Reader {
@@ -138,40 +139,6 @@ export class RecordingWriter implements Writer {
   text(): string {
     return new TextDecoder().decode(this.bytes());
   }
-}
-
-/** Joins byte arrays. */
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
-/** Deterministic pseudo-random bytes. */
-export function pattern(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-/** UTF-8 encode. */
-export function enc(s: string): Uint8Array {
-  return new TextEncoder().encode(s);
-}
-
-/** UTF-8 decode. */
-export function dec(p: Uint8Array): string {
-  return new TextDecoder().decode(p);
 }
 
 /** A byte stream (BYOB-capable) that enqueues the given chunks, then closes. */

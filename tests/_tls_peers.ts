@@ -1,6 +1,6 @@
 // TLS peers nobody here wrote: `openssl s_server` and `openssl s_client` as
 // child processes on loopback, with the test certificates of tests/certs
-// (regenerate them with `bash tests/certs/generate.sh`).
+// (_kit/certs.ts).
 //
 // Each peer pumps its stdout and stderr into strings as they arrive, so a
 // test can wait for a line (`waitFor`) with a bound in time; what is written
@@ -10,23 +10,8 @@
 // Deno's resource and op sanitizers stay quiet. Needs --allow-run and
 // --allow-read.
 
-/** The directory of the test certificates. */
-export const CERTS_DIR: string = new URL("./certs/", import.meta.url).pathname;
-
-/** Path of a file in tests/certs, e.g. `certPath("server.pem")`. */
-export function certPath(name: string): string {
-  return CERTS_DIR + name;
-}
-
-/** Text of a file in tests/certs, e.g. `certText("ca.pem")`. */
-export function certText(name: string): string {
-  return Deno.readTextFileSync(certPath(name));
-}
-
-/** PEM `cert` and `key` of a certificate in tests/certs, by base name. */
-export function certifiedKey(base: string): { cert: string; key: string } {
-  return { cert: certText(`${base}.pem`), key: certText(`${base}.key`) };
-}
+import { dec, readAtLeast } from "../_kit/bytes.ts";
+import { certPath } from "../_kit/certs.ts";
 
 /** A running openssl child process. */
 export interface OpensslPeer extends AsyncDisposable {
@@ -99,7 +84,6 @@ export interface SClientOptions {
   args?: string[];
 }
 
-const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
 function spawnPeer(args: string[]): OpensslPeer {
@@ -350,12 +334,5 @@ export async function startStartTlsPeer(
 
 /** Reads from `conn` until `want` bytes arrived or EOF; returns the text. */
 export async function readText(conn: Deno.Conn, want: number): Promise<string> {
-  const buf = new Uint8Array(want);
-  let got = 0;
-  while (got < want) {
-    const n = await conn.read(buf.subarray(got));
-    if (n === null) break;
-    got += n;
-  }
-  return decoder.decode(buf.subarray(0, got));
+  return dec(await readAtLeast(conn, want));
 }

@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { type Address, formatAddr, joinHostPort, normalizeAddr, parseAddress } from "../address.ts";
 import { dial, listen, NetError } from "../mod.ts";
-import { ipv6Available, mustReject, mustSettle } from "./_helpers.ts";
+import { ipv6Available } from "./_helpers.ts";
+import { mustReject, mustSettle } from "../_kit/wait.ts";
 
 const IPV6 = ipv6Available();
 

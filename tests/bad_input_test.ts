@@ -7,7 +7,10 @@
 import assert from "node:assert/strict";
 import { Conn, dial, listen, type Listener, NetError, TcpConn } from "../mod.ts";
 import { Deadline } from "../deadline.ts";
-import { mustNotSettle, mustSettle, NOT_BYTES, pair, readAtLeast } from "./_helpers.ts";
+import { NOT_BYTES } from "./_helpers.ts";
+import { mustNotSettle, mustSettle } from "../_kit/wait.ts";
+import { pair } from "../_kit/loopback.ts";
+import { readAtLeast } from "../_kit/bytes.ts";
 
 /** What a caller passes where a signal goes. */
 const NOT_SIGNALS: [string, unknown][] = [

@@ -14,15 +14,10 @@ import { ClosedError, dial, listen, NetError, type SocketOptions, type TcpConn }
 import { listenerFd, socketOptions } from "../sockopt/mod.ts";
 import { maxListenerBacklog } from "../_sys/listen.ts";
 import { libc } from "../_sys/libc.ts";
-import {
-  fillUntilBlocked,
-  mustReject,
-  pair,
-  procNumber,
-  procText,
-  rawPair,
-  runDeno,
-} from "./_helpers.ts";
+import { fillUntilBlocked, procNumber, procText } from "./_helpers.ts";
+import { mustReject } from "../_kit/wait.ts";
+import { pair, rawPair } from "../_kit/loopback.ts";
+import { runDeno } from "../_kit/child.ts";
 import type { Outcome } from "./_child.ts";
 import { BAD_VALUES, type Setters, sockoptSetters } from "./sockopt/_bad_values.ts";
 

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { ClosedError, type Conn, dial, listen, NetError, TimeoutError } from "../mod.ts";
-import { eventually, mustNotSettle, mustSettle, pair, readAtLeast } from "./_helpers.ts";
+import { eventually, mustNotSettle, mustSettle } from "../_kit/wait.ts";
+import { pair } from "../_kit/loopback.ts";
+import { readAtLeast } from "../_kit/bytes.ts";
 
 /**
  * The must-return half with Go's growing timeout: `attempt(ms)` checks the

@@ -15,16 +15,9 @@ import {
   TimeoutError,
 } from "../mod.ts";
 import { sockoptSupported } from "../sockopt/mod.ts";
-import {
-  ipv6Available,
-  mustNotSettle,
-  mustReject,
-  mustSettle,
-  pattern,
-  PENDING,
-  readAtLeast,
-  within,
-} from "./_helpers.ts";
+import { ipv6Available } from "./_helpers.ts";
+import { mustNotSettle, mustReject, mustSettle, PENDING, within } from "../_kit/wait.ts";
+import { pattern, readAtLeast } from "../_kit/bytes.ts";
 
 /** Checks `conn` is connected to a conn of `ln`: bytes flow both ways. */
 async function assertConnected(conn: TcpConn, ln: Listener): Promise<void> {

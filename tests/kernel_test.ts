@@ -9,7 +9,9 @@ import assert from "node:assert/strict";
 import { ClosedError, dial, NetError, TimeoutError } from "../mod.ts";
 import { AGAIN, KernelSocket } from "../_sys/kernel.ts";
 import { sockoptSupported } from "../sockopt/mod.ts";
-import { delay, mustNotSettle, mustReject, mustSettle, needs, pair, rawPair } from "./_helpers.ts";
+import { needs } from "./_helpers.ts";
+import { delay, mustNotSettle, mustReject, mustSettle } from "../_kit/wait.ts";
+import { pair, rawPair } from "../_kit/loopback.ts";
 
 const linux = Deno.build.os === "linux" && sockoptSupported();
 const encoder = new TextEncoder();

@@ -15,14 +15,8 @@ import {
   type TcpConn,
   TimeoutError,
 } from "../mod.ts";
-import {
-  delay,
-  eventually,
-  mustNotSettle,
-  mustReject,
-  mustSettle,
-  readAtLeast,
-} from "./_helpers.ts";
+import { delay, eventually, mustNotSettle, mustReject, mustSettle } from "../_kit/wait.ts";
+import { readAtLeast } from "../_kit/bytes.ts";
 
 /** Asserts `accepted` is the server side of `dialed`, and bytes flow. */
 async function assertPeers(accepted: TcpConn, dialed: TcpConn): Promise<void> {

@@ -13,7 +13,8 @@
 
 import assert from "node:assert/strict";
 import { type Conn, NetError, TimeoutError } from "../mod.ts";
-import { delay, mustSettle, pair } from "./_helpers.ts";
+import { delay, mustSettle } from "../_kit/wait.ts";
+import { pair } from "../_kit/loopback.ts";
 
 /** mulberry32: a small seeded PRNG, so a seed replays the same run. */
 function rng(seed: number): () => number {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ClosedError, NetError, pipe, PipeConn, TimeoutError } from "../mod.ts";
-import { mustNotSettle, mustReject, mustSettle } from "./_helpers.ts";
+import { mustNotSettle, mustReject, mustSettle } from "../_kit/wait.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 

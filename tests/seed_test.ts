@@ -8,19 +8,17 @@
 
 import assert from "node:assert/strict";
 import { ClosedError, type Conn, dial, listen, NetError, TimeoutError } from "../mod.ts";
+import { fillUntilBlocked } from "./_helpers.ts";
+import { drain, pattern, readAtLeast } from "../_kit/bytes.ts";
 import {
-  drain,
   eventually,
-  fillUntilBlocked,
   mustNotSettle,
   mustReject,
   mustSettle,
-  pair,
-  pattern,
   PENDING,
-  readAtLeast,
   within,
-} from "./_helpers.ts";
+} from "../_kit/wait.ts";
+import { pair } from "../_kit/loopback.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -159,11 +157,15 @@ for (const end of ["drain", "close"] as const) {
       final = await mustSettle(err.settled ?? Promise.resolve(partial), 10_000, "settled");
       p.client.setWriteDeadline(null);
       await p.client.closeWrite();
-      received = (await got).length + await drain(p.server);
+      received = (await got).length + (await drain(p.server, { bufSize: 256 * 1024 })).bytes;
     } else {
       p.client.close();
       final = await mustSettle(err.settled ?? Promise.resolve(partial), 10_000, "settled");
-      received = await mustSettle(drain(p.server), 10_000, "the peer's reads after close");
+      received = (await mustSettle(
+        drain(p.server, { bufSize: 256 * 1024 }),
+        10_000,
+        "the peer's reads after close",
+      )).bytes;
     }
     assert.ok(final >= partial && final <= CHUNK, `settled ${final}, bytesWritten ${partial}`);
     assert.equal(received, accepted + final, "the peer gets exactly the bytes counted");

@@ -3,14 +3,8 @@
 // certificate presented to an s_server that asks for one.
 
 import assert from "node:assert/strict";
-import {
-  certifiedKey,
-  certText,
-  readText,
-  startSClient,
-  startSServer,
-  startStartTlsPeer,
-} from "./_tls_peers.ts";
+import { readText, startSClient, startSServer, startStartTlsPeer } from "./_tls_peers.ts";
+import { certifiedKey, certText } from "../_kit/certs.ts";
 import { needs } from "./_helpers.ts";
 
 const encoder = new TextEncoder();

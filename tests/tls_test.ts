@@ -15,14 +15,12 @@ import {
   NotSupportedError,
   TimeoutError,
 } from "../mod.ts";
-import { mustNotSettle, mustReject, mustSettle, needs, pair, readAtLeast } from "./_helpers.ts";
-import {
-  certifiedKey,
-  certText,
-  startSClient,
-  startSServer,
-  startStartTlsPeer,
-} from "./_tls_peers.ts";
+import { needs } from "./_helpers.ts";
+import { mustNotSettle, mustReject, mustSettle } from "../_kit/wait.ts";
+import { pair } from "../_kit/loopback.ts";
+import { readAtLeast } from "../_kit/bytes.ts";
+import { startSClient, startSServer, startStartTlsPeer } from "./_tls_peers.ts";
+import { certifiedKey, certText } from "../_kit/certs.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

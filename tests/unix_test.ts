@@ -5,22 +5,12 @@
 
 import assert from "node:assert/strict";
 import { ClosedError, dial, listen, NetError, TimeoutError, UnixConn } from "../mod.ts";
-import { mustNotSettle, mustReject, needs } from "./_helpers.ts";
+import { needs } from "./_helpers.ts";
+import { mustNotSettle, mustReject } from "../_kit/wait.ts";
+import { readAtLeast } from "../_kit/bytes.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** Reads `n` bytes (or to EOF) from any conn, unix ones included. */
-async function readAtLeast(conn: UnixConn, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let got = 0;
-  while (got < n) {
-    const m = await conn.read(out.subarray(got));
-    if (m === null) break;
-    got += m;
-  }
-  return out.subarray(0, got);
-}
 
 /** A temp dir for socket files, removed on dispose. */
 function tempDir(): { path: string } & Disposable {

@@ -1,7 +1,10 @@
 /**
  * Fails when the repository's TypeScript modules import each other in a
  * cycle, type-only imports and re-exports included: a lower layer never
- * imports a higher one. Prints each cycle's files; exits 1 when there is one.
+ * imports a higher one. Also fails when the published library (what the
+ * `exports` of deno.json import) imports the repository's private helpers
+ * and programs: `_kit/`, `tests/`, `probe/`, `bench/` or `tools/`. Prints each
+ * cycle's files and each such import; exits 1 when there is one.
  *
  * Run: `deno task cycles`.
  *
@@ -72,6 +75,21 @@ export function cycles(graph: Map<string, string[]>): string[][] {
   return found;
 }
 
+/** The folders of the repository the published library must never import. */
+const NOT_LIBRARY = ["_kit", "tests", "probe", "bench", "tools"];
+
+/** Every module `entries` import, directly or not, themselves included. */
+export function reachable(graph: Map<string, string[]>, entries: string[]): Set<string> {
+  const seen = new Set<string>();
+  const visit = (v: string): void => {
+    if (seen.has(v)) return;
+    seen.add(v);
+    for (const w of graph.get(v) ?? []) visit(w);
+  };
+  for (const e of entries) visit(e);
+  return seen;
+}
+
 if (import.meta.main) {
   const root = resolve(Deno.args[0] ?? ".");
   const graph = new Map<string, string[]>();
@@ -84,5 +102,11 @@ if (import.meta.main) {
     for (const file of component) console.log(`  ${relative(root, file)}`);
   }
   console.log(`${graph.size} modules, ${found.length} import cycles`);
-  if (found.length > 0) Deno.exit(1);
+  const config = JSON.parse(Deno.readTextFileSync(join(root, "deno.json")));
+  const entries = Object.values(config.exports ?? {}).map((e) => resolve(root, String(e)));
+  const library = reachable(graph, entries);
+  const leaks = [...library].filter((f) => NOT_LIBRARY.includes(relative(root, f).split("/")[0]!));
+  for (const file of leaks.sort()) console.log(`the library imports ${relative(root, file)}`);
+  console.log(`library: ${library.size} modules, ${leaks.length} from ${NOT_LIBRARY.join("/, ")}/`);
+  if (found.length > 0 || leaks.length > 0) Deno.exit(1);
 }

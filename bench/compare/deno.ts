@@ -3,7 +3,7 @@
 //
 //   deno run --allow-net bench/compare/deno.ts --impl=raw|netconn
 //
-// Every peer (this file, node.mjs, go/main.go) speaks the same JSON lines:
+// Every peer (this file, node.mjs, go/compare/main.go) speaks the same JSON lines:
 // it prints {"peer", "runtime"} once, then for each request on stdin,
 // {"workload", "ms", "buffer"}, it runs that workload for one slice and prints
 // {"workload", "unit", "rate"}; it exits at the end of stdin. The runner thus
@@ -33,7 +33,8 @@
 //   contiguous otherwise); netconn's, Node's and Go's writes are.
 //
 // The loops are the benches' own (bench/_loopback.ts, _messages.ts,
-// _writers.ts); this file only picks raw Deno or netconn for each end.
+// _writers.ts), the pairs the kit's (_kit/loopback.ts); this file only picks
+// raw Deno or netconn for each end.
 //
 // A slice repeats a unit of work until `ms` have passed, on a fresh loopback
 // pair (set up untimed): one pair used for long slows down, in every
@@ -42,18 +43,16 @@
 // ones).
 
 import { BufWriter } from "../../bufio/mod.ts";
-import { type Conn, dial, listen } from "../../mod.ts";
-import { lines } from "../_lines.ts";
+import type { Conn } from "../../mod.ts";
 import { bulk, connEndpoint, type Endpoint, pingPong, rawEndpoint } from "../_loopback.ts";
 import {
   connUnbuffered,
   newMessage,
+  rawBuffered,
   rawUnbuffered,
   receiveMessages,
   type Sender,
-  SIZE as MSG,
   stamp,
-  writeAll,
 } from "../_messages.ts";
 import {
   concurrentWriters,
@@ -63,6 +62,8 @@ import {
   rawLockedSink,
   rawSink,
 } from "../_writers.ts";
+import { lines } from "../../_kit/child.ts";
+import { pair, rawPair } from "../../_kit/loopback.ts";
 
 /** One end of a loopback conn, raw Deno's or netconn's, as the workloads drive it. */
 interface End {
@@ -76,7 +77,6 @@ interface End {
   buffered(size: number, fast: boolean): Sender;
   /** Writes one frame whole, safe to call from `writers` tasks at once. */
   frameSink(writers: number): FrameSink;
-  close(): void;
 }
 
 const PING = 32;
@@ -90,32 +90,15 @@ function rawEnd(conn: Deno.TcpConn): End {
     endpoint: rawEndpoint(conn),
     source: conn,
     unbuffered: rawUnbuffered(conn),
-    buffered(size) {
-      const buf = new Uint8Array(size);
-      const msg = newMessage();
-      return async (count) => {
-        let n = 0;
-        for (let m = 0; m < count; m++) {
-          stamp(msg, m);
-          if (n + MSG > size) {
-            await writeAll(conn, buf.subarray(0, n));
-            n = 0;
-          }
-          buf.set(msg, n);
-          n += MSG;
-        }
-        if (n > 0) await writeAll(conn, buf.subarray(0, n));
-      };
-    },
+    buffered: (size) => rawBuffered(conn, size),
     frameSink: (writers) => writers === 1 ? rawSink(conn) : rawLockedSink(conn),
-    close: () => conn.close(),
   };
 }
 
-async function rawPair(): Promise<[End, End]> {
-  using ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const [a, b] = await Promise.all([Deno.connect({ port: ln.addr.port }), ln.accept()]);
-  return [rawEnd(a), rawEnd(b)];
+/** A fresh raw loopback pair's two ends; closing them closes the pair. */
+async function rawEnds(): Promise<Ends> {
+  const p = await rawPair();
+  return { client: rawEnd(p.client), server: rawEnd(p.server), close: () => p[Symbol.dispose]() };
 }
 
 // ---- netconn ----
@@ -137,14 +120,24 @@ function connEnd(conn: Conn): End {
       };
     },
     frameSink: () => connSink(conn),
-    close: () => conn.close(),
   };
 }
 
-async function connPair(): Promise<[End, End]> {
-  await using ln = listen("127.0.0.1:0");
-  const [a, b] = await Promise.all([dial(ln.addr), ln.accept()]);
-  return [connEnd(a), connEnd(b)];
+/** A fresh netconn loopback pair's two ends; closing them closes the pair. */
+async function connEnds(): Promise<Ends> {
+  const p = await pair();
+  return {
+    client: connEnd(p.client),
+    server: connEnd(p.server),
+    close: () => p[Symbol.asyncDispose](),
+  };
+}
+
+/** Both ends of a fresh loopback pair. */
+interface Ends {
+  client: End;
+  server: End;
+  close(): void | PromiseLike<void>;
 }
 
 /** Sends `count` messages with `send` while `to` checks them. */
@@ -229,7 +222,7 @@ function reply(message: Record<string, unknown>): void {
 async function main(): Promise<void> {
   const impl = Deno.args.find((a) => a.startsWith("--impl="))?.slice(7) ?? "netconn";
   if (impl !== "raw" && impl !== "netconn") throw new RangeError(`Invalid --impl "${impl}"`);
-  const pair = impl === "raw" ? rawPair : connPair;
+  const newEnds = impl === "raw" ? rawEnds : connEnds;
   const byName = new Map(workloads().map((w) => [w.name, w]));
   reply({ peer: impl === "raw" ? "deno-raw" : "netconn", runtime: `deno ${Deno.version.deno}` });
   for await (const line of lines(Deno.stdin.readable)) {
@@ -237,13 +230,12 @@ async function main(): Promise<void> {
     const req = JSON.parse(line) as { workload: string; ms: number; buffer: number };
     const w = byName.get(req.workload);
     if (w === undefined) throw new RangeError(`Unknown workload "${req.workload}"`);
-    const [client, server] = await pair();
+    const ends = await newEnds();
     try {
-      const rate = await slice(w.prepare(client, server, req.buffer), w.work, req.ms);
+      const rate = await slice(w.prepare(ends.client, ends.server, req.buffer), w.work, req.ms);
       reply({ workload: w.name, unit: w.unit, rate });
     } finally {
-      client.close();
-      server.close();
+      await ends.close();
     }
   }
 }

@@ -7,16 +7,19 @@
 //   deno run -A bench/compare/run.ts [--rounds=8] [--warmup=1] [--slice-ms=250]
 //     [--buffer=4096] [--only=deno-raw,netconn,node,go] [--json]
 //
-// Go is built into a temporary directory when `go` is installed
-// (`apt-get install -y golang-go` on Debian) and skipped, with a note, when
-// it is not. Every peer runs the whole time, idle on its stdin between
+// Go's peer (go/compare/) is built by the kit's buildGo, cached beside the
+// probe's, when `go` is installed (`apt-get install -y golang-go` on Debian)
+// and skipped, with a note, when it is not. Every peer runs the whole time, idle on its stdin between
 // requests; each round asks every peer for one slice of each workload, in
 // an order that rotates, so the slices compared sit a second apart and a
 // burst of load from another process hits them alike. The table gives the
 // median rate over the rounds, and the median of the per-round ratios to raw
 // Deno (the first `--warmup` rounds are not counted).
 
-import { JsonLinesChild } from "../_lines.ts";
+import { JsonLinesChild, output } from "../../_kit/child.ts";
+import { buildGo, isBuilt } from "../../_kit/go.ts";
+import { machine, machineLine } from "../../_kit/measured.ts";
+import { median } from "../../_kit/stats.ts";
 
 interface Options {
   rounds: number;
@@ -85,24 +88,12 @@ function parseOptions(args: string[]): Options {
   return o;
 }
 
-/** Runs a command to its end: its output, or null when it is missing or fails. */
-async function output(cmd: string, args: string[], cwd?: string): Promise<string | null> {
+/** A command's version line, or null when it is missing or fails. */
+async function version(cmd: string[]): Promise<string | null> {
   try {
-    const out = await new Deno.Command(cmd, {
-      args,
-      ...(cwd === undefined ? {} : { cwd }),
-      env: { GOTOOLCHAIN: "local", GOFLAGS: "-buildvcs=false" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      console.error(`${cmd} ${args.join(" ")} failed:\n${new TextDecoder().decode(out.stderr)}`);
-      return null;
-    }
-    return new TextDecoder().decode(out.stdout).trim();
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
+    return (await output(cmd)).trim();
+  } catch {
+    return null;
   }
 }
 
@@ -110,7 +101,7 @@ function here(path: string): string {
   return new URL(path, import.meta.url).pathname;
 }
 
-async function findPeers(o: Options, tmp: string): Promise<Peer[]> {
+async function findPeers(o: Options): Promise<Peer[]> {
   const deno = (impl: string): Command => ({
     cmd: Deno.execPath(),
     args: ["run", "--allow-net", "--allow-ffi", here("./deno.ts"), `--impl=${impl}`],
@@ -119,35 +110,19 @@ async function findPeers(o: Options, tmp: string): Promise<Peer[]> {
     { name: "deno-raw", label: "raw Deno", command: deno("raw") },
     { name: "netconn", label: "netconn", command: deno("netconn") },
   ];
-  const node = await output("node", ["--version"]);
+  const node = await version(["node", "--version"]);
   list.push(
     node === null
       ? { name: "node", label: "Node", skipped: "`node` not found" }
       : { name: "node", label: "Node", command: { cmd: "node", args: [here("./node.mjs")] } },
   );
-  if (await output("go", ["version"]) === null) {
-    list.push({
-      name: "go",
-      label: "Go",
-      skipped: "`go` not found (Debian: apt-get install -y golang-go)",
-    });
-  } else {
-    const bin = `${tmp}/netconn-compare-go`;
-    const built = await output("go", ["build", "-o", bin, "."], here("./go/"));
-    list.push(
-      built === null
-        ? { name: "go", label: "Go", skipped: "`go build` failed" }
-        : { name: "go", label: "Go", command: { cmd: bin, args: [] } },
-    );
-  }
+  const go = await buildGo("compare", { task: "with -A" });
+  list.push(
+    isBuilt(go)
+      ? { name: "go", label: "Go", command: { cmd: go.binary, args: [] } }
+      : { name: "go", label: "Go", skipped: `${go.reason}; to measure it, ${go.remedy}` },
+  );
   return list.filter((p) => o.only === null || o.only.includes(p.name));
-}
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** rates[peer][workload][round]: NaN where a peer had stopped. */
@@ -284,66 +259,60 @@ function goals(rates: Rates): Goal[] {
   return list.filter((g) => !Number.isNaN(g.value));
 }
 
-function cpu(): string {
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(Deno.readTextFileSync("/proc/cpuinfo"));
-    return `${m?.[1]?.trim() ?? "unknown CPU"}, ${navigator.hardwareConcurrency} cores`;
-  } catch {
-    return `${navigator.hardwareConcurrency} cores`;
-  }
-}
-
 async function main(): Promise<void> {
   const o = parseOptions(Deno.args);
-  const tmp = await Deno.makeTempDir({ prefix: "netconn-compare-" });
-  try {
-    const list = await findPeers(o, tmp);
-    const started = performance.now();
-    const rates = await measure(list, o);
-    const seconds = (performance.now() - started) / 1000;
-    const goalList = goals(rates);
-    const machine = cpu();
-    const versions = [...new Set(list.flatMap((p) => p.runtime ?? []))];
-    const notes = list.flatMap((p) => [
-      ...(p.skipped === undefined ? [] : [`${p.label} skipped: ${p.skipped}`]),
-      ...(p.failed === undefined ? [] : [`FAILED ${p.label}: ${p.failed}`]),
-    ]);
-    if (o.json) {
-      const summary = Object.fromEntries(WORKLOADS.map((w) => [
-        w.key,
-        Object.fromEntries(
-          list.filter((p) => p.skipped === undefined).map((p) => [p.name, {
-            rate: rate(rates, p.name, w.key),
-            ratioToRawDeno: ratio(rates, p.name, "deno-raw", w.key),
-            rates: rates.get(p.name)?.get(w.key) ?? [],
-          }]),
-        ),
-      ]));
-      console.log(
-        JSON.stringify({ machine, versions, options: o, seconds, notes, goals: goalList, summary }),
-      );
-    } else {
-      console.log(
-        `peers over loopback, each in its own process: ${machine}; ${versions.join(", ")}; ` +
-          `${o.rounds} rounds of ${o.sliceMs} ms slices (medians); buffered: ${o.buffer} B`,
-      );
-      console.log(table(list, rates));
-      console.log(
-        "ratios: to raw Deno in the same round. buffered: netconn BufWriter `await bw.write(msg)`, " +
-          "Go bufio.Writer, a hand-rolled buffer in Node and raw Deno. fast path: netconn " +
-          "`bw.tryWrite(msg) || await bw.write(msg)`, Node cork/uncork, the others as buffered.",
-      );
-      for (const g of goalList) {
-        const verdict = g.value >= g.want ? "met" : "missed";
-        console.log(`goal ${g.name}: ${g.value.toFixed(3)}x (want >= ${g.want}): ${verdict}`);
-      }
-      for (const n of notes) console.log(n);
-      console.log(`(${seconds.toFixed(0)} s)`);
+  const list = await findPeers(o);
+  const started = performance.now();
+  const rates = await measure(list, o);
+  const seconds = (performance.now() - started) / 1000;
+  const goalList = goals(rates);
+  const host = machineLine(machine());
+  const versions = [...new Set(list.flatMap((p) => p.runtime ?? []))];
+  const notes = list.flatMap((p) => [
+    ...(p.skipped === undefined ? [] : [`${p.label} skipped: ${p.skipped}`]),
+    ...(p.failed === undefined ? [] : [`FAILED ${p.label}: ${p.failed}`]),
+  ]);
+  if (o.json) {
+    const summary = Object.fromEntries(WORKLOADS.map((w) => [
+      w.key,
+      Object.fromEntries(
+        list.filter((p) => p.skipped === undefined).map((p) => [p.name, {
+          rate: rate(rates, p.name, w.key),
+          ratioToRawDeno: ratio(rates, p.name, "deno-raw", w.key),
+          rates: rates.get(p.name)?.get(w.key) ?? [],
+        }]),
+      ),
+    ]));
+    console.log(
+      JSON.stringify({
+        machine: host,
+        versions,
+        options: o,
+        seconds,
+        notes,
+        goals: goalList,
+        summary,
+      }),
+    );
+  } else {
+    console.log(
+      `peers over loopback, each in its own process: ${host}; ${versions.join(", ")}; ` +
+        `${o.rounds} rounds of ${o.sliceMs} ms slices (medians); buffered: ${o.buffer} B`,
+    );
+    console.log(table(list, rates));
+    console.log(
+      "ratios: to raw Deno in the same round. buffered: netconn BufWriter `await bw.write(msg)`, " +
+        "Go bufio.Writer, a hand-rolled buffer in Node and raw Deno. fast path: netconn " +
+        "`bw.tryWrite(msg) || await bw.write(msg)`, Node cork/uncork, the others as buffered.",
+    );
+    for (const g of goalList) {
+      const verdict = g.value >= g.want ? "met" : "missed";
+      console.log(`goal ${g.name}: ${g.value.toFixed(3)}x (want >= ${g.want}): ${verdict}`);
     }
-    if (list.some((p) => p.failed !== undefined)) Deno.exitCode = 1;
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
+    for (const n of notes) console.log(n);
+    console.log(`(${seconds.toFixed(0)} s)`);
   }
+  if (list.some((p) => p.failed !== undefined)) Deno.exitCode = 1;
 }
 
 if (import.meta.main) await main();

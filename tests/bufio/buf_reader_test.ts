@@ -12,17 +12,14 @@ import {
   BUFFER_SIZES,
   BytesReader,
   byteStream,
-  concat,
-  dec,
-  enc,
   EndlessReader,
   ErrAfterReader,
   HalfReader,
   OneByteReader,
-  pattern,
   READER_KINDS,
   ScriptReader,
 } from "../_iotest.ts";
+import { concat, dec, enc, pattern } from "../../_kit/bytes.ts";
 
 // Ways to read everything from a BufReader, as Go's bufreaders table.
 const READ_ALL: Record<string, (br: BufReader) => Promise<Uint8Array>> = {

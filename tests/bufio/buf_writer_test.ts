@@ -3,16 +3,13 @@ import { BufWriter, NoProgressError, type Writer } from "../../bufio/mod.ts";
 import {
   BUFFER_SIZES,
   BytesReader,
-  concat,
-  dec,
-  enc,
   HalfReader,
   OneByteReader,
-  pattern,
   READER_KINDS,
   RecordingWriter,
   ScriptReader,
 } from "../_iotest.ts";
+import { concat, dec, enc, pattern } from "../../_kit/bytes.ts";
 
 Deno.test("BufWriter delivers every byte in order across write sizes and buffer sizes", async () => {
   const data = pattern(8192);

@@ -14,7 +14,8 @@ import {
   type Reader,
   type Writer,
 } from "../../bufio/mod.ts";
-import { BytesReader, dec, enc, RecordingWriter } from "../_iotest.ts";
+import { BytesReader, RecordingWriter } from "../_iotest.ts";
+import { dec, enc } from "../../_kit/bytes.ts";
 import { NOT_BYTES } from "../_helpers.ts";
 
 type ErrorType = TypeErrorConstructor | RangeErrorConstructor;

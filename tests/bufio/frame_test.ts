@@ -11,14 +11,13 @@ import {
 } from "../../bufio/mod.ts";
 import {
   BytesReader,
-  concat,
   ErrAfterReader,
   OneByteReader,
-  pattern,
   READER_KINDS,
   RecordingWriter,
   ScriptReader,
 } from "../_iotest.ts";
+import { concat, pattern } from "../../_kit/bytes.ts";
 
 function frame(payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(4 + payload.length);

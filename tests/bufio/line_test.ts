@@ -9,13 +9,13 @@ import {
 import {
   BUFFER_SIZES,
   BytesReader,
-  enc,
   EndlessReader,
   ErrAfterReader,
   READER_KINDS,
   RecordingWriter,
   ScriptReader,
 } from "../_iotest.ts";
+import { enc } from "../../_kit/bytes.ts";
 
 Deno.test("LineReader returns every line across reader kinds and buffer sizes", async () => {
   const lines = ["", "a", "é€😀", "x".repeat(15), "y".repeat(16), "z".repeat(17), "w".repeat(5000)];

@@ -11,7 +11,8 @@ import {
   type Reader,
   UnexpectedEofError,
 } from "../../bufio/mod.ts";
-import { BytesReader, dec } from "../_iotest.ts";
+import { BytesReader } from "../_iotest.ts";
+import { dec } from "../../_kit/bytes.ts";
 
 const MiB = 1024 * 1024;
 

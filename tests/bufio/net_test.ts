@@ -12,7 +12,7 @@ import {
   LineWriter,
 } from "../../bufio/mod.ts";
 import { dial, listen, TimeoutError } from "../../mod.ts";
-import { pattern } from "../_iotest.ts";
+import { pattern } from "../../_kit/bytes.ts";
 
 const SENDERS = 8;
 const FRAMES_PER_SENDER = 24;

@@ -25,15 +25,10 @@ import { getInt, ip16Text, libc, sockAddrText } from "../../_sys/libc.ts";
 import { fdIndex, releaseFd } from "../../_sys/fd.ts";
 import { checkReusePort, maxListenerBacklog } from "../../_sys/listen.ts";
 import { connKey, parseIp } from "../../_sys/name.ts";
-import {
-  fillUntilBlocked,
-  ipv6Available,
-  mustSettle,
-  procNumber,
-  type RawPair,
-  rawPair,
-  runDeno,
-} from "../_helpers.ts";
+import { fillUntilBlocked, ipv6Available, procNumber } from "../_helpers.ts";
+import { mustSettle } from "../../_kit/wait.ts";
+import { type RawPair, rawPair } from "../../_kit/loopback.ts";
+import { runDeno } from "../../_kit/child.ts";
 import type { Outcome } from "../_child.ts";
 import { BAD_VALUES, type BadValue, sockoptSetters } from "./_bad_values.ts";
 

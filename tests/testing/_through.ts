@@ -4,6 +4,7 @@
 
 import { type Conn, dial, listen, type Listener } from "../../mod.ts";
 import { type Fault, FaultProxy } from "../../testing/mod.ts";
+import { ramp, readFull } from "../../_kit/bytes.ts";
 
 /** A server, a proxy in front of it, and one conn through the proxy. */
 export interface Through extends AsyncDisposable {
@@ -35,26 +36,10 @@ export async function through(faults: Fault[] = []): Promise<Through> {
   };
 }
 
-/** Bytes 0, 1, …, 255, 0, … of length n. */
-export function bytes(n: number): Uint8Array {
-  return Uint8Array.from({ length: n }, (_, i) => i & 0xff);
-}
-
 /** Writes `n` bytes on `conn`, reads them on `peer`, and returns the milliseconds it took. */
 export async function roundTrip(conn: Conn, peer: Conn, n = 4): Promise<number> {
   const start = performance.now();
-  await conn.write(bytes(n));
-  const buf = new Uint8Array(n);
-  let got = 0;
-  while (got < n) {
-    const m = await peer.read(buf.subarray(got));
-    if (m === null) throw new Error(`EOF after ${got} of ${n} bytes`);
-    got += m;
-  }
+  await conn.write(ramp(n));
+  await readFull(peer, new Uint8Array(n));
   return performance.now() - start;
-}
-
-/** The mean of some numbers. */
-export function mean(xs: number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
 }

@@ -10,8 +10,10 @@
 import assert from "node:assert/strict";
 import { dial, listen, NetError, TimeoutError } from "../../mod.ts";
 import { FaultProxy } from "../../testing/mod.ts";
-import { delay, eventually, mustNotSettle, mustReject, mustSettle } from "../_helpers.ts";
-import { bytes, mean, roundTrip, through } from "./_through.ts";
+import { delay, eventually, mustNotSettle, mustReject, mustSettle } from "../../_kit/wait.ts";
+import { roundTrip, through } from "./_through.ts";
+import { ramp } from "../../_kit/bytes.ts";
+import { mean } from "../../_kit/stats.ts";
 
 /** Asserts `got` is within `pct` percent of `want`. */
 function near(got: number, want: number, what: string, pct = 10): void {
@@ -73,7 +75,7 @@ Deno.test("latency: jitter spreads each chunk's delay over ms ± jitter", async 
 Deno.test("latency: a stream is delayed, not slowed: chunks in flight wait together", async () => {
   await using t = await through([{ kind: "latency", ms: 50, direction: "upstream" }]);
   const start = performance.now();
-  for (let i = 0; i < 5; i++) await t.client.write(bytes(10)); // five chunks, back to back
+  for (let i = 0; i < 5; i++) await t.client.write(ramp(10)); // five chunks, back to back
   const buf = new Uint8Array(50);
   let got = 0;
   while (got < 50) got += (await t.peer.read(buf.subarray(got)))!;
@@ -89,7 +91,7 @@ Deno.test("bandwidth: the rate a receiver sees is within 10% of the cap", async 
   await eventually(async () => {
     const id = t.proxy.add({ kind: "bandwidth", bytesPerSecond: 500_000, direction: "downstream" });
     try {
-      await t.peer.write(bytes(total));
+      await t.peer.write(ramp(total));
       const buf = new Uint8Array(64 * 1024);
       let got = (await t.client.read(buf))!;
       const first = got; // the first piece goes at once; time the rest
@@ -110,7 +112,7 @@ Deno.test("slice: the receiver gets writes of the size asked, the delay apart", 
   await eventually(async (delay) => {
     const id = t.proxy.add({ kind: "slice", size: 3, delay, direction: "upstream" });
     try {
-      await t.client.write(bytes(30));
+      await t.client.write(ramp(30));
       const sizes: number[] = [];
       const buf = new Uint8Array(64);
       const start = performance.now();
@@ -133,7 +135,7 @@ Deno.test("slice: the receiver gets writes of the size asked, the delay apart", 
 Deno.test("silence: holds data and EOF while in force, forwards them when removed", async () => {
   await using t = await through();
   const id = t.proxy.add({ kind: "silence", direction: "downstream" });
-  await t.peer.write(bytes(5));
+  await t.peer.write(ramp(5));
   await t.peer.closeWrite();
   const buf = new Uint8Array(16);
   const read = t.client.read(buf);
@@ -142,32 +144,32 @@ Deno.test("silence: holds data and EOF while in force, forwards them when remove
   assert.ok(await roundTrip(t.client, t.peer) < 50);
   assert.equal(t.proxy.remove(id), true);
   assert.equal(await mustSettle(read, 1000, "the read after silence"), 5);
-  assert.deepEqual(buf.subarray(0, 5), bytes(5));
+  assert.deepEqual(buf.subarray(0, 5), ramp(5));
   assert.equal(await mustSettle(t.client.read(buf), 1000, "EOF after silence"), null);
   assert.equal(t.proxy.remove(id), false, "removing twice");
 });
 
 Deno.test("silence: a read deadline ends the wait, and nothing is lost", async () => {
   await using t = await through([{ kind: "silence" }]);
-  await t.peer.write(bytes(8));
+  await t.peer.write(ramp(8));
   const buf = new Uint8Array(8);
   t.client.setReadDeadline(Date.now() + 60);
   await mustReject(t.client.read(buf), TimeoutError, 1000, "read against silence");
   t.client.setReadDeadline(null);
   t.proxy.clear();
   assert.equal(await mustSettle(t.client.read(buf), 1000), 8);
-  assert.deepEqual(buf, bytes(8));
+  assert.deepEqual(buf, ramp(8));
 });
 
 // ---- cut ------------------------------------------------------------------------
 
 Deno.test("cut: the receiver reads EOF after exactly N bytes; the other way goes on", async () => {
   await using t = await through([{ kind: "cut", after: 10, direction: "upstream" }]);
-  await t.client.write(bytes(100));
+  await t.client.write(ramp(100));
   const sizes = await mustSettle(readSizes(t.peer), 1000, "reading to the cut");
   assert.equal(sizes.reduce((a, b) => a + b, 0), 10);
   // Later bytes are discarded, not held: writes still complete.
-  await mustSettle(t.client.write(bytes(1000)), 1000, "a write after the cut");
+  await mustSettle(t.client.write(ramp(1000)), 1000, "a write after the cut");
   assert.ok(await roundTrip(t.peer, t.client) < 50, "downstream still flows");
 });
 
@@ -188,7 +190,7 @@ Deno.test({
   ignore: !FFI,
   async fn() {
     await using t = await through([{ kind: "reset", after: 10, direction: "downstream" }]);
-    await t.peer.write(bytes(100));
+    await t.peer.write(ramp(100));
     const buf = new Uint8Array(100);
     let got = 0;
     const err = await mustReject(
@@ -257,7 +259,7 @@ Deno.test("refuse: new conns read EOF at once, open ones go on; removed, conns g
 
 Deno.test("slow close: the FIN comes that much later, after the data", async () => {
   await using t = await through([{ kind: "slow-close", ms: 100, direction: "downstream" }]);
-  await t.peer.write(bytes(3));
+  await t.peer.write(ramp(3));
   const start = performance.now();
   await t.peer.closeWrite();
   const buf = new Uint8Array(8);
@@ -306,7 +308,7 @@ Deno.test("stats: bytes each way, conns accepted and open, failed upstream dials
 
 Deno.test("close: open conns are closed on both sides, and close twice is a no-op", async () => {
   await using t = await through([{ kind: "silence" }]);
-  await t.client.write(bytes(5));
+  await t.client.write(ramp(5));
   t.proxy.close();
   t.proxy.close();
   const buf = new Uint8Array(8);

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { dial, listen } from "../../mod.ts";
 import { parseProxyArgs, UsageError } from "../../testing/proxy_cli.ts";
-import { mustSettle } from "../_helpers.ts";
+import { mustSettle } from "../../_kit/wait.ts";
 import { roundTrip } from "./_through.ts";
 
 const CLI = new URL("../../testing/proxy_cli.ts", import.meta.url).pathname;

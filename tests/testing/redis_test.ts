@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { type Conn, dial, listen, type NetError, TimeoutError } from "../../mod.ts";
 import { BufReader } from "../../bufio/mod.ts";
 import { FaultProxy } from "../../testing/mod.ts";
-import { delay, eventually, mustReject, mustSettle } from "../_helpers.ts";
+import { delay, eventually, mustReject, mustSettle } from "../../_kit/wait.ts";
 
 /** The path of `redis-server`, or undefined when it is not on PATH. */
 function findRedis(): string | undefined {

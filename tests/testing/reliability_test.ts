@@ -8,12 +8,13 @@
 import assert from "node:assert/strict";
 import { TimeoutError } from "../../mod.ts";
 import { FrameReader, FrameWriter, UnexpectedEofError } from "../../bufio/mod.ts";
-import { mustNotSettle, mustReject, mustSettle } from "../_helpers.ts";
-import { bytes, through } from "./_through.ts";
+import { mustNotSettle, mustReject, mustSettle } from "../../_kit/wait.ts";
+import { through } from "./_through.ts";
+import { ramp } from "../../_kit/bytes.ts";
 
 Deno.test("through silence: a read deadline moved while waiting ends the read; no byte lost", async () => {
   await using t = await through([{ kind: "silence", direction: "downstream" }]);
-  await t.peer.write(bytes(100));
+  await t.peer.write(ramp(100));
   const buf = new Uint8Array(100);
   t.client.setReadDeadline(Date.now() + 10_000);
   const read = t.client.read(buf);
@@ -24,12 +25,12 @@ Deno.test("through silence: a read deadline moved while waiting ends the read; n
   t.proxy.clear();
   let got = 0;
   while (got < 100) got += (await mustSettle(t.client.read(buf.subarray(got)), 1000))!;
-  assert.deepEqual(buf, bytes(100), "every byte, in order");
+  assert.deepEqual(buf, ramp(100), "every byte, in order");
 });
 
 Deno.test("through a bandwidth cap: a write deadline fails the write with true counts", async () => {
   await using t = await through([{ kind: "bandwidth", bytesPerSecond: 1_000_000 }]);
-  const big = bytes(8 << 20); // more than the kernel buffers on the way hold
+  const big = ramp(8 << 20); // more than the kernel buffers on the way hold
   t.client.setWriteDeadline(Date.now() + 300);
   const err = await mustReject(t.client.write(big), TimeoutError, 3000, "a capped write");
   const written = err.bytesWritten ?? 0;
@@ -54,7 +55,7 @@ Deno.test("through a bandwidth cap: a write deadline fails the write with true c
 
 Deno.test("through one-byte slices: a frame reader gets every frame whole", async () => {
   await using t = await through([{ kind: "slice", size: 1, direction: "downstream" }]);
-  const payloads = [0, 1, 7, 100, 300].map(bytes);
+  const payloads = [0, 1, 7, 100, 300].map((n) => ramp(n));
   const writer = new FrameWriter(t.peer);
   for (const p of payloads) await writer.writeFrame(p);
   await t.peer.closeWrite();
@@ -66,7 +67,7 @@ Deno.test("through one-byte slices: a frame reader gets every frame whole", asyn
 Deno.test("a cut mid-frame: the reader fails with UnexpectedEofError, the writer completes", async () => {
   await using t = await through([{ kind: "cut", after: 50_000, direction: "downstream" }]);
   const writer = new FrameWriter(t.peer);
-  await mustSettle(writer.writeFrame(bytes(100_000)), 1000, "the write past the cut");
+  await mustSettle(writer.writeFrame(ramp(100_000)), 1000, "the write past the cut");
   const reader = new FrameReader(t.client);
   await mustReject(reader.readFrame(), UnexpectedEofError, 1000, "reading the cut frame");
 });

@@ -3,7 +3,7 @@
 //
 //	{"case": "...", "text": "...", "numbers": {...}, "error": "..."}
 //
-// The probe (probe.ts) builds it, runs each case beside netconn's run of the
+// The probe (probe/main.ts) builds it, runs each case beside netconn's run of the
 // same experiment and compares the figures. Server cases ("serve-*") print a
 // {"port": N} line first, then serve one connection; client cases ("*-client")
 // dial -addr. Both are the Go half of the probe's cross-runtime rows.

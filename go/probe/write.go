@@ -34,8 +34,8 @@ func onPair(run func(c *net.TCPConn) (result, error)) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer p.close()
-	return run(p.client)
+	defer p.Close()
+	return run(p.Client)
 }
 
 // onPairDrained is onPair, then the client closes and the server reads
@@ -45,13 +45,13 @@ func onPairDrained(run func(c *net.TCPConn) (result, error)) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer p.close()
-	r, err := run(p.client)
+	defer p.Close()
+	r, err := run(p.Client)
 	if err != nil {
 		return r, err
 	}
-	p.client.Close()
-	received, intact := drain(p.server)
+	p.Client.Close()
+	received, intact := drain(p.Server)
 	r.Numbers["received"] = float64(received)
 	r.Numbers["intact"] = b2f(intact)
 	r.Text += fmt.Sprintf("; peer got %s", size(received))
@@ -75,20 +75,20 @@ func writeSuccess(string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer p.close()
+	defer p.Close()
 	type got struct {
 		n      int
 		intact bool
 	}
 	done := make(chan got, 1)
 	go func() {
-		n, ok := drain(p.server)
+		n, ok := drain(p.Server)
 		done <- got{n, ok}
 	}()
 	start := time.Now()
-	n, err := p.client.Write(pattern(big))
+	n, err := p.Client.Write(pattern(big))
 	ms := msSince(start)
-	p.client.Close()
+	p.Client.Close()
 	g := <-done
 	text := fmt.Sprintf("Write(8 MiB) → %d, %s (%.1f ms); peer got %s", n, brief(err), ms, size(g.n))
 	if g.intact {
@@ -137,14 +137,14 @@ func partialWrite(string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer p.close()
+	defer p.Close()
 	type out struct {
 		n   int
 		err error
 	}
 	done := make(chan out, 1)
 	go func() {
-		n, err := p.client.Write(make([]byte, huge))
+		n, err := p.Client.Write(make([]byte, huge))
 		done <- out{n, err}
 	}()
 	select {
@@ -152,7 +152,7 @@ func partialWrite(string) (result, error) {
 		return result{Text: "the write did not block"}, fmt.Errorf("returned %d, %v", o.n, o.err)
 	case <-time.After(300 * time.Millisecond):
 	}
-	p.server.Close()
+	p.Server.Close()
 	start := time.Now()
 	o := <-done
 	ms := msSince(start)
@@ -201,7 +201,7 @@ func concurrentWriters(string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer p.close()
+	defer p.Close()
 	var wg sync.WaitGroup
 	for id := 1; id <= writers; id++ {
 		wg.Add(1)
@@ -212,7 +212,7 @@ func concurrentWriters(string) (result, error) {
 				buf[i] = id
 			}
 			for i := 0; i < frames; i++ {
-				if _, err := p.client.Write(buf); err != nil {
+				if _, err := p.Client.Write(buf); err != nil {
 					return
 				}
 			}
@@ -226,7 +226,7 @@ func concurrentWriters(string) (result, error) {
 			if end > frame {
 				end = frame
 			}
-			n, err := p.server.Read(block[off:end])
+			n, err := p.Server.Read(block[off:end])
 			if err != nil {
 				return result{}, fmt.Errorf("read after %d frames: %v", f, err)
 			}

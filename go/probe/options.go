@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"netconn.example/go/internal/loopback"
 )
 
 func init() {
@@ -42,22 +44,22 @@ func roundTrips(p *pair) float64 {
 		req := make([]byte, 20)
 		for i := 0; i < rounds; i++ {
 			for off := 0; off < len(req); {
-				n, err := p.server.Read(req[off:])
+				n, err := p.Server.Read(req[off:])
 				if err != nil {
 					return
 				}
 				off += n
 			}
-			p.server.Write(req[:1])
+			p.Server.Write(req[:1])
 		}
 	}()
 	head, body, reply := make([]byte, 10), make([]byte, 10), make([]byte, 1)
 	times := make([]float64, 0, rounds)
 	for i := 0; i < rounds; i++ {
 		start := time.Now()
-		p.client.Write(head)
-		p.client.Write(body)
-		if _, err := p.client.Read(reply); err != nil {
+		p.Client.Write(head)
+		p.Client.Write(body)
+		if _, err := p.Client.Read(reply); err != nil {
 			break
 		}
 		times = append(times, float64(time.Since(start).Microseconds())/1000)
@@ -80,13 +82,13 @@ func nagle(string) (result, error) {
 		return result{}, err
 	}
 	fast := roundTrips(fastPair)
-	fastPair.close()
+	fastPair.Close()
 	slowPair, err := newPair()
 	if err != nil {
 		return result{}, err
 	}
-	defer slowPair.close()
-	slowPair.client.SetNoDelay(false)
+	defer slowPair.Close()
+	slowPair.Client.SetNoDelay(false)
 	slow := roundTrips(slowPair)
 	return result{
 		Text:    fmt.Sprintf("default (NoDelay) %.2f ms; SetNoDelay(false) %.2f ms (median of 8)", fast, slow),
@@ -101,13 +103,13 @@ func optionNoDelay(string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer p.close()
+	defer p.Close()
 	get := func(c *net.TCPConn) int { return sockopt(c, syscall.IPPROTO_TCP, syscall.TCP_NODELAY) }
-	dialed, accepted := get(p.client), get(p.server)
-	p.client.SetNoDelay(false)
-	off := get(p.client)
-	p.client.SetNoDelay(true)
-	on := get(p.client)
+	dialed, accepted := get(p.Client), get(p.Server)
+	p.Client.SetNoDelay(false)
+	off := get(p.Client)
+	p.Client.SetNoDelay(true)
+	on := get(p.Client)
 	return result{
 		Text: fmt.Sprintf("dialed %t, accepted %t; SetNoDelay(false) → %t, SetNoDelay(true) → %t",
 			dialed == 1, accepted == 1, off == 1, on == 1),
@@ -122,13 +124,13 @@ func keepAliveDefaults(string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer p.close()
+	defer p.Close()
 	numbers := map[string]float64{}
 	var parts []string
 	for _, side := range []struct {
 		name string
 		c    *net.TCPConn
-	}{{"dialed", p.client}, {"accepted", p.server}} {
+	}{{"dialed", p.Client}, {"accepted", p.Server}} {
 		on := sockopt(side.c, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
 		idle := sockopt(side.c, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE)
 		interval := sockopt(side.c, syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL)
@@ -152,7 +154,7 @@ func keepAliveDefaults(string) (result, error) {
 // defaultBacklog reads the accept-queue limit the kernel keeps for a
 // net.Listen listener (TCP_INFO's tcpi_sacked on a listening socket).
 func defaultBacklog(string) (result, error) {
-	ln, err := net.Listen("tcp", loopback+":0")
+	ln, err := net.Listen("tcp", loopback.Host+":0")
 	if err != nil {
 		return result{}, err
 	}

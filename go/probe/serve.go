@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"os"
+
+	"netconn.example/go/internal/loopback"
 )
 
 func init() {
@@ -36,7 +38,7 @@ func serve(drainAfter bool) (result, error) {
 // acceptOne listens on a free loopback port, prints {"port": N} for the
 // probe, accepts one conn and stops listening.
 func acceptOne() (net.Conn, error) {
-	ln, err := net.Listen("tcp", loopback+":0")
+	ln, err := net.Listen("tcp", loopback.Host+":0")
 	if err != nil {
 		return nil, err
 	}

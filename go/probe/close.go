@@ -24,18 +24,18 @@ func closeOwn(string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer p.close()
+	defer p.Close()
 	pending := make(chan error, 1)
 	go func() {
-		_, err := p.client.Read(make([]byte, 32))
+		_, err := p.Client.Read(make([]byte, 32))
 		pending <- err
 	}()
 	time.Sleep(10 * time.Millisecond) // let the Read start waiting
-	p.client.Close()
+	p.Client.Close()
 	errs := []error{<-pending}
-	_, err = p.client.Read(make([]byte, 32))
+	_, err = p.Client.Read(make([]byte, 32))
 	errs = append(errs, err)
-	_, err = p.client.Write(make([]byte, 32))
+	_, err = p.Client.Write(make([]byte, 32))
 	errs = append(errs, err)
 	closed := 0
 	for _, e := range errs {
@@ -55,9 +55,9 @@ func closeTwice(string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer p.close()
-	first := p.client.Close()
-	second := p.client.Close()
+	defer p.Close()
+	first := p.Client.Close()
+	second := p.Client.Close()
 	return result{
 		Text:    fmt.Sprintf("first Close → %s, second → %q", brief(first), brief(second)),
 		Numbers: map[string]float64{"threw": b2f(second != nil)},
@@ -70,9 +70,9 @@ func closePeer(string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer p.close()
-	p.server.Close()
-	return writeAfterPeerClose(p.client)
+	defer p.Close()
+	p.Server.Close()
+	return writeAfterPeerClose(p.Client)
 }
 
 // writeAfterPeerClose reads (EOF once the peer has closed), then writes 10

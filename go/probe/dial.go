@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"netconn.example/go/internal/loopback"
 )
 
 func init() {
@@ -16,7 +18,7 @@ func init() {
 
 // dialRefused dials a port whose listener has just closed.
 func dialRefused(string) (result, error) {
-	ln, err := net.Listen("tcp", loopback+":0")
+	ln, err := net.Listen("tcp", loopback.Host+":0")
 	if err != nil {
 		return result{}, err
 	}
@@ -65,7 +67,7 @@ func dialUntilHang(backlog int) (result, error) {
 		return result{}, err
 	}
 	defer syscall.Close(fd)
-	addr := fmt.Sprintf("%s:%d", loopback, port)
+	addr := fmt.Sprintf("%s:%d", loopback.Host, port)
 	var conns []net.Conn
 	defer func() {
 		for _, c := range conns {

@@ -26,10 +26,10 @@ func readNoData(string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer p.close()
+	defer p.Close()
 	done := make(chan error, 1)
 	go func() {
-		_, err := p.server.Read(make([]byte, 64))
+		_, err := p.Server.Read(make([]byte, 64))
 		done <- err
 	}()
 	waiting := true
@@ -39,7 +39,7 @@ func readNoData(string) (result, error) {
 	case <-time.After(waitMs * time.Millisecond):
 	}
 	start := time.Now()
-	p.server.SetReadDeadline(time.Now().Add(-time.Millisecond))
+	p.Server.SetReadDeadline(time.Now().Add(-time.Millisecond))
 	if waiting {
 		err = <-done
 	}
@@ -62,12 +62,12 @@ func readSome(string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer p.close()
-	if _, err := p.client.Write([]byte("0123456789")); err != nil {
+	defer p.Close()
+	if _, err := p.Client.Write([]byte("0123456789")); err != nil {
 		return result{}, err
 	}
 	buf := make([]byte, 64)
-	n, err := p.server.Read(buf)
+	n, err := p.Server.Read(buf)
 	return result{
 		Text:    fmt.Sprintf("10 bytes sent, Read(64-byte buffer) → %d, %s", n, brief(err)),
 		Numbers: map[string]float64{"sent": 10, "bufLen": 64, "n": float64(n)},
@@ -80,22 +80,22 @@ func readMore(string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer p.close()
+	defer p.Close()
 	sent := make([]byte, 100)
 	for i := range sent {
 		sent[i] = byte(i)
 	}
-	if _, err := p.client.Write(sent); err != nil {
+	if _, err := p.Client.Write(sent); err != nil {
 		return result{}, err
 	}
 	buf := make([]byte, 10)
-	n, err := p.server.Read(buf)
+	n, err := p.Server.Read(buf)
 	if err != nil {
 		return result{}, err
 	}
 	got := append([]byte{}, buf[:n]...)
 	for len(got) < 100 {
-		m, err := p.server.Read(buf)
+		m, err := p.Server.Read(buf)
 		if err != nil {
 			return result{}, err
 		}
@@ -120,16 +120,16 @@ func readPeerClosed(string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer p.close()
-	if _, err := p.client.Write([]byte("hello")); err != nil {
+	defer p.Close()
+	if _, err := p.Client.Write([]byte("hello")); err != nil {
 		return result{}, err
 	}
-	p.client.Close()
+	p.Client.Close()
 	buf := make([]byte, 64)
-	first, err1 := p.server.Read(buf)
+	first, err1 := p.Server.Read(buf)
 	data := string(buf[:first])
-	second, err2 := p.server.Read(buf)
-	third, err3 := p.server.Read(buf)
+	second, err2 := p.Server.Read(buf)
+	third, err3 := p.Server.Read(buf)
 	eofs := 0
 	for _, e := range []error{err2, err3} {
 		if errors.Is(e, io.EOF) {
@@ -151,17 +151,17 @@ func readTimeoutContinue(string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer p.close()
+	defer p.Close()
 	buf := make([]byte, 64)
-	p.server.SetReadDeadline(time.Now().Add(waitMs * time.Millisecond))
+	p.Server.SetReadDeadline(time.Now().Add(waitMs * time.Millisecond))
 	start := time.Now()
-	_, rerr := p.server.Read(buf)
+	_, rerr := p.Server.Read(buf)
 	ms := msSince(start)
-	p.server.SetReadDeadline(time.Time{})
-	if _, err := p.client.Write([]byte("still here")); err != nil {
+	p.Server.SetReadDeadline(time.Time{})
+	if _, err := p.Client.Write([]byte("still here")); err != nil {
 		return result{}, err
 	}
-	n, err := p.server.Read(buf)
+	n, err := p.Server.Read(buf)
 	timeout := errors.Is(rerr, os.ErrDeadlineExceeded) && strings.Contains(rerr.Error(), "i/o timeout")
 	return result{
 		Text: fmt.Sprintf("%s after %.1f ms (deadline %d ms); next Read → %d %q",

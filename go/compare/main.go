@@ -1,7 +1,7 @@
 // The peers comparison, Go's side: net and bufio, both ends of a loopback
 // pair in this one process, each end in its own goroutine. Run by
-// bench/compare/run.ts, which builds it into a temporary directory
-// (`go build -o /tmp/x .`); it speaks the JSON lines described in
+// bench/compare/run.ts, which builds it (`go build ./compare` in the go/
+// module, cached as the probe's program is); it speaks the JSON lines described in
 // bench/compare/deno.ts, whose workloads and checks it repeats. Go's
 // "msg-buf" and "msg-buf-fast" both write through a bufio.Writer
 // (bufio has no slower path).
@@ -18,6 +18,8 @@ import (
 	"os"
 	"runtime"
 	"time"
+
+	"netconn.example/go/internal/loopback"
 )
 
 const (
@@ -32,35 +34,6 @@ const (
 	buffered = 20000
 	frames   = 1600
 )
-
-func newPair() (*net.TCPConn, *net.TCPConn, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, err
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	acceptErr := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			acceptErr <- err
-			return
-		}
-		accepted <- c
-	}()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		return nil, nil, err
-	}
-	select {
-	case server := <-accepted:
-		return client.(*net.TCPConn), server.(*net.TCPConn), nil
-	case err := <-acceptErr:
-		client.Close()
-		return nil, nil, err
-	}
-}
 
 // ---- the workloads: one unit of work each, checked ----
 
@@ -359,13 +332,12 @@ func serve(req request) (map[string]any, error) {
 		if req.Ms < 1 || req.Buffer < msgSize {
 			return nil, fmt.Errorf("bad request %+v", req)
 		}
-		client, server, err := newPair()
+		p, err := loopback.NewPair()
 		if err != nil {
 			return nil, err
 		}
-		defer client.Close()
-		defer server.Close()
-		rate, err := slice(w.prepare(client, server, req.Buffer), w.work, req.Ms)
+		defer p.Close()
+		rate, err := slice(w.prepare(p.Client, p.Server, req.Buffer), w.work, req.Ms)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", w.name, err)
 		}

@@ -7,53 +7,16 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"netconn.example/go/internal/loopback"
 )
 
-// loopback is the host every case uses.
-const loopback = "127.0.0.1"
-
 // pair is a connected client and server conn and their listener.
-type pair struct {
-	client, server *net.TCPConn
-	ln             net.Listener
-}
-
-// close closes all three; closing twice is harmless here.
-func (p *pair) close() {
-	p.client.Close()
-	p.server.Close()
-	p.ln.Close()
-}
+type pair = loopback.Pair
 
 // newPair listens on a free loopback port, dials it and accepts.
 func newPair() (*pair, error) {
-	ln, err := net.Listen("tcp", loopback+":0")
-	if err != nil {
-		return nil, err
-	}
-	accepted := make(chan net.Conn, 1)
-	failed := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			failed <- err
-			return
-		}
-		accepted <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	select {
-	case s := <-accepted:
-		return &pair{c.(*net.TCPConn), s.(*net.TCPConn), ln}, nil
-	case err := <-failed:
-		c.Close()
-		ln.Close()
-		return nil, err
-	}
+	return loopback.NewPair()
 }
 
 // pattern is n bytes whose value at stream offset k is k & 0xff.

@@ -21,18 +21,18 @@ func keepAlivePeriod(string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer p.close()
+	defer p.Close()
 	read := func() (float64, float64) {
-		idle := sockopt(p.client, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE)
-		interval := sockopt(p.client, syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL)
+		idle := sockopt(p.Client, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE)
+		interval := sockopt(p.Client, syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL)
 		return float64(idle * 1000), float64(interval * 1000)
 	}
-	p.client.SetKeepAlive(true)
-	p.client.SetKeepAlivePeriod(30 * time.Second)
+	p.Client.SetKeepAlive(true)
+	p.Client.SetKeepAlivePeriod(30 * time.Second)
 	idle30, interval30 := read()
-	p.client.SetKeepAlivePeriod(9001 * time.Millisecond)
+	p.Client.SetKeepAlivePeriod(9001 * time.Millisecond)
 	idleUp, intervalUp := read()
-	zeroErr := p.client.SetKeepAlivePeriod(0)
+	zeroErr := p.Client.SetKeepAlivePeriod(0)
 	idle0, interval0 := read()
 	return result{
 		Text: fmt.Sprintf("30 s → idle %g s, interval %g s; 9.001 s → %g s / %g s; 0 → %s, "+
@@ -70,19 +70,19 @@ func closeFull(linger int) (accepted, read int, end error, err error) {
 	if err != nil {
 		return 0, 0, nil, err
 	}
-	defer p.close()
-	if accepted, err = fill(p.client); err != nil {
+	defer p.Close()
+	if accepted, err = fill(p.Client); err != nil {
 		return accepted, 0, nil, err
 	}
-	p.client.SetWriteDeadline(time.Time{})
+	p.Client.SetWriteDeadline(time.Time{})
 	if linger >= 0 {
-		p.client.SetLinger(linger)
+		p.Client.SetLinger(linger)
 	}
-	p.client.Close()
+	p.Client.Close()
 	buf := make([]byte, 256*1024)
 	for end == nil {
 		var n int
-		n, end = p.server.Read(buf)
+		n, end = p.Server.Read(buf)
 		read += n
 	}
 	return accepted, read, end, nil
@@ -115,17 +115,17 @@ func bufferSizes(string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer p.close()
+	defer p.Close()
 	get := func() (int, int) {
-		return sockopt(p.client, syscall.SOL_SOCKET, syscall.SO_RCVBUF),
-			sockopt(p.client, syscall.SOL_SOCKET, syscall.SO_SNDBUF)
+		return sockopt(p.Client, syscall.SOL_SOCKET, syscall.SO_RCVBUF),
+			sockopt(p.Client, syscall.SOL_SOCKET, syscall.SO_SNDBUF)
 	}
 	r, w := get()
 	numbers := map[string]float64{"defaultRead": float64(r), "defaultWrite": float64(w)}
 	var parts []string
 	for _, ask := range []int{0, 16 << 10, 64 << 10, 1 << 20, 64 << 20} {
-		p.client.SetReadBuffer(ask)
-		p.client.SetWriteBuffer(ask)
+		p.Client.SetReadBuffer(ask)
+		p.Client.SetWriteBuffer(ask)
 		r, w := get()
 		numbers[fmt.Sprintf("read %d", ask)] = float64(r)
 		numbers[fmt.Sprintf("write %d", ask)] = float64(w)

@@ -1,3 +1,0 @@
-module netconn.example/bench/compare/go
-
-go 1.19

@@ -1,3 +1,0 @@
-module netconn.probe/go
-
-go 1.19
