@@ -242,15 +242,16 @@ export function isPipeAddr(addr: unknown): addr is PipeAddr {
  */
 export function normalizeAddr(addr: Deno.NetAddr): Deno.NetAddr;
 export function normalizeAddr(addr: Deno.Addr): Deno.Addr;
-export function normalizeAddr(addr: Deno.Addr): Deno.Addr {
-  if (isPipeAddr(addr)) return new PipeAddress() as unknown as Deno.Addr;
+export function normalizeAddr(addr: Deno.Addr | PipeAddr): Deno.Addr | PipeAddr;
+export function normalizeAddr(addr: Deno.Addr | PipeAddr): Deno.Addr | PipeAddr {
+  if (isPipeAddr(addr)) return new PipeAddress();
   if (!("hostname" in addr)) return new UnixAddr((addr as { path: string | null }).path);
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr.hostname);
   return new NetAddr(mapped === null ? addr.hostname : mapped[1]!, addr.port);
 }
 
 /** An address as error messages show it: `host:port`, a unix path, or `pipe`. */
-export function formatAddr(addr: Deno.Addr): string {
+export function formatAddr(addr: Deno.Addr | PipeAddr): string {
   return String(normalizeAddr(addr));
 }
 

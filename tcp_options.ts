@@ -97,7 +97,7 @@ export function applyConnOptions(io: IoCore, options: InternalConnOptions): void
   const ffi = libcAvailable();
   try {
     if (io.network === "tcp") {
-      const raw = io.raw as unknown as Deno.TcpConn;
+      const raw = io.raw as Deno.TcpConn;
       raw.setNoDelay(noDelay);
       if (off || !ffi) raw.setKeepAlive(!off);
     } else if (ffi) {
@@ -133,7 +133,7 @@ export function tcpSocket(io: IoCore, method: string): SocketRef {
 export function setConnNoDelay(io: IoCore, on: boolean, where: string): void {
   checkBoolean(on, where);
   const socket = tcpSocket(io, "setNoDelay");
-  if (io.network === "tcp") (io.raw as unknown as Deno.TcpConn).setNoDelay(on);
+  if (io.network === "tcp") (io.raw as Deno.TcpConn).setNoDelay(on);
   else setNoDelay(socket, on);
 }
 
@@ -141,7 +141,7 @@ export function setConnNoDelay(io: IoCore, on: boolean, where: string): void {
 export function setConnKeepAlive(io: IoCore, on: boolean, where: string): void {
   checkBoolean(on, where);
   const socket = tcpSocket(io, "setKeepAlive");
-  if (io.network === "tcp") (io.raw as unknown as Deno.TcpConn).setKeepAlive(on);
+  if (io.network === "tcp") (io.raw as Deno.TcpConn).setKeepAlive(on);
   else setKeepAlive(socket, on);
 }
 

@@ -109,7 +109,7 @@ export class TlsConn extends Conn {
     const signal = checkIoOptions(options, "TlsConn.handshake");
     io.checkOpen("handshake");
     try {
-      const op = (io.raw as unknown as Deno.TlsConn).handshake();
+      const op = (io.raw as Deno.TlsConn).handshake();
       const state = await waitFor(waitFor(op, io.readDeadline, signal), io.writeDeadline);
       this.#handshaken = true;
       return { alpnProtocol: state.alpnProtocol ?? null };
@@ -197,7 +197,7 @@ export async function startTls(io: IoCore, options: StartTlsOptions | undefined)
   const readAt = io.readDeadline.time;
   const writeAt = io.writeDeadline.time;
   const host = (io.remoteAddr as Deno.NetAddr).hostname;
-  const raw = io.raw as unknown as Deno.TcpConn;
+  const raw = io.raw as Deno.TcpConn;
   io.consume();
   let tls: TlsConn;
   try {

@@ -74,9 +74,9 @@ export class IoCore {
   /** The network, told by the stream's addresses and type. */
   readonly network: Network;
   /** The local address. */
-  readonly localAddr: Deno.Addr;
+  readonly localAddr: Deno.Addr | PipeAddr;
   /** The remote address. */
-  readonly remoteAddr: Deno.Addr;
+  readonly remoteAddr: Deno.Addr | PipeAddr;
   /** The TCP socket's addresses, for options through libc; null for unix and pipe. */
   readonly sock: ConnAddrs | null;
   /** The read deadline. */
@@ -94,8 +94,8 @@ export class IoCore {
   /** @param raw The runtime stream; the core owns it from now on. */
   constructor(raw: RawStream) {
     this.raw = raw;
-    this.localAddr = normalizeAddr(raw.localAddr as Deno.Addr);
-    this.remoteAddr = normalizeAddr(raw.remoteAddr as Deno.Addr);
+    this.localAddr = normalizeAddr(raw.localAddr);
+    this.remoteAddr = normalizeAddr(raw.remoteAddr);
     const ip = "hostname" in this.localAddr;
     this.network = isPipeAddr(this.localAddr)
       ? "pipe"
@@ -104,7 +104,9 @@ export class IoCore {
       : "handshake" in raw
       ? "tls"
       : "tcp";
-    this.sock = ip ? { localAddr: this.localAddr, remoteAddr: this.remoteAddr } : null;
+    this.sock = ip
+      ? { localAddr: this.localAddr as Deno.NetAddr, remoteAddr: this.remoteAddr as Deno.NetAddr }
+      : null;
     this.reader = new Reader({
       read: (p) => raw.read(p),
       kernel: () => this.kernel(),

@@ -16,7 +16,10 @@ import { CLOSED, dueInterrupt, Fifo, Interrupt, Leftover, resolvedCount, waitFor
 /** Read sizes: the runtime reads at least MIN_READ bytes and at most MAX_READ. */
 const MIN_READ = 2048;
 const MAX_READ = 1 << 20;
-/** The largest runtime read while reads keep filling the buffer (it doubles up to this). */
+/**
+ * Read-ahead: while runtime reads keep filling the buffer, the next one
+ * doubles, up to this (or the caller's read size, if larger).
+ */
 const READ_AHEAD = 256 * 1024;
 /** The runtime read size of a stream's default reader (Deno's own streams read 64 KiB). */
 const STREAM_READ = 64 * 1024;

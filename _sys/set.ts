@@ -1,6 +1,6 @@
 /**
  * Argument checks and error mapping shared by the setters of `options.ts`.
- * Messages: sentence case, values quoted, no trailing period.
+ * Messages in `_check.ts`'s one style: `<what> takes <kind>: received <value>`.
  *
  * @module
  */
@@ -8,9 +8,12 @@
 import { ClosedError, NetError } from "../errors.ts";
 import { Errno, type Libc, setInt, sockAddrText } from "./libc.ts";
 import { findConnFd, findListenerFd, type SocketRef } from "./fd.ts";
+import { checkInteger, describe } from "../_check.ts";
 
 /** The largest C int: the limit of every int option. */
 export const INT_MAX = 2 ** 31 - 1;
+/** The smallest C int. */
+const INT_MIN = -(2 ** 31);
 /** Milliseconds in a second: the kernel counts keepalive and linger in seconds. */
 export const SECOND = 1000;
 /** The fd of a socket: looked up for a conn or listener, checked for a number. */
@@ -25,51 +28,33 @@ export function resolveFd(lib: Libc, socket: SocketRef): number {
 export function checkFd(fd: number): number {
   if (typeof fd !== "number") {
     throw new TypeError(
-      `Socket must be a conn, a listener or a file descriptor: received "${String(fd)}"`,
+      `A socket option takes a conn, a listener or a file descriptor: received ${describe(fd)}`,
     );
   }
-  if (!Number.isInteger(fd) || fd < 0 || fd > INT_MAX) {
-    throw new RangeError(`File descriptor must be an integer >= 0: received "${fd}"`);
-  }
+  checkInteger(fd, "A socket option's file descriptor", 0, INT_MAX);
   return fd;
 }
 
 /** A finite number of milliseconds, any sign. */
 export function checkDuration(ms: number, what: string): void {
   if (typeof ms !== "number") {
-    throw new TypeError(`${what} must be a number of milliseconds: received "${String(ms)}"`);
+    throw new TypeError(`${what} takes milliseconds: received ${describe(ms)}`);
   }
   if (!Number.isFinite(ms)) {
-    throw new RangeError(`${what} must be a finite number of milliseconds: received "${ms}"`);
+    throw new RangeError(`${what} takes a finite number of milliseconds: received ${describe(ms)}`);
   }
 }
 
-/** An integer from min to INT_MAX. */
-export function checkInteger(n: number, what: string, min: number): void {
-  if (typeof n !== "number") {
-    throw new TypeError(`${what} must be a number: received "${String(n)}"`);
-  }
-  if (!Number.isInteger(n) || n < min || n > INT_MAX) {
-    const range = min === 0 ? "from 0 to 2147483647" : "up to 2147483647";
-    throw new RangeError(`${what} must be an integer ${range}: received "${n}"`);
-  }
-}
-
-/** An integer up to INT_MAX, any sign. */
-export function checkCount(count: number): void {
-  if (typeof count !== "number") {
-    throw new TypeError(`Keepalive count must be a number: received "${String(count)}"`);
-  }
-  if (!Number.isInteger(count) || count > INT_MAX) {
-    throw new RangeError(`Keepalive count must be an integer: received "${count}"`);
-  }
+/** An int (C's): from INT_MIN to INT_MAX. */
+export function checkInt(n: number, what: string, min: number = INT_MIN): void {
+  checkInteger(n, what, min, INT_MAX);
 }
 
 // Rounds a positive duration up to whole seconds, as Go's roundDurationUp.
 export function toSeconds(ms: number, what: string): number {
   const seconds = Math.ceil(ms / SECOND);
   if (seconds > INT_MAX) {
-    throw new RangeError(`${what} is too long: received "${ms}" ms`);
+    throw new RangeError(`${what} is too long: received ${describe(ms)} ms`);
   }
   return seconds;
 }

@@ -7,9 +7,8 @@
 
 import { getInt, getLingerStruct, libc, libcAvailable, setLingerStruct } from "../_sys/libc.ts";
 import {
-  checkCount,
   checkDuration,
-  checkInteger,
+  checkInt,
   resolveFd,
   SECOND,
   setError,
@@ -17,7 +16,7 @@ import {
   toSeconds,
 } from "../_sys/set.ts";
 import type { SocketRef } from "../_sys/fd.ts";
-import { checkBoolean } from "../_check.ts";
+import { checkBoolean, describe } from "../_check.ts";
 
 // Go's defaults for a zero KeepAliveConfig field (net.defaultTCPKeepAlive*).
 const DEFAULT_IDLE = 15 * SECOND;
@@ -153,7 +152,7 @@ function setFlag(
 export function setKeepAlivePeriod(socket: SocketRef, ms: number): void {
   checkDuration(ms, "Keepalive period");
   if (ms < 0) {
-    throw new RangeError(`Keepalive period must be >= 0 milliseconds: received "${ms}"`);
+    throw new RangeError(`Keepalive period takes milliseconds >= 0: received ${describe(ms)}`);
   }
   const lib = libc("setKeepAlivePeriod");
   const seconds = toSeconds(ms === 0 ? DEFAULT_IDLE : ms, "Keepalive period");
@@ -239,15 +238,15 @@ export interface KeepAliveConfig {
  */
 export function setKeepAliveConfig(socket: SocketRef, config: KeepAliveConfig): void {
   if (typeof config !== "object" || config === null) {
-    throw new TypeError(`Keepalive config must be an object: received "${String(config)}"`);
+    throw new TypeError(`Keepalive config takes an object: received ${describe(config)}`);
   }
   const { enable = false, idle = 0, interval = 0, count = 0 } = config;
   if (typeof enable !== "boolean") {
-    throw new TypeError(`Keepalive enable must be a boolean: received "${String(enable)}"`);
+    throw new TypeError(`Keepalive enable takes a boolean: received ${describe(enable)}`);
   }
   checkDuration(idle, "Keepalive idle");
   checkDuration(interval, "Keepalive interval");
-  checkCount(count);
+  checkInt(count, "Keepalive count");
   const lib = libc("setKeepAliveConfig");
   const { SOL_SOCKET, SO_KEEPALIVE, IPPROTO_TCP, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT } = lib.c;
   const fd = resolveFd(lib, socket);
@@ -309,7 +308,7 @@ export function setKeepAliveConfig(socket: SocketRef, config: KeepAliveConfig): 
  * ```
  */
 export function setLinger(socket: SocketRef, sec: number): void {
-  checkInteger(sec, "Linger", -Infinity);
+  checkInt(sec, "Linger");
   const lib = libc("setLinger");
   const fd = resolveFd(lib, socket);
   try {
@@ -397,7 +396,7 @@ function setBuffer(
   what: string,
   option: "SO_RCVBUF" | "SO_SNDBUF",
 ): void {
-  checkInteger(bytes, what, 0);
+  checkInt(bytes, what, 0);
   const lib = libc(option === "SO_RCVBUF" ? "setReadBuffer" : "setWriteBuffer");
   const fd = resolveFd(lib, socket);
   setOption(lib, fd, lib.c.SOL_SOCKET, lib.c[option], bytes, `${what} "${bytes}"`);
