@@ -6,7 +6,7 @@
  * @module
  */
 
-import { AGAIN, type KernelSocket } from "../_sys/kernel.ts";
+import { AGAIN } from "../_sys/kernel.ts";
 import { cancel, nextTurn, schedule, type TimerEntry } from "./timers.ts";
 
 export { AGAIN };
@@ -17,6 +17,20 @@ const RUN_MS = 2;
 const CANARY_AFTER = 8;
 /** Reads skipped, at most, after a recv that found nothing. */
 const MAX_SKIP = 64;
+
+/** The calls KernelFirst makes on a socket: a `KernelSocket` (`_sys/kernel.ts`), or a test's stand-in. */
+export interface KernelCalls {
+  /** The fd; -1 once forgotten. */
+  readonly fd: number;
+  /** What the kernel takes of `p` now, or AGAIN. */
+  send(p: Uint8Array): number;
+  /** What the kernel has now, null at EOF, or AGAIN. */
+  recv(p: Uint8Array): number | null;
+  /** Resets the connection (RST). */
+  abort(): boolean;
+  /** The fd is never touched again. */
+  forget(): void;
+}
 
 /**
  * KernelFirst tries `send` and `recv` on a conn's socket right away, on the
@@ -38,7 +52,7 @@ const MAX_SKIP = 64;
  * a recv finds data or a runtime read fills its buffer (a stream flows).
  */
 export class KernelFirst {
-  readonly #socket: KernelSocket;
+  readonly #socket: KernelCalls;
   #runStart = -1; // performance.now() at the run's first operation; -1: no run
   #runOps = 0; // operations in the run
   #canary: TimerEntry | null = null; // armed while a long run goes on
@@ -49,7 +63,7 @@ export class KernelFirst {
     this.#runStart = -1;
   };
 
-  constructor(socket: KernelSocket) {
+  constructor(socket: KernelCalls) {
     this.#socket = socket;
   }
 

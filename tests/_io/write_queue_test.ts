@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { ClosedError, NetError, TimeoutError } from "../mod.ts";
-import { Deadline } from "../deadline.ts";
-import { WriteQueue } from "../_io/write_queue.ts";
-import { MAX_CHUNK } from "../_io/chunk_pool.ts";
-import { FakeClock } from "./_fake_clock.ts";
+import { ClosedError, NetError, TimeoutError } from "../../mod.ts";
+import { Deadline } from "../../deadline.ts";
+import { WriteQueue } from "../../_io/write_queue.ts";
+import { MAX_CHUNK } from "../../_io/chunk_pool.ts";
+import { FakeClock } from "../_fake_clock.ts";
 
 /**
  * A socket stand-in. It accepts up to `room` bytes per runtime write at once;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { cancel, schedule, timerState } from "../_io/timers.ts";
-import { mustSettle } from "../_kit/wait.ts";
+import { cancel, schedule, timerState } from "../../_io/timers.ts";
+import { mustSettle } from "../../_kit/wait.ts";
 
 /** Runs `body` while a timer of the test's own keeps the process up (the shared timer is unref'd). */
 async function keptAlive<T>(body: () => Promise<T>): Promise<T> {
