@@ -64,12 +64,46 @@ export function checkString(s: unknown, where: string): asserts s is string {
  * Throws a TypeError unless `options` is undefined or an object (not null,
  * not an array); returns it, or an empty object for undefined.
  */
-export function checkOptions<T extends object>(options: T | undefined, where: string): T {
+export function checkOptions<T extends object>(
+  options: T | undefined,
+  where: string,
+  known?: readonly string[],
+): T {
   if (options === undefined) return {} as T;
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw new TypeError(`${where} takes an options object: received ${describe(options)}`);
   }
+  if (known !== undefined) checkKeys(options, where, known);
   return options;
+}
+
+/**
+ * Throws a TypeError naming the first key of `options` that is not in
+ * `known`: a misspelt option (`{ timout: 100 }`) is an error, not ignored.
+ */
+export function checkKeys(options: object, where: string, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new TypeError(
+        `${where} has no option ${quote(key)}: it takes ${known.map((k) => `"${k}"`).join(", ")}`,
+      );
+    }
+  }
+}
+
+/**
+ * Throws unless the option is undefined or a number (TypeError) that is not
+ * NaN (RangeError): a relative timeout in milliseconds.
+ */
+export function checkTimeoutOption(
+  value: unknown,
+  where: string,
+): asserts value is number | undefined {
+  if (value === undefined) return;
+  if (typeof value !== "number") throw optionError(where, "timeout", "milliseconds", value);
+  if (Number.isNaN(value)) {
+    throw new RangeError(`${where} option "timeout" must be a number: received ${describe(value)}`);
+  }
 }
 
 /** Throws a TypeError unless the option is undefined or an AbortSignal. */

@@ -8,17 +8,33 @@
  */
 
 import type { PipeAddr } from "./address.ts";
-import type { DeadlineTime } from "./deadline.ts";
+import { checkAbsolute, type DeadlineTime } from "./deadline.ts";
 import { IoCore, type Network, type RawStream } from "./_io/core.ts";
-import { checkBytes, checkOptions, checkSignal, describe } from "./_check.ts";
+import { checkBytes, checkOptions, checkSignal, checkTimeoutOption, describe } from "./_check.ts";
+import { withTimeout } from "./_io/op_timeout.ts";
 
 export type { Network, RawStream };
 
-/** Options for one {@linkcode Conn.read} or {@linkcode Conn.write}. */
+/**
+ * Options for one operation: {@linkcode Conn.read}, {@linkcode Conn.write},
+ * {@linkcode Conn.closeWrite}, {@linkcode TlsConn.handshake},
+ * {@linkcode Listener.accept}.
+ */
 export interface IoOptions {
   /** Ends this operation early, as a passed deadline would; the conn stays usable. */
   signal?: AbortSignal;
+  /**
+   * Milliseconds this operation may take, a relative limit beside the conn's
+   * absolute deadlines (whichever comes first ends it): when it passes, the
+   * operation fails with a {@linkcode TimeoutError} and the conn stays
+   * usable, as at a deadline. 0 or omitted: no limit; negative: already
+   * passed.
+   */
+  timeout?: number;
 }
+
+/** The keys of {@linkcode IoOptions}. */
+const IO_OPTIONS = ["signal", "timeout"] as const;
 
 /** Counters of a {@linkcode Conn}, from {@linkcode Conn.stats}. */
 export interface ConnStats {
@@ -151,23 +167,31 @@ export class Conn implements AsyncDisposable {
    * Reads up to `p.length` bytes into `p`.
    *
    * @param p Where to put the bytes; never written after the returned promise settles.
-   * @param options A signal that ends this read early.
+   * @param options A signal or a timeout (ms) that ends this read early.
    * @returns The number of bytes read (at least 1 when `p` is not empty), or
    *   `null` at EOF. An empty `p` returns 0 at once.
-   * @throws {TimeoutError} The read deadline passed (or `signal` fired with a timeout reason).
+   * @throws {TimeoutError} The read deadline or `timeout` passed (or `signal`
+   *   fired with a timeout reason).
    * @throws {ClosedError} The conn was closed by this side.
    * @throws {NetError} The peer reset the connection, or `signal` fired (`kind: "aborted"`).
-   * @throws {TypeError} If `p` is not a Uint8Array or `signal` not an AbortSignal;
-   *   nothing is read.
+   * @throws {TypeError} If `p` is not a Uint8Array, `signal` not an
+   *   AbortSignal, `timeout` not a number, or an option unknown; nothing is read.
    */
   read(p: Uint8Array, options?: IoOptions): Promise<number | null> {
-    let signal: AbortSignal | undefined;
+    let checked: IoOptions | undefined;
     try {
       checkBytes(p, "Conn.read");
-      signal = checkIoOptions(options, "Conn.read");
+      if (options !== undefined) checked = checkIoOptions(options, "Conn.read");
     } catch (e) {
       return Promise.reject(e);
     }
+    if (checked?.timeout !== undefined) {
+      return withTimeout(checked.signal, checked.timeout, (signal) => this.#read(p, signal));
+    }
+    return this.#read(p, checked?.signal);
+  }
+
+  #read(p: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
     const reader = this.#io.reader;
     if (p.length === 0) {
       const early = reader.refusal(signal);
@@ -180,34 +204,42 @@ export class Conn implements AsyncDisposable {
    * Writes all of `p` as one contiguous run of bytes, after the writes before it.
    *
    * @param p The bytes; never read after the returned promise settles.
-   * @param options A signal that ends this write early.
+   * @param options A signal or a timeout (ms) that ends this write early.
    * @returns `p.length`, once the OS has accepted every byte.
-   * @throws {TimeoutError} The write deadline passed; see `bytesWritten` and `settled`.
+   * @throws {TimeoutError} The write deadline or `timeout` passed; see
+   *   `bytesWritten` and `settled`.
    * @throws {ClosedError} The conn was closed by this side.
    * @throws {NetError} The peer reset the connection (`"reset"`), the stream
    *   was shut (`"broken-pipe"`), or `signal` fired (`"aborted"`).
-   * @throws {TypeError} If `p` is not a Uint8Array or `signal` not an
-   *   AbortSignal; nothing is sent.
+   * @throws {TypeError} If `p` is not a Uint8Array, `signal` not an
+   *   AbortSignal, `timeout` not a number, or an option unknown; nothing is sent.
    */
   write(p: Uint8Array, options?: IoOptions): Promise<number> {
-    let signal: AbortSignal | undefined;
+    let checked: IoOptions | undefined;
     try {
       checkBytes(p, "Conn.write");
-      signal = checkIoOptions(options, "Conn.write");
+      if (options !== undefined) checked = checkIoOptions(options, "Conn.write");
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#io.writer().write(p, signal);
+    const writer = this.#io.writer();
+    if (checked?.timeout !== undefined) {
+      return withTimeout(checked.signal, checked.timeout, (signal) => writer.write(p, signal));
+    }
+    return writer.write(p, checked?.signal);
   }
 
   /**
    * Sets the read and write deadlines; see {@linkcode Conn} for the contract.
    *
-   * @param t A `Date` or epoch milliseconds; `null` or `0` for none.
-   * @throws {RangeError} If `t` is NaN, infinite or an invalid `Date`.
+   * @param t A `Date` or epoch milliseconds (`Date.now() + ms` for a
+   *   duration); `null` or `0` for none.
+   * @throws {RangeError} If `t` is NaN, infinite, an invalid `Date`, or a
+   *   number before 1973 (a duration passed by mistake).
    * @throws {ClosedError} If the conn is closed.
    */
   setDeadline(t: DeadlineTime): void {
+    checkAbsolute(t, "Conn.setDeadline");
     this.#io.checkOpen();
     this.#io.readDeadline.set(t, "Conn.setDeadline");
     this.#io.writeDeadline.set(t, "Conn.setDeadline");
@@ -216,11 +248,14 @@ export class Conn implements AsyncDisposable {
   /**
    * Sets the deadline for pending and future reads; see {@linkcode Conn}.
    *
-   * @param t A `Date` or epoch milliseconds; `null` or `0` for none.
-   * @throws {RangeError} If `t` is NaN, infinite or an invalid `Date`.
+   * @param t A `Date` or epoch milliseconds (`Date.now() + ms` for a
+   *   duration); `null` or `0` for none.
+   * @throws {RangeError} If `t` is NaN, infinite, an invalid `Date`, or a
+   *   number before 1973 (a duration passed by mistake).
    * @throws {ClosedError} If the conn is closed.
    */
   setReadDeadline(t: DeadlineTime): void {
+    checkAbsolute(t, "Conn.setReadDeadline");
     this.#io.checkOpen();
     this.#io.readDeadline.set(t, "Conn.setReadDeadline");
   }
@@ -228,11 +263,14 @@ export class Conn implements AsyncDisposable {
   /**
    * Sets the deadline for pending and future writes; see {@linkcode Conn}.
    *
-   * @param t A `Date` or epoch milliseconds; `null` or `0` for none.
-   * @throws {RangeError} If `t` is NaN, infinite or an invalid `Date`.
+   * @param t A `Date` or epoch milliseconds (`Date.now() + ms` for a
+   *   duration); `null` or `0` for none.
+   * @throws {RangeError} If `t` is NaN, infinite, an invalid `Date`, or a
+   *   number before 1973 (a duration passed by mistake).
    * @throws {ClosedError} If the conn is closed.
    */
   setWriteDeadline(t: DeadlineTime): void {
+    checkAbsolute(t, "Conn.setWriteDeadline");
     this.#io.checkOpen();
     this.#io.writeDeadline.set(t, "Conn.setWriteDeadline");
   }
@@ -244,14 +282,26 @@ export class Conn implements AsyncDisposable {
    * write deadline. Over TLS it sends a `close_notify` alert, then FIN: the
    * peer reads EOF and the conn still reads, a true half-close.
    *
+   * @param options A signal or a timeout (ms) that bounds the wait for earlier writes.
    * @throws {ClosedError} If the conn is closed.
-   * @throws {TimeoutError} If the write deadline passed while earlier writes were pending.
+   * @throws {TimeoutError} If the write deadline or `timeout` passed while
+   *   earlier writes were pending; nothing was shut.
    */
-  async closeWrite(): Promise<void> {
+  closeWrite(options?: IoOptions): Promise<void> {
+    let checked: IoOptions;
+    try {
+      checked = checkIoOptions(options, "Conn.closeWrite");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return withTimeout(checked.signal, checked.timeout, (signal) => this.#closeWrite(signal));
+  }
+
+  async #closeWrite(signal: AbortSignal | undefined): Promise<void> {
     const io = this.#io;
     io.checkOpen("close");
     try {
-      await io.writer().inTurn(() => io.raw.closeWrite());
+      await io.writer().inTurn(() => io.raw.closeWrite(), signal);
     } catch (e) {
       throw io.error("close", e);
     }
@@ -333,12 +383,10 @@ export class Conn implements AsyncDisposable {
   }
 }
 
-/** Checks a read's or write's options; returns the signal. */
-export function checkIoOptions(
-  options: IoOptions | undefined,
-  where: string,
-): AbortSignal | undefined {
-  const { signal } = checkOptions(options, where);
-  checkSignal(signal, where);
-  return signal;
+/** Checks one operation's options (see {@linkcode IoOptions}): unknown keys, types. */
+export function checkIoOptions(options: IoOptions | undefined, where: string): IoOptions {
+  const checked = checkOptions(options, where, IO_OPTIONS);
+  checkSignal(checked.signal, where);
+  checkTimeoutOption(checked.timeout, where);
+  return checked;
 }

@@ -87,6 +87,29 @@ export function toDeadlineMs(t: DeadlineTime, where = "Deadline.set"): number {
 }
 
 /**
+ * Epoch milliseconds below this (March 1973, about 3 years as a duration)
+ * are taken for a duration passed by mistake. Go's "long ago" deadline
+ * (1977) is above it.
+ */
+const EARLIEST_DEADLINE = 1e11;
+
+/**
+ * Throws a RangeError for a number that is surely a duration passed where a
+ * deadline goes (`setReadDeadline(5000)` would mean 5 s after 1970, long
+ * passed): a non-zero number of epoch milliseconds before March 1973.
+ * A `Date` is taken as it is.
+ */
+export function checkAbsolute(t: DeadlineTime, where: string): void {
+  if (typeof t === "number" && t !== 0 && Math.abs(t) < EARLIEST_DEADLINE) {
+    throw new RangeError(
+      `${where} takes an absolute time (a Date or epoch milliseconds): received ${
+        describe(t)
+      }, a time in ${new Date(t).getUTCFullYear()}; for a duration, pass Date.now() + ${t}`,
+    );
+  }
+}
+
+/**
  * Deadline is an absolute, movable time limit shared by the operations that
  * wait on it, as Go's `SetReadDeadline` / `SetWriteDeadline`:
  *

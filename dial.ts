@@ -14,7 +14,7 @@ import {
   type UnixAddress,
 } from "./address.ts";
 import { TcpConn } from "./tcp.ts";
-import { checkConnOptions, type ConnOptions } from "./tcp_options.ts";
+import { checkConnOptions, type ConnOptions, connOptionsOf } from "./tcp_options.ts";
 import { checkTlsOptions, type StartTlsOptions, TlsConn } from "./tls.ts";
 import { UnixConn } from "./unix.ts";
 import { NetError, NotSupportedError, type OpSite, TimeoutError, toNetError } from "./errors.ts";
@@ -112,7 +112,7 @@ export async function dial(
   address: Address | UnixAddress,
   options?: DialOptions,
 ): Promise<TcpConn | UnixConn> {
-  const checked = checkDialOptions(options, "dial");
+  const checked = checkDialOptions(options, "dial", DIAL_KEYS);
   const { timeout = 0, signal } = checked;
   if (isUnixAddress(address)) {
     if (checked.noDelay !== undefined || checked.keepAlive !== undefined) {
@@ -129,7 +129,7 @@ export async function dial(
   const { hostname, port, site } = dialTarget(address);
   using limit = new DialLimit(timeout, signal, site);
   const raw = await limit.connect(hostname, port);
-  return new TcpConn(raw, checked);
+  return new TcpConn(raw, connOptionsOf(checked));
 }
 
 /** Options for {@linkcode dialTls}: the dial's, and how to verify the server. */
@@ -195,7 +195,7 @@ export interface DialTlsOptions extends DialOptions, Omit<StartTlsOptions, "sign
  * ```
  */
 export async function dialTls(address: Address, options?: DialTlsOptions): Promise<TlsConn> {
-  const checked = checkTlsOptions(checkDialOptions(options, "dialTls"), "dialTls");
+  const checked = checkTlsOptions(checkDialOptions(options, "dialTls", DIAL_TLS_KEYS), "dialTls");
   const { timeout = 0, signal, cert, key } = checked;
   for (const [name, value] of [["cert", cert], ["key", key]] as const) {
     if (value !== undefined && (typeof value !== "string" || value === "")) {
@@ -222,7 +222,7 @@ export async function dialTls(address: Address, options?: DialTlsOptions): Promi
       );
     }
     const raw = await limit.race(Deno.connectTls({ hostname, port, cert, key, ...tlsOptions }));
-    conn = new TlsConn(raw, checked);
+    conn = new TlsConn(raw, connOptionsOf(checked));
     try {
       await conn.handshake({ signal: limit.signal });
     } catch (e) {
@@ -230,7 +230,7 @@ export async function dialTls(address: Address, options?: DialTlsOptions): Promi
       throw limit.error(e);
     }
   } else {
-    const tcp = new TcpConn(await limit.connect(hostname, port), checked);
+    const tcp = new TcpConn(await limit.connect(hostname, port), connOptionsOf(checked));
     try {
       conn = await tcp.startTls({ hostname: verify, ...tlsOptions, signal: limit.signal });
     } catch (e) {
@@ -241,9 +241,25 @@ export async function dialTls(address: Address, options?: DialTlsOptions): Promi
   return conn;
 }
 
-/** Checks the options every dial takes. */
-function checkDialOptions<T extends DialOptions>(options: T | undefined, where: string): T {
-  const checked = checkOptions(options, where);
+/** The keys of {@linkcode DialOptions}. */
+const DIAL_KEYS = ["timeout", "signal", "noDelay", "keepAlive"] as const;
+/** The keys of {@linkcode DialTlsOptions}. */
+const DIAL_TLS_KEYS = [
+  ...DIAL_KEYS,
+  "hostname",
+  "caCerts",
+  "alpnProtocols",
+  "cert",
+  "key",
+] as const;
+
+/** Checks the options every dial takes; a key not in `known` is a TypeError. */
+function checkDialOptions<T extends DialOptions>(
+  options: T | undefined,
+  where: string,
+  known: readonly string[],
+): T {
+  const checked = checkOptions(options, where, known);
   const { timeout, signal } = checked;
   if (timeout !== undefined && typeof timeout !== "number") {
     throw optionError(where, "timeout", "milliseconds", timeout);
@@ -305,7 +321,11 @@ class DialLimit implements Disposable {
   /** A TCP connect, ended by the limit. */
   async connect(hostname: string, port: number): Promise<Deno.TcpConn> {
     try {
-      return await Deno.connect({ hostname, port, transport: "tcp", signal: this.signal });
+      // A dial with no limit passes no signal: the runtime then sets up no cancel handle.
+      const signal = this.#timer === undefined && this.#caller === undefined
+        ? undefined
+        : this.signal;
+      return await Deno.connect({ hostname, port, transport: "tcp", ...(signal && { signal }) });
     } catch (e) {
       throw this.error(e);
     }

@@ -15,7 +15,8 @@ import {
   parseAddress,
   type UnixAddress,
 } from "./address.ts";
-import type { Conn } from "./conn.ts";
+import { checkIoOptions, type Conn } from "./conn.ts";
+import { withTimeout } from "./_io/op_timeout.ts";
 import { TcpConn } from "./tcp.ts";
 import {
   checkConnOptions,
@@ -32,17 +33,11 @@ import {
   setNoDelay,
   sockoptSupported,
 } from "./sockopt/mod.ts";
-import { Deadline, type DeadlineTime } from "./deadline.ts";
+import { checkAbsolute, Deadline, type DeadlineTime } from "./deadline.ts";
 import { checkReusePort, maxListenerBacklog } from "./_sys/listen.ts";
 import { releaseFd } from "./_sys/fd.ts";
 import { ClosedError, type NetError, toNetError } from "./errors.ts";
-import {
-  checkBooleanOption,
-  checkInteger,
-  checkOptions,
-  checkSignal,
-  optionError,
-} from "./_check.ts";
+import { checkBooleanOption, checkInteger, checkOptions, optionError } from "./_check.ts";
 import { CLOSED, dueInterrupt, Fifo, Interrupt, Leftover, waitFor } from "./_io/wait.ts";
 
 /** Options for {@linkcode listen}: the backlog, and options for accepted conns. */
@@ -70,6 +65,12 @@ export interface ListenOptions extends ConnOptions {
 export interface AcceptOptions {
   /** Ends this accept early; a connection that arrives later goes to the next accept. */
   signal?: AbortSignal;
+  /**
+   * Milliseconds this accept may wait, beside the listener's deadline
+   * (whichever comes first): then it fails with a TimeoutError. 0 or
+   * omitted: no limit; negative: already passed.
+   */
+  timeout?: number;
 }
 
 /**
@@ -133,7 +134,7 @@ export function listen(
   address: Address | UnixAddress,
   options?: ListenOptions,
 ): Listener | Listener<UnixConn> {
-  const checked = checkListenOptions(options, "listen");
+  const checked = checkListenOptions(options, "listen", LISTEN_KEYS);
   if (isUnixAddress(address)) {
     const tcpOnly = ["backlog", "reusePort", "noDelay", "keepAlive"] as const;
     const given = tcpOnly.filter((name) => checked[name] !== undefined);
@@ -199,7 +200,7 @@ export interface ListenTlsOptions extends ListenOptions {
  * ```
  */
 export function listenTls(address: Address, options: ListenTlsOptions): Listener<TlsConn> {
-  const checked = checkListenOptions(options, "listenTls");
+  const checked = checkListenOptions(options, "listenTls", LISTEN_TLS_KEYS);
   const { cert, key, alpnProtocols } = checked;
   for (const [name, value] of [["cert", cert], ["key", key]] as const) {
     if (typeof value !== "string" || value === "") {
@@ -222,9 +223,18 @@ export function listenTls(address: Address, options: ListenTlsOptions): Listener
     }));
 }
 
-/** Checks the options every listen takes. */
-function checkListenOptions<T extends ListenOptions>(options: T | undefined, where: string): T {
-  const checked = checkOptions(options, where);
+/** The keys of {@linkcode ListenOptions}. */
+const LISTEN_KEYS = ["backlog", "reusePort", "noDelay", "keepAlive"] as const;
+/** The keys of {@linkcode ListenTlsOptions}. */
+const LISTEN_TLS_KEYS = [...LISTEN_KEYS, "cert", "key", "alpnProtocols"] as const;
+
+/** Checks the options every listen takes; a key not in `known` is a TypeError. */
+function checkListenOptions<T extends ListenOptions>(
+  options: T | undefined,
+  where: string,
+  known: readonly string[],
+): T {
+  const checked = checkOptions(options, where, known);
   const { backlog, reusePort } = checked;
   if (backlog !== undefined) checkInteger(backlog, `${where} option "backlog"`, 0, 2 ** 31 - 1);
   checkBooleanOption(reusePort, where, "reusePort");
@@ -384,9 +394,17 @@ export class Listener<C extends Conn = TcpConn> implements AsyncDisposable, Asyn
    * @throws {ClosedError} The listener was closed.
    * @throws {NetError} `signal` fired (`"aborted"`), or the OS refused (e.g. too many open files).
    */
-  async accept(options?: AcceptOptions): Promise<C> {
-    const { signal } = checkOptions(options, "Listener.accept");
-    checkSignal(signal, "Listener.accept");
+  accept(options?: AcceptOptions): Promise<C> {
+    let checked: AcceptOptions;
+    try {
+      checked = checkIoOptions(options, "Listener.accept");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return withTimeout(checked.signal, checked.timeout, (signal) => this.#accept(signal));
+  }
+
+  async #accept(signal: AbortSignal | undefined): Promise<C> {
     const due = this.#closed ? CLOSED : dueInterrupt(this.#deadline, signal);
     if (due !== undefined) throw await this.#error(due);
     try {
@@ -422,6 +440,7 @@ export class Listener<C extends Conn = TcpConn> implements AsyncDisposable, Asyn
    * @throws {ClosedError} If the listener is closed.
    */
   setDeadline(t: DeadlineTime): void {
+    checkAbsolute(t, "Listener.setDeadline");
     if (this.#closed) throw toNetError(CLOSED, { ...this.#site, op: "set" });
     this.#deadline.set(t, "Listener.setDeadline");
   }

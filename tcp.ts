@@ -11,6 +11,7 @@ import { startTls, type StartTlsOptions, type TlsConn } from "./tls.ts";
 import {
   applyConnOptions,
   checkConnOptions,
+  CONN_KEYS,
   type ConnOptions,
   connSocketOptions,
   setConnKeepAlive,
@@ -56,7 +57,7 @@ export class TcpConn extends Conn {
    * @throws {NotSupportedError} For a keepalive period without `--allow-ffi`.
    */
   constructor(conn: Deno.TcpConn, options?: ConnOptions) {
-    const checked = checkConnOptions(options, "new TcpConn");
+    const checked = checkConnOptions(options, "new TcpConn", CONN_KEYS);
     super(conn);
     applyConnOptions(coreOf(this), checked);
   }

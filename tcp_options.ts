@@ -32,6 +32,18 @@ import { checkBoolean, checkBooleanOption, checkOptions, describe, optionError }
  */
 export const INHERITED: unique symbol = Symbol("netconn.inherited");
 
+/** The keys of {@linkcode ConnOptions}, for a constructor that takes them alone. */
+export const CONN_KEYS = ["noDelay", "keepAlive"] as const;
+
+/** The {@linkcode ConnOptions} within a larger options object (a dial's, a listen's). */
+export function connOptionsOf(options: ConnOptions): ConnOptions {
+  const { noDelay, keepAlive } = options;
+  return {
+    ...(noDelay === undefined ? {} : { noDelay }),
+    ...(keepAlive === undefined ? {} : { keepAlive }),
+  };
+}
+
 /** ConnOptions as the package passes them between its files. */
 export type InternalConnOptions = ConnOptions & { [INHERITED]?: true };
 
@@ -64,8 +76,9 @@ export interface ConnOptions {
 export function checkConnOptions(
   options: ConnOptions | undefined,
   where: string,
+  known?: readonly string[],
 ): ConnOptions {
-  const checked = checkOptions(options, where);
+  const checked = checkOptions(options, where, known);
   const { noDelay, keepAlive } = checked;
   checkBooleanOption(noDelay, where, "noDelay");
   if (keepAlive !== undefined && typeof keepAlive !== "boolean") {

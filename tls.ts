@@ -13,6 +13,7 @@ import { NetError } from "./errors.ts";
 import {
   applyConnOptions,
   checkConnOptions,
+  CONN_KEYS,
   type ConnOptions,
   connSocketOptions,
   INHERITED,
@@ -29,6 +30,7 @@ import type { KeepAliveConfig, SocketOptions } from "./sockopt/mod.ts";
 import { shutdownSocket } from "./_sys/kernel.ts";
 import { checkOptions, checkSignal, optionError } from "./_check.ts";
 import { waitFor } from "./_io/wait.ts";
+import { withTimeout } from "./_io/op_timeout.ts";
 
 /**
  * TlsConn is a {@linkcode Conn} over TLS over TCP, with the whole contract
@@ -70,7 +72,7 @@ export class TlsConn extends Conn {
    * @throws {NotSupportedError} For a keepalive period without `--allow-ffi`.
    */
   constructor(conn: Deno.TlsConn, options?: ConnOptions) {
-    const checked = checkConnOptions(options, "new TlsConn");
+    const checked = checkConnOptions(options, "new TlsConn", CONN_KEYS);
     super(conn);
     applyConnOptions(coreOf(this), checked);
   }
@@ -100,13 +102,21 @@ export class TlsConn extends Conn {
    *   failed: an unknown authority, a wrong host name, an expired
    *   certificate, a peer that does not speak TLS or sent an alert; `cause`
    *   is the runtime's error. A reset is kind `"reset"`.
-   * @throws {TimeoutError} A deadline passed first.
-   * @throws {NotSupportedError} On a conn that is not TLS.
+   * @throws {TimeoutError} A deadline or `timeout` passed first.
    * @throws {ClosedError} If the conn is closed.
    */
-  async handshake(options?: IoOptions): Promise<{ alpnProtocol: string | null }> {
+  handshake(options?: IoOptions): Promise<{ alpnProtocol: string | null }> {
+    let checked: IoOptions;
+    try {
+      checked = checkIoOptions(options, "TlsConn.handshake");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return withTimeout(checked.signal, checked.timeout, (signal) => this.#handshake(signal));
+  }
+
+  async #handshake(signal: AbortSignal | undefined): Promise<{ alpnProtocol: string | null }> {
     const io = coreOf(this);
-    const signal = checkIoOptions(options, "TlsConn.handshake");
     io.checkOpen("handshake");
     try {
       const op = (io.raw as Deno.TlsConn).handshake();
@@ -171,12 +181,15 @@ export class TlsConn extends Conn {
   }
 }
 
+/** The keys {@linkcode TcpConn.startTls} takes (`cert` and `key` are refused: see there). */
+const START_TLS_KEYS = ["hostname", "caCerts", "alpnProtocols", "signal", "cert", "key"] as const;
+
 /**
  * The client side of STARTTLS on a TCP conn's core: {@linkcode TcpConn.startTls}.
  * Consumes the core; the TLS conn keeps its deadlines.
  */
 export async function startTls(io: IoCore, options: StartTlsOptions | undefined): Promise<TlsConn> {
-  const checked = checkTlsOptions(options, "TcpConn.startTls");
+  const checked = checkTlsOptions(options, "TcpConn.startTls", START_TLS_KEYS);
   const { signal } = checked;
   io.checkOpen("handshake");
   if ("cert" in checked || "key" in checked) {
@@ -229,8 +242,9 @@ export async function startTls(io: IoCore, options: StartTlsOptions | undefined)
 export function checkTlsOptions<T extends StartTlsOptions>(
   options: T | undefined,
   where: string,
+  known?: readonly string[],
 ): T {
-  const checked = checkOptions(options, where);
+  const checked = checkOptions(options, where, known);
   const { hostname, caCerts, alpnProtocols, signal } = checked;
   if (hostname !== undefined && (typeof hostname !== "string" || hostname === "")) {
     throw optionError(where, "hostname", "a non-empty string", hostname);

@@ -195,14 +195,15 @@ export class WriteQueue {
 
   /**
    * Runs `action` in the write turn: after the writes queued before it, and
-   * before those queued after. Waiting is bounded by the deadline.
+   * before those queued after. Waiting is bounded by the deadline and `signal`.
    *
-   * @throws {Interrupt} If the deadline passes or the queue closes while waiting.
+   * @throws {Interrupt} If the deadline passes, the signal fires or the queue
+   *   closes while waiting.
    */
-  inTurn<T>(action: () => Promise<T>): Promise<T> {
-    if (this.#closed) return Promise.reject(CLOSED);
-    if (this.#deadline.expired) return Promise.reject(DEADLINE);
-    return this.#enqueue(new Uint8Array(0), undefined, action, 0) as Promise<T>;
+  inTurn<T>(action: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const due = this.#closed ? CLOSED : dueInterrupt(this.#deadline, signal);
+    if (due !== undefined) return Promise.reject(due);
+    return this.#enqueue(new Uint8Array(0), signal, action, 0) as Promise<T>;
   }
 
   /** Resolves once no runtime write is in flight (after close, once the runtime failed it). */

@@ -27,7 +27,10 @@ export function messageOptions(
   where: string,
   limit: { name: string; max: number; fallback: number },
 ): { limit: number; bufferSize: number | undefined } {
-  const checked = checkOptions(options, where) as Record<string, unknown>;
+  const checked = checkOptions(options, where, [limit.name, "bufferSize"]) as Record<
+    string,
+    unknown
+  >;
   const value = checked[limit.name] === undefined ? limit.fallback : checked[limit.name];
   checkInteger(value, `${where} option "${limit.name}"`, 0, limit.max);
   const size = checked.bufferSize;

@@ -513,7 +513,7 @@ export class BufReader implements Reader {
     const c = delimiterByte(delim);
     let max = DEFAULT_MAX_STRING;
     const bad = c < 0 ? delimiterError(delim, "BufReader.readString") : checked(() => {
-      const { maxLength = max } = checkOptions(options, "BufReader.readString");
+      const { maxLength = max } = checkOptions(options, "BufReader.readString", ["maxLength"]);
       checkInteger(maxLength, 'BufReader.readString option "maxLength"', 0, MAX_BUFFER_SIZE);
       max = maxLength;
     });

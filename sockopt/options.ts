@@ -16,7 +16,7 @@ import {
   toSeconds,
 } from "../_sys/set.ts";
 import type { SocketRef } from "../_sys/fd.ts";
-import { checkBoolean, describe } from "../_check.ts";
+import { checkBoolean, checkKeys, describe } from "../_check.ts";
 
 // Go's defaults for a zero KeepAliveConfig field (net.defaultTCPKeepAlive*).
 const DEFAULT_IDLE = 15 * SECOND;
@@ -240,6 +240,7 @@ export function setKeepAliveConfig(socket: SocketRef, config: KeepAliveConfig): 
   if (typeof config !== "object" || config === null) {
     throw new TypeError(`Keepalive config takes an object: received ${describe(config)}`);
   }
+  checkKeys(config, "Keepalive config", ["enable", "idle", "interval", "count"]);
   const { enable = false, idle = 0, interval = 0, count = 0 } = config;
   if (typeof enable !== "boolean") {
     throw new TypeError(`Keepalive enable takes a boolean: received ${describe(enable)}`);

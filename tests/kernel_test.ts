@@ -150,7 +150,14 @@ Deno.test("runtime: close ends a pending runtime write, which never sends bytes 
 });
 
 Deno.test("runtime: the contract tests pass without --allow-ffi, every operation through the runtime", async () => {
-  const files = ["conn_test.ts", "model_test.ts", "seed_test.ts", "write_queue_test.ts"]
+  const files = [
+    "conn_test.ts",
+    "model_test.ts",
+    "seed_test.ts",
+    "timeout_test.ts",
+    "_io/write_queue_test.ts",
+    "_io/reader_test.ts",
+  ]
     .map((f) => new URL(f, import.meta.url).pathname);
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["test", "--no-prompt", "--allow-net", "--allow-read", "--allow-env", ...files],
