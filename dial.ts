@@ -115,9 +115,12 @@ export async function dial(
   const checked = checkDialOptions(options, "dial", DIAL_KEYS);
   const { timeout = 0, signal } = checked;
   if (isUnixAddress(address)) {
-    if (checked.noDelay !== undefined || checked.keepAlive !== undefined) {
+    if (
+      checked.noDelay !== undefined || checked.keepAlive !== undefined ||
+      checked.busyPoll !== undefined
+    ) {
       throw new TypeError(
-        'dial options "noDelay" and "keepAlive" are for TCP: this is a unix address',
+        'dial options "noDelay", "keepAlive" and "busyPoll" are for TCP: this is a unix address',
       );
     }
     const path = checkUnixAddress(address, "dial");
@@ -133,7 +136,8 @@ export async function dial(
 }
 
 /** Options for {@linkcode dialTls}: the dial's, and how to verify the server. */
-export interface DialTlsOptions extends DialOptions, Omit<StartTlsOptions, "signal"> {
+export interface DialTlsOptions
+  extends Omit<DialOptions, "busyPoll">, Omit<StartTlsOptions, "signal"> {
   /**
    * A client certificate (PEM), with {@linkcode DialTlsOptions.key}, for a
    * server that asks for one. Deno takes one only when the name to verify is
@@ -242,10 +246,10 @@ export async function dialTls(address: Address, options?: DialTlsOptions): Promi
 }
 
 /** The keys of {@linkcode DialOptions}. */
-const DIAL_KEYS = ["timeout", "signal", "noDelay", "keepAlive"] as const;
+const DIAL_KEYS = ["timeout", "signal", "noDelay", "keepAlive", "busyPoll"] as const;
 /** The keys of {@linkcode DialTlsOptions}. */
 const DIAL_TLS_KEYS = [
-  ...DIAL_KEYS,
+  ...DIAL_KEYS.filter((key) => key !== "busyPoll"), // TLS reads go through Deno
   "hostname",
   "caCerts",
   "alpnProtocols",

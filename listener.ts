@@ -78,7 +78,7 @@ export interface AcceptOptions {
  * conns are {@linkcode UnixConn}s. As in Go, a path that exists fails with
  * kind `"addr-in-use"`, and closing the listener removes the socket file
  * it made. Needs `--allow-read`, `--allow-write` and `--allow-net`; the TCP
- * options (`backlog`, `reusePort`, `noDelay`, `keepAlive`) are a TypeError.
+ * options (`backlog`, `reusePort`, `noDelay`, `keepAlive`, `busyPoll`) are a TypeError.
  *
  * @param address `{ transport: "unix", path }`.
  * @param options Nothing a unix listener takes: leave it out.
@@ -136,7 +136,7 @@ export function listen(
 ): Listener | Listener<UnixConn> {
   const checked = checkListenOptions(options, "listen", LISTEN_KEYS);
   if (isUnixAddress(address)) {
-    const tcpOnly = ["backlog", "reusePort", "noDelay", "keepAlive"] as const;
+    const tcpOnly = ["backlog", "reusePort", "noDelay", "keepAlive", "busyPoll"] as const;
     const given = tcpOnly.filter((name) => checked[name] !== undefined);
     if (given.length > 0) {
       throw new TypeError(`listen options ${given.join(", ")} are for TCP: this is a unix address`);
@@ -152,7 +152,7 @@ export function listen(
 }
 
 /** Options for {@linkcode listenTls}: the server's certificate, ALPN, and the listen options. */
-export interface ListenTlsOptions extends ListenOptions {
+export interface ListenTlsOptions extends Omit<ListenOptions, "busyPoll"> {
   /** The server's certificate chain (PEM). */
   cert: string;
   /** The certificate's private key (PEM). */
@@ -224,9 +224,14 @@ export function listenTls(address: Address, options: ListenTlsOptions): Listener
 }
 
 /** The keys of {@linkcode ListenOptions}. */
-const LISTEN_KEYS = ["backlog", "reusePort", "noDelay", "keepAlive"] as const;
+const LISTEN_KEYS = ["backlog", "reusePort", "noDelay", "keepAlive", "busyPoll"] as const;
 /** The keys of {@linkcode ListenTlsOptions}. */
-const LISTEN_TLS_KEYS = [...LISTEN_KEYS, "cert", "key", "alpnProtocols"] as const;
+const LISTEN_TLS_KEYS = [
+  ...LISTEN_KEYS.filter((key) => key !== "busyPoll"), // TLS reads go through Deno
+  "cert",
+  "key",
+  "alpnProtocols",
+] as const;
 
 /** Checks the options every listen takes; a key not in `known` is a TypeError. */
 function checkListenOptions<T extends ListenOptions>(
@@ -260,7 +265,7 @@ function bindTcp<C extends TcpConn | TlsConn>(
   options: ListenOptions,
   open: (bind: TcpBind) => Deno.TcpListener | Deno.TlsListener,
 ): Listener<C> {
-  const { backlog, reusePort = false, noDelay, keepAlive } = options;
+  const { backlog, reusePort = false, noDelay, keepAlive, busyPoll } = options;
   if (reusePort) checkReusePort();
   const { hostname, port } = parseAddress(address, "listen");
   const hosts = hostname === "" ? ["::", "0.0.0.0"] : [hostname];
@@ -276,6 +281,7 @@ function bindTcp<C extends TcpConn | TlsConn>(
       const connOptions: InternalConnOptions = {
         ...(noDelay === undefined ? {} : { noDelay }),
         ...(keepAlive === undefined ? {} : { keepAlive }),
+        ...(busyPoll === undefined ? {} : { busyPoll }),
       };
       if (setOnListener(ln, noDelay ?? true, keepAlive ?? true)) connOptions[INHERITED] = true;
       return new Listener<C>(ln, connOptions);

@@ -23,7 +23,14 @@ import { NotSupportedError } from "./errors.ts";
 import type { IoCore } from "./_io/core.ts";
 import type { SocketRef } from "./_sys/fd.ts";
 import { libcAvailable } from "./_sys/libc.ts";
-import { checkBoolean, checkBooleanOption, checkOptions, describe, optionError } from "./_check.ts";
+import {
+  checkBoolean,
+  checkBooleanOption,
+  checkInteger,
+  checkOptions,
+  describe,
+  optionError,
+} from "./_check.ts";
 
 /**
  * Set in the options of a conn whose socket has its options already: one a
@@ -33,14 +40,15 @@ import { checkBoolean, checkBooleanOption, checkOptions, describe, optionError }
 export const INHERITED: unique symbol = Symbol("netconn.inherited");
 
 /** The keys of {@linkcode ConnOptions}, for a constructor that takes them alone. */
-export const CONN_KEYS = ["noDelay", "keepAlive"] as const;
+export const CONN_KEYS = ["noDelay", "keepAlive", "busyPoll"] as const;
 
 /** The {@linkcode ConnOptions} within a larger options object (a dial's, a listen's). */
 export function connOptionsOf(options: ConnOptions): ConnOptions {
-  const { noDelay, keepAlive } = options;
+  const { noDelay, keepAlive, busyPoll } = options;
   return {
     ...(noDelay === undefined ? {} : { noDelay }),
     ...(keepAlive === undefined ? {} : { keepAlive }),
+    ...(busyPoll === undefined ? {} : { busyPoll }),
   };
 }
 
@@ -64,6 +72,35 @@ export interface ConnOptions {
    * @default {true}
    */
   keepAlive?: boolean | number;
+  /**
+   * Microseconds a read spins on an empty socket before it waits: a reply
+   * from a peer on another core then arrives without an event-loop wake-up.
+   * Off (0) by default; it holds the thread while it spins, so keep it for
+   * latency-critical conns to peers in other processes (see
+   * {@linkcode TcpConn.setBusyPoll}). TCP on Linux with `--allow-ffi` only.
+   *
+   * @default {0}
+   */
+  busyPoll?: number;
+}
+
+/** The longest busy-poll: one second. */
+export const MAX_BUSY_POLL_US = 1_000_000;
+
+/**
+ * Checks a busy-poll time and that it can be done here.
+ *
+ * @throws {TypeError} If `us` is not a number.
+ * @throws {RangeError} If `us` is not an integer from 0 to 1,000,000.
+ * @throws {NotSupportedError} For a time above 0 off Linux or without `--allow-ffi`.
+ */
+export function checkBusyPoll(us: unknown, where: string): asserts us is number {
+  checkInteger(us, where, 0, MAX_BUSY_POLL_US);
+  if (us > 0 && !(Deno.build.os === "linux" && libcAvailable())) {
+    throw new NotSupportedError("busyPoll needs kernel-first I/O: Linux with --allow-ffi", {
+      op: "set",
+    });
+  }
 }
 
 /**
@@ -79,8 +116,9 @@ export function checkConnOptions(
   known?: readonly string[],
 ): ConnOptions {
   const checked = checkOptions(options, where, known);
-  const { noDelay, keepAlive } = checked;
+  const { noDelay, keepAlive, busyPoll } = checked;
   checkBooleanOption(noDelay, where, "noDelay");
+  if (busyPoll !== undefined) checkBusyPoll(busyPoll, `${where} option "busyPoll"`);
   if (keepAlive !== undefined && typeof keepAlive !== "boolean") {
     if (typeof keepAlive !== "number") {
       throw optionError(where, "keepAlive", "a boolean or milliseconds", keepAlive);
@@ -104,6 +142,11 @@ export function checkConnOptions(
  * the peer already reset may refuse them; its first read or write says how.
  */
 export function applyConnOptions(io: IoCore, options: InternalConnOptions): void {
+  if (options.busyPoll) {
+    if (io.network !== "tcp") throw io.notSupported("set", "busyPoll needs a TCP conn");
+    const kernel = io.kernel();
+    if (kernel !== null) kernel.busyPoll = options.busyPoll;
+  }
   if (options[INHERITED]) return;
   const { noDelay = true, keepAlive = true } = options;
   const off = keepAlive === false || (typeof keepAlive === "number" && keepAlive < 0);
@@ -156,6 +199,15 @@ export function setConnKeepAlive(io: IoCore, on: boolean, where: string): void {
   const socket = tcpSocket(io, "setKeepAlive");
   if (io.network === "tcp") (io.raw as Deno.TcpConn).setKeepAlive(on);
   else setKeepAlive(socket, on);
+}
+
+/** `setBusyPoll` on a TCP conn. */
+export function setConnBusyPoll(io: IoCore, us: number): void {
+  checkBusyPoll(us, "TcpConn.setBusyPoll");
+  io.checkOpen();
+  const kernel = io.kernel();
+  if (kernel === null) throw io.notSupported("set", "busyPoll needs kernel-first I/O");
+  kernel.busyPoll = us;
 }
 
 /** `setKeepAlivePeriod` on a TCP or TLS conn. */

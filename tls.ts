@@ -9,7 +9,7 @@
 
 import { checkIoOptions, Conn, coreOf, type IoOptions } from "./conn.ts";
 import type { IoCore } from "./_io/core.ts";
-import { NetError } from "./errors.ts";
+import { NetError, NotSupportedError } from "./errors.ts";
 import {
   applyConnOptions,
   checkConnOptions,
@@ -73,6 +73,7 @@ export class TlsConn extends Conn {
    */
   constructor(conn: Deno.TlsConn, options?: ConnOptions) {
     const checked = checkConnOptions(options, "new TlsConn", CONN_KEYS);
+    if (checked.busyPoll) refuseBusyPoll("new TlsConn");
     super(conn);
     applyConnOptions(coreOf(this), checked);
   }
@@ -179,6 +180,13 @@ export class TlsConn extends Conn {
   socketOptions(): SocketOptions {
     return connSocketOptions(coreOf(this));
   }
+}
+
+/** busyPoll is for TCP conns: kernel-first I/O cannot read TLS records. */
+export function refuseBusyPoll(where: string): never {
+  throw new NotSupportedError(`${where}: busyPoll needs a TCP conn (TLS reads go through Deno)`, {
+    op: "set",
+  });
 }
 
 /** The keys {@linkcode TcpConn.startTls} takes (`cert` and `key` are refused: see there). */

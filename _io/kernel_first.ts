@@ -17,6 +17,10 @@ const RUN_MS = 2;
 const CANARY_AFTER = 8;
 /** Reads skipped, at most, after a recv that found nothing. */
 const MAX_SKIP = 64;
+/** Busy-poll spins in a row that found nothing before spinning pauses. */
+const SPIN_FAILS = 3;
+/** Reads without a spin, at most, while spinning pauses. */
+const MAX_SPIN_PAUSE = 1024;
 
 /** The calls KernelFirst makes on a socket: a `KernelSocket` (`_sys/kernel.ts`), or a test's stand-in. */
 export interface KernelCalls {
@@ -50,6 +54,14 @@ export interface KernelCalls {
  * has nothing when a read comes: after a recv that found nothing, the next
  * 1, 2, 4 … 64 reads skip the kernel and wait on the runtime at once, until
  * a recv finds data or a runtime read fills its buffer (a stream flows).
+ *
+ * **Busy-poll (opt-in).** With {@linkcode KernelFirst.busyPoll} set, a recv
+ * that finds nothing tries again, spinning on the socket for up to that many
+ * microseconds before the read waits on the runtime: a reply from a peer on
+ * another core arrives without an event-loop wake-up. The spin holds the
+ * thread (timers and other conns wait meanwhile), so it adapts: after 3
+ * spins in a row find nothing, spinning pauses for 16, 32 … 1024 reads, and
+ * one that finds data brings it back.
  */
 export class KernelFirst {
   readonly #socket: KernelCalls;
@@ -58,6 +70,9 @@ export class KernelFirst {
   #canary: TimerEntry | null = null; // armed while a long run goes on
   #skip = 0; // reads left to skip the kernel
   #skipNext = 0; // reads to skip after the next recv that finds nothing; 0 <= #skipNext <= MAX_SKIP
+  #busyPollMs = 0; // how long a recv spins on an empty socket; 0: never
+  #spinFails = 0; // spins in a row that found nothing
+  #spinPause = 0; // reads left before the next spin
   readonly #onCanary = (): void => {
     this.#canary = null;
     this.#runStart = -1;
@@ -72,6 +87,16 @@ export class KernelFirst {
     return this.#socket.fd;
   }
 
+  /** Microseconds a recv spins on an empty socket before the read waits; 0 (the default): off. */
+  get busyPoll(): number {
+    return Math.round(this.#busyPollMs * 1000);
+  }
+
+  set busyPoll(us: number) {
+    this.#busyPollMs = us / 1000;
+    this.#spinFails = this.#spinPause = 0;
+  }
+
   /**
    * Receives what the kernel has now into `p` (not empty).
    *
@@ -79,6 +104,7 @@ export class KernelFirst {
    * @throws The runtime's error classes, by errno (a reset, a closed socket).
    */
   recv(p: Uint8Array): number | null {
+    if (this.#busyPollMs > 0) return this.#spin(p);
     if (this.#skip > 0) {
       this.#skip--;
       return AGAIN;
@@ -90,6 +116,26 @@ export class KernelFirst {
       return AGAIN;
     }
     this.#skipNext = 0;
+    this.#ran();
+    return n;
+  }
+
+  /** recv with busy-poll: spins on an empty socket, adaptively (see the class doc). */
+  #spin(p: Uint8Array): number | null {
+    let n = this.#socket.recv(p);
+    if (n === AGAIN && this.#spinPause > 0) this.#spinPause--;
+    else if (n === AGAIN) {
+      const end = performance.now() + this.#busyPollMs;
+      do n = this.#socket.recv(p); while (n === AGAIN && performance.now() < end);
+      if (n === AGAIN && ++this.#spinFails >= SPIN_FAILS) {
+        this.#spinPause = Math.min(16 << Math.min(this.#spinFails - SPIN_FAILS, 6), MAX_SPIN_PAUSE);
+      }
+    }
+    if (n === AGAIN) {
+      this.#runStart = -1; // the runtime waits: a real turn
+      return AGAIN;
+    }
+    this.#spinFails = 0;
     this.#ran();
     return n;
   }
