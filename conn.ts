@@ -37,6 +37,7 @@ import {
 import { libcAvailable } from "./_sys/libc.ts";
 import { Reader } from "./_io/reader.ts";
 import { CLOSED, waitFor } from "./_io/wait.ts";
+import { WATCH_IDLE } from "./_idle.ts";
 
 /**
  * The network of a {@linkcode Conn}: `"tcp"`, `"tls"` (TLS over TCP),
@@ -228,7 +229,7 @@ export class Conn implements AsyncDisposable {
       : "tcp";
     this.#sock = tcp ? { localAddr: this.#localAddr, remoteAddr: this.#remoteAddr } : null;
     this.#reader = new Reader({
-      read: (p) => conn.read(p),
+      read: (p) => this.#runtimeRead(conn.read(p)),
       kernel: () => this.#kernelSocket(),
       deadline: this.#readDeadline,
       error: (failure) => this.#error("read", failure),
@@ -345,7 +346,9 @@ export class Conn implements AsyncDisposable {
       const early = this.#reader.refusal(signal);
       return early === undefined ? Promise.resolve(0) : Promise.reject(early);
     }
-    return this.#reader.read(p, signal);
+    const op = this.#reader.read(p, signal);
+    if (this.#onIdle !== null) queueMicrotask(() => this.#notifyIdle());
+    return op;
   }
 
   /**
@@ -369,7 +372,44 @@ export class Conn implements AsyncDisposable {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#queue().write(p, signal);
+    const op = this.#queue().write(p, signal);
+    if (this.#onIdle !== null) op.then(() => this.#notifyIdle(), () => this.#notifyIdle());
+    return op;
+  }
+
+  // The idle hook (_idle.ts), for serve()'s shutdown: idle is a read waiting
+  // on the runtime with nothing buffered (#reader.waiting, and its runtime
+  // read not settled yet), and no write queued or in flight. Hooked where a
+  // read starts (read(), #runtimeRead) and where a write ends (write()).
+  #onIdle: (() => void) | null = null;
+  #runtimeReads = 0; // runtime reads in flight
+
+  /**
+   * Registers (null removes) a callback called each time the conn turns idle;
+   * returns whether it is idle now. Internal: for serve().
+   */
+  [WATCH_IDLE](onIdle: (() => void) | null): boolean {
+    this.#onIdle = onIdle;
+    return this.#isIdle();
+  }
+
+  #isIdle(): boolean {
+    return !this.#closed && this.#runtimeReads > 0 && this.#reader.waiting &&
+      (this.#writes?.depth ?? 0) === 0;
+  }
+
+  #notifyIdle(): void {
+    if (this.#onIdle !== null && this.#isIdle()) this.#onIdle();
+  }
+
+  /** Counts a runtime read while it is in flight; tells the watcher once it waits. */
+  #runtimeRead(op: Promise<number | null>): Promise<number | null> {
+    this.#runtimeReads++;
+    const done = (): void => void this.#runtimeReads--;
+    op.then(done, done);
+    // A microtask later the read has settled if it did not wait (an eager op).
+    if (this.#onIdle !== null) queueMicrotask(() => this.#notifyIdle());
+    return op;
   }
 
   /**

@@ -42,6 +42,7 @@ import {
   optionError,
 } from "./_check.ts";
 import { CLOSED, dueInterrupt, Fifo, Interrupt, Leftover, waitFor } from "./_io/wait.ts";
+import { Backoff, isTemporaryAcceptError, pause } from "./_accept_retry.ts";
 
 /** Options for {@linkcode listen}: the backlog, and options for accepted conns. */
 export interface ListenOptions extends ConnOptions {
@@ -313,7 +314,10 @@ function setOnListener(
  * failed, the port can be listened on again at once.
  *
  * Iterating a listener (`for await (const conn of ln)`) accepts until it is
- * closed.
+ * closed. A temporary accept error (too many open files, out of memory or
+ * buffers, a connection aborted in the backlog) does not end it: it waits
+ * 5 ms, doubling up to 1 s, and accepts again, as Go's `http.Server` does.
+ * Any other error ends it by throwing.
  *
  * @example Serve until closed
  * ```ts
@@ -349,6 +353,7 @@ export class Listener<C extends Conn | UnixConn = Conn>
   #accepts = new Fifo();
   #pending = new Leftover<Deno.Conn>(); // a runtime accept a deadline left running
   #closed = false;
+  #closing = new AbortController(); // aborted by close(): ends the iterator's back-off
 
   /**
    * Wraps a Deno listener (TCP, TLS or unix); {@linkcode listen} and
@@ -430,6 +435,7 @@ export class Listener<C extends Conn | UnixConn = Conn>
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closing.abort();
     this.#deadline.dispose();
     this.#accepts.close();
     try {
@@ -448,15 +454,21 @@ export class Listener<C extends Conn | UnixConn = Conn>
     await this.#settled();
   }
 
-  /** Accepts connections until the listener is closed. */
+  /** Accepts connections until the listener is closed; retries temporary errors. */
   async *[Symbol.asyncIterator](): AsyncIterableIterator<C> {
+    const backoff = new Backoff();
     while (true) {
+      let conn: C;
       try {
-        yield await this.accept();
+        conn = await this.accept();
       } catch (e) {
         if (e instanceof ClosedError) return;
-        throw e;
+        if (!isTemporaryAcceptError(e)) throw e;
+        await pause(backoff.next(), this.#closing.signal);
+        continue;
       }
+      backoff.reset();
+      yield conn;
     }
   }
 
