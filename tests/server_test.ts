@@ -1,0 +1,525 @@
+// serve() and Server: one task per conn, errors kept with their conn, accept
+// that survives EMFILE, idle-first graceful shutdown, maxConns, idleTimeout,
+// and the checks on every argument. Timing is asserted in must-return /
+// must-not-return pairs; loopback and unix sockets in a temp dir only.
+
+import assert from "node:assert/strict";
+import {
+  ClosedError,
+  type Conn,
+  dial,
+  listen,
+  type Listener,
+  NetError,
+  serve,
+  type Server,
+  TimeoutError,
+  type UnixConn,
+} from "../mod.ts";
+import { WATCH_IDLE } from "../_idle.ts";
+import { FaultProxy } from "../testing/mod.ts";
+import {
+  drain,
+  eventually,
+  fillUntilBlocked,
+  mustNotSettle,
+  mustReject,
+  mustSettle,
+  needs,
+  readAtLeast,
+} from "./_helpers.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Echoes until EOF. */
+async function echo(conn: Conn | UnixConn): Promise<void> {
+  const buf = new Uint8Array(16 * 1024);
+  for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+    await conn.write(buf.subarray(0, n));
+  }
+}
+
+/** Writes `text` and reads back as many bytes. */
+async function roundTrip(conn: Conn | UnixConn, text: string): Promise<string> {
+  await conn.write(encoder.encode(text));
+  return decoder.decode(await readAtLeast(conn as Conn, text.length));
+}
+
+/** Resolves once `check()` is true, polling each ms, failing after `limitMs`. */
+async function until(check: () => boolean, limitMs = 5000, what = "the condition"): Promise<void> {
+  const start = performance.now();
+  while (!check()) {
+    if (performance.now() - start > limitMs) {
+      assert.fail(`${what} did not hold within ${limitMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+/** A server whose handler runs the test's code; disposing closes it and waits. */
+function onEachConn(
+  handler: (conn: Conn) => Promise<void>,
+  options: Parameters<typeof serve>[2] = {},
+): Server {
+  return serve("127.0.0.1:0", handler, { onError: () => {}, ...options });
+}
+
+Deno.test("serve echoes on many conns at once, and stats count them", async () => {
+  await using server = serve("127.0.0.1:0", echo);
+  const clients = await Promise.all(Array.from({ length: 20 }, () => dial(server.addr)));
+  try {
+    const replies = await Promise.all(clients.map((c, i) => roundTrip(c, `hello ${i}`)));
+    assert.deepEqual(replies, clients.map((_, i) => `hello ${i}`));
+    const stats = server.stats();
+    assert.equal(stats.accepted, 20);
+    assert.equal(stats.active, 20);
+    assert.equal(stats.errors, 0);
+    assert.equal(stats.acceptRetries, 0);
+    // Every handler now waits in read with nothing buffered: idle.
+    await until(() => server.stats().idle === 20, 5000, "20 idle conns");
+  } finally {
+    for (const c of clients) c.close();
+  }
+  await until(() => server.stats().active === 0, 5000, "every handler ended");
+});
+
+Deno.test("serve listens on a unix socket, and takes a Listener it was given", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = `${dir}/serve.sock`;
+    {
+      await using server = serve({ transport: "unix", path }, echo);
+      assert.equal(String(server.addr), path);
+      await using client = await dial({ transport: "unix", path });
+      assert.equal(await roundTrip(client, "unix"), "unix");
+    }
+    assert.throws(() => Deno.lstatSync(path), Deno.errors.NotFound); // closed: the file is gone
+    const ln = listen("127.0.0.1:0");
+    await using server = serve(ln, echo);
+    assert.equal(server.addr, ln.addr);
+    await using client = await dial(ln.addr);
+    assert.equal(await roundTrip(client, "given"), "given");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("a handler that throws or rejects goes to onError with its conn; the server goes on", async () => {
+  const seen: [string, string][] = [];
+  let calls = 0;
+  await using server = serve("127.0.0.1:0", (conn) => {
+    calls++;
+    if (calls === 1) throw new Error("thrown at once");
+    if (calls === 2) return Promise.reject(new Error("rejected"));
+    if (calls === 3) {
+      return conn.write(encoder.encode("x")).then(() => {
+        throw "a string";
+      });
+    }
+    return echo(conn);
+  }, {
+    onError: (error, conn) => {
+      seen.push([error instanceof Error ? error.message : String(error), String(conn.remoteAddr)]);
+      if (seen.length === 2) throw new Error("onError throws too");
+    },
+  });
+  const ports: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    await using client = await dial(server.addr);
+    ports.push(String(client.localAddr));
+    // The conn is closed: EOF (after the byte the third handler wrote).
+    await mustSettle(drain(client), 5000, "EOF after the handler failed");
+  }
+  await using client = await dial(server.addr);
+  assert.equal(await roundTrip(client, "still serving"), "still serving");
+  await until(() => seen.length === 3);
+  assert.deepEqual(seen, [
+    ["thrown at once", ports[0]],
+    ["rejected", ports[1]],
+    ["a string", ports[2]],
+  ]);
+  assert.equal(server.stats().errors, 3);
+});
+
+Deno.test("the default onError writes one line on stderr with the peer's address", async () => {
+  const lines: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => void lines.push(args.join(" "));
+  try {
+    await using server = serve("127.0.0.1:0", () => {
+      throw new Error("boom\nsecond line");
+    });
+    await using client = await dial(server.addr);
+    await mustSettle(drain(client));
+    await until(() => lines.length === 1);
+    assert.equal(lines[0], `serve: conn from ${client.localAddr}: Error: boom`);
+  } finally {
+    console.error = original;
+  }
+});
+
+Deno.test("a client that sends 8 MiB without reading, then closes, costs its conn only", async () => {
+  // The README's old pattern died here with "Uncaught (in promise) ... connection reset".
+  const errors: unknown[] = [];
+  await using server = serve("127.0.0.1:0", echo, { onError: (e) => void errors.push(e) });
+  {
+    await using client = await dial(server.addr);
+    const sent = client.write(new Uint8Array(8 << 20)).catch((e) => e);
+    // The echo blocks once the client's receive buffer is full; closing with
+    // unread data resets the conn under the handler's write.
+    await until(() => (client.stats().bytesWritten > 1 << 20), 5000, "the client sent 1 MiB");
+    client.setLinger(0);
+    client.close();
+    await sent;
+  }
+  await until(() => errors.length === 1 && server.stats().active === 0, 5000, "the error reported");
+  assert.ok(errors[0] instanceof NetError);
+  await using next = await dial(server.addr);
+  assert.equal(await roundTrip(next, "alive"), "alive");
+});
+
+Deno.test("serve checks every argument before it listens", async () => {
+  const handler = () => {};
+  using raw = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const cases: [string, () => unknown, new (...a: never[]) => Error, RegExp][] = [
+    [
+      "no handler",
+      () => serve("127.0.0.1:0", undefined as never),
+      TypeError,
+      /handler function: received undefined/,
+    ],
+    [
+      "a string handler",
+      () => serve("127.0.0.1:0", "echo" as never),
+      TypeError,
+      /received a string "echo"/,
+    ],
+    [
+      "a raw Deno listener",
+      () => serve(raw as never, handler),
+      TypeError,
+      /netconn Listener or an address: received an? \w+/,
+    ],
+    [
+      "null options",
+      () => serve("127.0.0.1:0", handler, null as never),
+      TypeError,
+      /options object: received null/,
+    ],
+    [
+      "an array of options",
+      () => serve("127.0.0.1:0", handler, [] as never),
+      TypeError,
+      /options object: received an array/,
+    ],
+    [
+      "a misspelt option",
+      () => serve("127.0.0.1:0", handler, { maxConn: 5 } as never),
+      TypeError,
+      /serve has no option "maxConn": it takes onError, maxConns, idleTimeout/,
+    ],
+    [
+      "onError not a function",
+      () => serve("127.0.0.1:0", handler, { onError: "log" } as never),
+      TypeError,
+      /serve option "onError" must be a function: received a string "log"/,
+    ],
+    [
+      "maxConns a string",
+      () => serve("127.0.0.1:0", handler, { maxConns: "10" } as never),
+      TypeError,
+      /serve option "maxConns" must be a number: received a string "10"/,
+    ],
+    [
+      "maxConns 0",
+      () => serve("127.0.0.1:0", handler, { maxConns: 0 }),
+      RangeError,
+      /"maxConns" must be an integer >= 1: received the number 0/,
+    ],
+    [
+      "maxConns 1.5",
+      () => serve("127.0.0.1:0", handler, { maxConns: 1.5 }),
+      RangeError,
+      /received the number 1.5/,
+    ],
+    [
+      "maxConns NaN",
+      () => serve("127.0.0.1:0", handler, { maxConns: NaN }),
+      RangeError,
+      /received the number NaN/,
+    ],
+    [
+      "maxConns Infinity",
+      () => serve("127.0.0.1:0", handler, { maxConns: Infinity }),
+      RangeError,
+      /received the number Infinity/,
+    ],
+    [
+      "idleTimeout null",
+      () => serve("127.0.0.1:0", handler, { idleTimeout: null } as never),
+      TypeError,
+      /"idleTimeout" must be milliseconds: received null/,
+    ],
+    [
+      "idleTimeout 0",
+      () => serve("127.0.0.1:0", handler, { idleTimeout: 0 }),
+      RangeError,
+      /"idleTimeout" must be milliseconds > 0/,
+    ],
+    [
+      "idleTimeout -5",
+      () => serve("127.0.0.1:0", handler, { idleTimeout: -5 }),
+      RangeError,
+      /received the number -5/,
+    ],
+    [
+      "idleTimeout NaN",
+      () => serve("127.0.0.1:0", handler, { idleTimeout: NaN }),
+      RangeError,
+      /received the number NaN/,
+    ],
+    [
+      "idleTimeout too large",
+      () => serve("127.0.0.1:0", handler, { idleTimeout: 2 ** 31 }),
+      RangeError,
+      /<= 2147483647/,
+    ],
+    ["a bad address", () => serve("127.0.0.1", handler), NetError, /missing port/],
+    ["a port out of range", () => serve({ port: 70000 }, handler), NetError, /invalid port/],
+    ["a number address", () => serve(8080 as never, handler), NetError, /received the number 8080/],
+  ];
+  for (const [name, call, type, message] of cases) {
+    assert.throws(call, (e: unknown) => {
+      assert.ok(e instanceof type, `${name}: ${String(e)}`);
+      assert.match((e as Error).message, message, name);
+      return true;
+    }, name);
+  }
+  // A bad option with a good listener: the listener is left as it was, still the caller's.
+  await using ln = listen("127.0.0.1:0");
+  assert.throws(() => serve(ln, handler, { idleTimeout: -1 }), RangeError);
+  await using client = await dial(ln.addr);
+  await using accepted = await ln.accept();
+  assert.equal(accepted.remoteAddr.port, client.localAddr.port);
+});
+
+Deno.test("shutdown's options are checked; a bad one rejects, never throws", async () => {
+  await using server = serve("127.0.0.1:0", echo);
+  const cases: [unknown, typeof TypeError | typeof RangeError, RegExp][] = [
+    [null, TypeError, /options object: received null/],
+    [
+      { timout: 100 },
+      TypeError,
+      /Server.shutdown has no option "timout": it takes timeout, signal/,
+    ],
+    [{ timeout: "5s" }, TypeError, /"timeout" must be milliseconds: received a string "5s"/],
+    [{ timeout: -1 }, RangeError, /received the number -1/],
+    [{ timeout: NaN }, RangeError, /received the number NaN/],
+    [{ timeout: Infinity }, RangeError, /received the number Infinity/],
+    [
+      { signal: new AbortController() },
+      TypeError,
+      /"signal" must be an AbortSignal: received an AbortController/,
+    ],
+  ];
+  for (const [options, type, message] of cases) {
+    let promise: Promise<unknown> | undefined;
+    assert.doesNotThrow(() => promise = server.shutdown(options as never));
+    const error = await mustReject(promise!, type);
+    assert.match(error.message, message);
+  }
+  // Nothing started: the server still serves.
+  await using client = await dial(server.addr);
+  assert.equal(await roundTrip(client, "still"), "still");
+});
+
+/** A server whose handler, per the first line a client sends, idles, works or floods. */
+function lineServer(
+  onError: (e: unknown) => void = () => {},
+  hang: Promise<void> = Promise.resolve(),
+): Server {
+  return serve("127.0.0.1:0", async (conn) => {
+    await conn.write(encoder.encode("ok\n"));
+    const buf = new Uint8Array(64);
+    for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+      const line = decoder.decode(buf.subarray(0, n)).trim();
+      if (line === "slow") {
+        await new Promise((resolve) => setTimeout(resolve, 200)); // busy, not in read
+        await conn.write(encoder.encode("done\n"));
+      } else if (line === "flood") {
+        const chunk = new Uint8Array(64 * 1024);
+        for (;;) await conn.write(chunk); // the peer never reads: stuck in write
+      } else if (line === "hang") {
+        await hang; // work past any timeout, until the test ends it
+      }
+    }
+  }, { onError });
+}
+
+/** Dials and reads the "ok" greeting, so the handler runs. */
+async function greeted(server: Server): Promise<Conn> {
+  const conn = await dial(server.addr);
+  assert.equal(decoder.decode(await readAtLeast(conn, 3)), "ok\n");
+  return conn;
+}
+
+Deno.test("shutdown closes idle conns at once, lets busy ones finish, and refuses new dials", async () => {
+  const errors: unknown[] = [];
+  const server = lineServer((e) => errors.push(e));
+  await using idle = await greeted(server);
+  await using busy = await greeted(server);
+  await busy.write(encoder.encode("slow\n"));
+  await until(() => server.stats().idle === 1, 5000, "one idle conn");
+  const result = server.shutdown({ timeout: 5000 });
+  // The idle conn reads EOF at once: must return quickly...
+  assert.equal(await mustSettle(idle.read(new Uint8Array(1)), 1000, "the idle conn's EOF"), null);
+  // ...the port is closed...
+  await eventually(async () => {
+    await mustReject(dial(server.addr), NetError, 1000, "a dial after shutdown");
+  });
+  // ...and the busy one is not cut: its answer comes, then EOF once it waits in read again.
+  assert.equal(decoder.decode(await readAtLeast(busy, 5)), "done\n");
+  assert.equal(await mustSettle(busy.read(new Uint8Array(1)), 1000, "the busy conn's EOF"), null);
+  assert.deepEqual(await result, { finished: 2, forced: 0 });
+  await mustSettle(server.finished);
+  assert.deepEqual(errors, []); // closing idle conns is not an error
+});
+
+Deno.test("shutdown forces a stuck conn when the timeout passes, not before", async () => {
+  const server = lineServer();
+  await using stuck = await greeted(server);
+  await stuck.write(encoder.encode("flood\n"));
+  await readAtLeast(stuck, 1); // the flood started; nobody reads it from now on
+  await eventually(async (ms) => {
+    // Must not return before its timeout (the conn is busy writing)...
+    const result = server.shutdown({ timeout: ms * 4 });
+    await mustNotSettle(result, ms, "shutdown with a stuck conn");
+    // ...and must return soon after it.
+    assert.deepEqual(await mustSettle(result, ms * 4 + 2000), { finished: 0, forced: 1 });
+  }, { start: 50, cap: 400 });
+  await mustSettle(server.finished);
+  assert.deepEqual(server.stats().active, 0);
+});
+
+Deno.test("shutdown's signal forces what is left; close() is the hard form", async () => {
+  const work = Promise.withResolvers<void>();
+  const server = lineServer(() => {}, work.promise);
+  await using hang = await greeted(server);
+  await hang.write(encoder.encode("hang\n"));
+  await until(() => server.stats().idle === 0 && hang.stats().bytesWritten > 0);
+  const abort = new AbortController();
+  const result = server.shutdown({ signal: abort.signal });
+  await mustNotSettle(result, 100, "shutdown before the signal");
+  abort.abort();
+  assert.deepEqual(await mustSettle(result, 2000), { finished: 0, forced: 1 });
+  assert.equal(await mustSettle(hang.read(new Uint8Array(1))), null);
+  // The handler is still at work, its conn closed: finished waits for it.
+  await mustNotSettle(server.finished, 50, "finished while a handler runs");
+  server.close(); // changes nothing now
+  assert.deepEqual(await server.shutdown(), { finished: 0, forced: 1 });
+  work.resolve();
+  await mustSettle(server.finished);
+});
+
+Deno.test("close() wakes and closes every conn at once; their errors are not reported", async () => {
+  const errors: unknown[] = [];
+  const server = lineServer((e) => errors.push(e));
+  await using idle = await greeted(server);
+  await using stuck = await greeted(server);
+  await stuck.write(encoder.encode("flood\n"));
+  await readAtLeast(stuck, 1); // the flood started; nobody reads it from now on
+  const start = performance.now();
+  server.close();
+  await mustSettle(server.finished, 2000, "finished after close()");
+  const ms = performance.now() - start;
+  assert.ok(ms < 1000, `close took ${ms} ms`);
+  assert.equal(await idle.read(new Uint8Array(1)), null);
+  assert.deepEqual(errors, []);
+  assert.equal(server.stats().active, 0);
+});
+
+Deno.test("a conn is idle while a read waits with nothing buffered and no write queued", async (t) => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const makers: [string, () => Listener<Conn> | Listener<UnixConn>][] = [
+      ["tcp (kernel-first reads)", () => listen("127.0.0.1:0")],
+      ["unix (runtime reads only)", () => listen({ transport: "unix", path: `${dir}/idle.sock` })],
+    ];
+    for (const [name, make] of makers) {
+      await t.step(name, async () => {
+        await using ln = make() as Listener<Conn>;
+        await using client = await dial(ln.addr);
+        await using conn = await ln.accept();
+        const buf = new Uint8Array(8);
+        let calls = 0;
+        const onIdle = () => void calls++;
+        assert.equal(conn[WATCH_IDLE](onIdle), false, "no read: not idle");
+
+        // A read that waits: idle, and the watcher is told.
+        let read = conn.read(buf);
+        await until(() => calls > 0, 2000, "told once the read waits");
+        assert.equal(conn[WATCH_IDLE](onIdle), true);
+        await client.write(encoder.encode("abc"));
+        assert.equal(await read, 3);
+        assert.equal(conn[WATCH_IDLE](onIdle), false, "the read returned: not idle");
+
+        // Bytes buffered, unread: a read of 1 byte leaves 2 in the buffer.
+        await client.write(encoder.encode("xyz"));
+        assert.equal(await conn.read(buf.subarray(0, 1)), 1);
+        assert.equal(conn[WATCH_IDLE](onIdle), false, "bytes buffered: not idle");
+        assert.equal(await conn.read(buf), 2);
+
+        // A read that waits while a write is stuck: not idle until the write ends.
+        const { blocked } = await fillUntilBlocked(conn);
+        const before = calls;
+        read = conn.read(buf);
+        await new Promise((resolve) => setTimeout(resolve, 50)); // pacing, not an assertion
+        assert.equal(calls, before, "no idle call while a write is stuck");
+        assert.equal(conn[WATCH_IDLE](onIdle), false, "a write queued: not idle");
+        const drained = drainSome(client);
+        await blocked;
+        await until(() => calls > before, 2000, "told once the write ended");
+        assert.equal(conn[WATCH_IDLE](onIdle), true);
+        await client.write(encoder.encode("!"));
+        assert.equal(await read, 1);
+        client.close();
+        await drained;
+
+        // A read a deadline ended leaves its runtime read running; nobody waits: not idle.
+        assert.equal(conn[WATCH_IDLE](null), false);
+      });
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+/** Reads until EOF, ignoring errors; returns the bytes read. */
+async function drainSome(conn: Conn): Promise<number> {
+  try {
+    return await drain(conn);
+  } catch {
+    return -1;
+  }
+}
+
+Deno.test("a read a deadline ended is not idle; the next read that adopts it is", async () => {
+  await using ln = listen("127.0.0.1:0");
+  await using client = await dial(ln.addr);
+  await using conn = await ln.accept();
+  const buf = new Uint8Array(8);
+  let calls = 0;
+  conn[WATCH_IDLE](() => void calls++);
+  await until(() => true);
+  conn.setReadDeadline(Date.now() + 30);
+  await mustReject(conn.read(buf), TimeoutError);
+  assert.equal(conn[WATCH_IDLE](() => void calls++), false, "nobody waits");
+  conn.setReadDeadline(null);
+  const before = calls;
+  const read = conn.read(buf);
+  await until(() => calls > before, 2000, "told when a read waits again");
+  assert.equal(conn[WATCH_IDLE](null), true);
+  await client.write(encoder.encode("a"));
+  assert.equal(await read, 1);
+});
