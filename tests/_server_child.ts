@@ -11,7 +11,7 @@
 //     after 300 ms), frees the files on "free", and on "end" prints
 //     {"accepted","acceptRetries","errors"} and exits.
 //   deno run --allow-net tests/_server_child.ts sigterm
-//     Serves a line protocol: "slow" answers "done" after 300 ms; "flood"
+//     Serves a line protocol: "slow" answers "working", then "done" after 300 ms; "flood"
 //     writes until the peer reads (it never does). Prints {"port"}; on
 //     SIGTERM it calls shutdown({ timeout: 1000 }), prints the result with
 //     the ms it took, and exits 0.
@@ -111,6 +111,7 @@ async function sigterm(): Promise<void> {
     for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
       const line = new TextDecoder().decode(buf.subarray(0, n)).trim();
       if (line === "slow") {
+        await conn.write(encoder.encode("working\n"));
         await new Promise((resolve) => setTimeout(resolve, 300));
         await conn.write(encoder.encode("done\n"));
       } else if (line === "flood") {

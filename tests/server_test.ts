@@ -17,6 +17,7 @@ import {
   type UnixConn,
 } from "../mod.ts";
 import { WATCH_IDLE } from "../_idle.ts";
+import { Backoff, isTemporaryAcceptError } from "../_accept_retry.ts";
 import { FaultProxy } from "../testing/mod.ts";
 import {
   drain,
@@ -522,4 +523,192 @@ Deno.test("a read a deadline ended is not idle; the next read that adopts it is"
   assert.equal(conn[WATCH_IDLE](null), true);
   await client.write(encoder.encode("a"));
   assert.equal(await read, 1);
+});
+
+Deno.test("maxConns: at the limit clients wait in the backlog; a conn that ends lets the next in", async () => {
+  const release = [Promise.withResolvers<void>(), Promise.withResolvers<void>()];
+  let started = 0;
+  await using server = serve("127.0.0.1:0", async (conn) => {
+    const mine = started++;
+    await conn.write(encoder.encode(`${mine}`));
+    if (mine < 2) await release[mine]!.promise;
+  }, { maxConns: 2 });
+  await using a = await dial(server.addr);
+  await using b = await dial(server.addr);
+  assert.equal(decoder.decode(await readAtLeast(a, 1)), "0");
+  assert.equal(decoder.decode(await readAtLeast(b, 1)), "1");
+  // The third dial completes in the kernel's backlog, but nobody serves it...
+  await using c = await dial(server.addr);
+  const third = readAtLeast(c, 1);
+  await mustNotSettle(third, 100, "the third conn's greeting at the limit");
+  assert.equal(server.stats().accepted, 2);
+  // ...until a conn ends.
+  release[0]!.resolve();
+  assert.equal(decoder.decode(await mustSettle(third, 2000)), "2");
+  release[1]!.resolve();
+});
+
+Deno.test("idleTimeout closes a conn that read nothing for that long, not one that reads", async () => {
+  await eventually(async (ms) => {
+    await using server = serve("127.0.0.1:0", echo, { idleTimeout: ms });
+    await using quiet = await dial(server.addr);
+    await using chatty = await dial(server.addr);
+    const quietEnd = quiet.read(new Uint8Array(1));
+    // Must not close before the timeout...
+    await mustNotSettle(quietEnd, ms * 0.75, "the quiet conn before idleTimeout");
+    // ...while the chatty one, sending every ms/4, stays.
+    for (let i = 0; i < 8; i++) {
+      assert.equal(await roundTrip(chatty, "."), ".");
+      await new Promise((resolve) => setTimeout(resolve, ms / 4)); // pacing the chatty client
+    }
+    // ...and must close soon after it (the sweep runs every ms/4).
+    assert.equal(await mustSettle(quietEnd, ms * 2, "the quiet conn closed"), null);
+    assert.equal(await roundTrip(chatty, "still"), "still");
+  }, { start: 100, cap: 800 });
+});
+
+Deno.test("temporary accept errors back off and retry; other errors and close end the iterator", async () => {
+  assert.equal(isTemporaryAcceptError(new Error("Too many open files (os error 24)")), true);
+  assert.equal(isTemporaryAcceptError(new Error("Cannot allocate memory (os error 12)")), true);
+  assert.equal(isTemporaryAcceptError(new Deno.errors.ConnectionAborted("aborted")), true);
+  assert.equal(isTemporaryAcceptError(new Error("Bad file descriptor (os error 9)")), false);
+  assert.equal(isTemporaryAcceptError(new ClosedError({ op: "accept" })), false);
+  assert.equal(isTemporaryAcceptError(new TimeoutError({ op: "accept" })), false);
+  assert.equal(isTemporaryAcceptError("Too many open files"), false);
+  const backoff = new Backoff();
+  const pauses = Array.from({ length: 10 }, () => backoff.next());
+  assert.deepEqual(pauses, [5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+  backoff.reset();
+  assert.equal(backoff.next(), 5);
+  // A listener with a passed deadline: the iterator throws, as before.
+  await using ln = listen("127.0.0.1:0");
+  ln.setDeadline(1);
+  await mustReject(
+    (async () => {
+      for await (const _ of ln) assert.fail("nothing to accept");
+    })(),
+    TimeoutError,
+  );
+});
+
+/** A child process with its stdin and its JSON lines. */
+interface Child extends AsyncDisposable {
+  line(): Promise<Record<string, unknown>>;
+  send(command: string): Promise<void>;
+  process: Deno.ChildProcess;
+}
+
+/** Starts tests/_server_child.ts under `bash -c` (for ulimit). */
+function startChild(prefix: string, flags: string[], ...args: string[]): Child {
+  const module = new URL("./_server_child.ts", import.meta.url).pathname;
+  const command = [Deno.execPath(), "run", "--no-prompt", ...flags, module, ...args]
+    .map((a) => `'${a}'`).join(" ");
+  const process = new Deno.Command("bash", {
+    args: ["-c", `${prefix}exec ${command}`],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(process.stderr).text();
+  const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const writer = process.stdin.getWriter();
+  let text = "";
+  return {
+    process,
+    async line() {
+      for (;;) {
+        const end = text.indexOf("\n");
+        if (end >= 0) {
+          const line = text.slice(0, end);
+          text = text.slice(end + 1);
+          return JSON.parse(line);
+        }
+        const { value, done } = await mustSettle(reader.read(), 20_000, "a line from the child");
+        if (done) assert.fail(`the child ended: ${await stderr}`);
+        text += value;
+      }
+    },
+    send: (command) => writer.write(encoder.encode(command + "\n")),
+    async [Symbol.asyncDispose]() {
+      await writer.close().catch(() => {});
+      try {
+        process.kill();
+      } catch { /* exited */ }
+      await process.status;
+      await reader.cancel().catch(() => {});
+      await stderr;
+    },
+  };
+}
+
+for (const mode of ["serve", "iterate"]) {
+  Deno.test({
+    name: `EMFILE: ${mode} survives running out of descriptors and serves once they are free`,
+    ...needs("bash"),
+    fn: async () => {
+      await using child = startChild(
+        "ulimit -n 256 && ",
+        ["--allow-net", "--allow-read"],
+        "emfile",
+        mode,
+      );
+      const { port } = await child.line() as { port: number };
+      // The kernel completes these in the backlog; every accept of them fails with EMFILE.
+      const clients = await Promise.all([0, 1, 2].map(() => dial({ hostname: "127.0.0.1", port })));
+      try {
+        const greetings = clients.map((c) => readAtLeast(c, 3));
+        await child.send("wait");
+        const { retries } = await child.line() as { retries: number };
+        if (mode === "serve") assert.ok(retries >= 3, `retries: ${retries}`);
+        await mustNotSettle(Promise.any(greetings), 50, "a greeting while descriptors are out");
+        await child.send("free");
+        await child.line();
+        const texts = await mustSettle(Promise.all(greetings), 3000, "greetings once freed");
+        assert.deepEqual(texts.map((t) => decoder.decode(t)), ["ok\n", "ok\n", "ok\n"]);
+      } finally {
+        for (const c of clients) c.close();
+      }
+      await child.send("end");
+      const end = await child.line();
+      assert.equal(end.accepted, 3);
+      assert.equal(end.errors, 0);
+      if (mode === "serve") assert.ok((end.acceptRetries as number) >= 3);
+      assert.equal((await child.process.status).code, 0);
+    },
+  });
+}
+
+Deno.test({
+  name: "SIGTERM: the child's handler shuts down gracefully: idle now, busy finished, stuck forced",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    // Without --allow-ffi: the runtime-read path of the idle hook.
+    await using child = startChild("", ["--allow-net"], "sigterm");
+    const { port } = await child.line() as { port: number };
+    const addr = { hostname: "127.0.0.1", port };
+    await using idle = await dial(addr);
+    await using busy = await dial(addr);
+    await using stuck = await dial(addr);
+    for (const c of [idle, busy, stuck]) {
+      assert.equal(decoder.decode(await readAtLeast(c, 3)), "ok\n");
+    }
+    await stuck.write(encoder.encode("flood\n"));
+    await readAtLeast(stuck, 1);
+    await busy.write(encoder.encode("slow\n"));
+    assert.equal(decoder.decode(await readAtLeast(busy, 8)), "working\n");
+    const start = performance.now();
+    child.process.kill("SIGTERM");
+    const idleEnd = await mustSettle(idle.read(new Uint8Array(1)), 1000, "the idle conn's EOF");
+    const idleMs = performance.now() - start;
+    assert.equal(idleEnd, null);
+    assert.equal(decoder.decode(await readAtLeast(busy, 5)), "done\n");
+    const result = await child.line();
+    assert.equal(result.finished, 2);
+    assert.equal(result.forced, 1);
+    assert.ok((result.ms as number) >= 900, `forced after the 1000 ms timeout: ${result.ms}`);
+    assert.equal((await child.process.status).code, 0);
+    console.log(
+      `SIGTERM: idle conn closed after ${idleMs.toFixed(1)} ms; shutdown took ${result.ms} ms`,
+    );
+  },
 });
