@@ -229,7 +229,10 @@ export class Conn implements AsyncDisposable {
       : "tcp";
     this.#sock = tcp ? { localAddr: this.#localAddr, remoteAddr: this.#remoteAddr } : null;
     this.#reader = new Reader({
-      read: (p) => this.#runtimeRead(conn.read(p)),
+      read: (p) => {
+        if (this.#onIdle !== null) this.#checkIdleSoon(); // a read starts waiting
+        return conn.read(p);
+      },
       kernel: () => this.#kernelSocket(),
       deadline: this.#readDeadline,
       error: (failure) => this.#error("read", failure),
@@ -347,7 +350,7 @@ export class Conn implements AsyncDisposable {
       return early === undefined ? Promise.resolve(0) : Promise.reject(early);
     }
     const op = this.#reader.read(p, signal);
-    if (this.#onIdle !== null) queueMicrotask(() => this.#notifyIdle());
+    if (this.#onIdle !== null) this.#checkIdleSoon(); // it may wait (or adopt a stranded read)
     return op;
   }
 
@@ -373,16 +376,21 @@ export class Conn implements AsyncDisposable {
       return Promise.reject(e);
     }
     const op = this.#queue().write(p, signal);
-    if (this.#onIdle !== null) op.then(() => this.#notifyIdle(), () => this.#notifyIdle());
+    if (this.#onIdle !== null) {
+      const done = (): void => this.#checkIdleSoon(); // the last write's end may leave it idle
+      op.then(done, done);
+    }
     return op;
   }
 
   // The idle hook (_idle.ts), for serve()'s shutdown: idle is a read waiting
-  // on the runtime with nothing buffered (#reader.waiting, and its runtime
-  // read not settled yet), and no write queued or in flight. Hooked where a
-  // read starts (read(), #runtimeRead) and where a write ends (write()).
+  // on the runtime with nothing buffered (#reader.waiting) and no write
+  // queued or in flight. Hooked where a read starts (read(), and the runtime
+  // read the reader starts), where a write ends (write()) and in close().
+  // Telling waits a timer turn: a runtime read that completed without
+  // waiting settles within the turn it was made in, and is not idle.
   #onIdle: (() => void) | null = null;
-  #runtimeReads = 0; // runtime reads in flight
+  #idleCheck: ReturnType<typeof setTimeout> | undefined = undefined;
 
   /**
    * Registers (null removes) a callback called each time the conn turns idle;
@@ -390,26 +398,15 @@ export class Conn implements AsyncDisposable {
    */
   [WATCH_IDLE](onIdle: (() => void) | null): boolean {
     this.#onIdle = onIdle;
-    return this.#isIdle();
+    return !this.#closed && this.#reader.waiting && (this.#writes?.depth ?? 0) === 0;
   }
 
-  #isIdle(): boolean {
-    return !this.#closed && this.#runtimeReads > 0 && this.#reader.waiting &&
-      (this.#writes?.depth ?? 0) === 0;
-  }
-
-  #notifyIdle(): void {
-    if (this.#onIdle !== null && this.#isIdle()) this.#onIdle();
-  }
-
-  /** Counts a runtime read while it is in flight; tells the watcher once it waits. */
-  #runtimeRead(op: Promise<number | null>): Promise<number | null> {
-    this.#runtimeReads++;
-    const done = (): void => void this.#runtimeReads--;
-    op.then(done, done);
-    // A microtask later the read has settled if it did not wait (an eager op).
-    if (this.#onIdle !== null) queueMicrotask(() => this.#notifyIdle());
-    return op;
+  #checkIdleSoon(): void {
+    this.#idleCheck ??= setTimeout(() => {
+      this.#idleCheck = undefined;
+      const onIdle = this.#onIdle;
+      if (onIdle !== null && this[WATCH_IDLE](onIdle)) onIdle();
+    }, 0);
   }
 
   /**
@@ -601,6 +598,7 @@ export class Conn implements AsyncDisposable {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#idleCheck);
     this.#writes?.close();
     this.#reader.close();
     this.#readDeadline.dispose();
