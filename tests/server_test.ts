@@ -18,6 +18,7 @@ import {
 } from "../mod.ts";
 import { WATCH_IDLE } from "../_idle.ts";
 import { Backoff, isTemporaryAcceptError } from "../_accept_retry.ts";
+import { serveResp } from "../examples/resp_server.ts";
 import { FaultProxy } from "../testing/mod.ts";
 import {
   drain,
@@ -711,4 +712,130 @@ Deno.test({
       `SIGTERM: idle conn closed after ${idleMs.toFixed(1)} ms; shutdown took ${result.ms} ms`,
     );
   },
+});
+
+/** A handler that sends `size` bytes, then waits in read until EOF. */
+function sender(size: number): (conn: Conn) => Promise<void> {
+  return async (conn) => {
+    await conn.write(new Uint8Array(size).fill(7));
+    const buf = new Uint8Array(64);
+    while (await conn.read(buf) !== null) { /* until EOF */ }
+  };
+}
+
+Deno.test("a slow client behind FaultProxy gets its whole answer through a shutdown", async () => {
+  const size = 4 << 20;
+  const errors: unknown[] = [];
+  const server = serve("127.0.0.1:0", sender(size), { onError: (e) => void errors.push(e) });
+  await using proxy = new FaultProxy(server.addr, {
+    faults: [{ kind: "bandwidth", bytesPerSecond: 8 << 20, direction: "downstream" }],
+  });
+  await using client = await dial(proxy.addr);
+  await readAtLeast(client, 1); // the answer is on its way, at 8 MiB/s
+  const start = performance.now();
+  const result = server.shutdown({ timeout: 10_000 });
+  const got = readAtLeast(client, size); // 1 byte was read already: all but one, then EOF
+  assert.equal((await mustSettle(got, 10_000, "the whole answer")).length, size - 1);
+  assert.deepEqual(await mustSettle(result, 10_000), { finished: 1, forced: 0 });
+  const ms = performance.now() - start;
+  assert.equal(await mustSettle(client.read(new Uint8Array(1))), null);
+  assert.deepEqual(errors, []);
+  console.log(`slow client: 4 MiB at 8 MiB/s finished through shutdown in ${ms.toFixed(0)} ms`);
+  await server.finished;
+});
+
+Deno.test({
+  name: "a client reset by FaultProxy during shutdown: its error is reported, shutdown ends",
+  ignore: !FaultProxy.resetSupported(),
+  fn: async () => {
+    const errors: unknown[] = [];
+    const server = serve("127.0.0.1:0", sender(16 << 20), { onError: (e) => void errors.push(e) });
+    await using proxy = new FaultProxy(server.addr, {
+      faults: [{ kind: "bandwidth", bytesPerSecond: 4 << 20, direction: "downstream" }],
+    });
+    await using client = await dial(proxy.addr);
+    await readAtLeast(client, 1);
+    const result = server.shutdown({ timeout: 10_000 });
+    await mustNotSettle(result, 50, "shutdown while the answer flows");
+    proxy.add({ kind: "reset", after: 1, direction: "downstream" }); // resets the open conn
+    const start = performance.now();
+    assert.deepEqual(await mustSettle(result, 5000), { finished: 1, forced: 0 });
+    const ms = performance.now() - start;
+    assert.equal(errors.length, 1);
+    assert.ok(errors[0] instanceof NetError, String(errors[0]));
+    assert.ok(["reset", "broken-pipe"].includes(errors[0].kind), errors[0].kind);
+    await mustReject(drain(client), NetError);
+    console.log(`reset client: shutdown ended ${ms.toFixed(0)} ms after the reset`);
+    await server.finished;
+  },
+});
+
+Deno.test({
+  name: "after 20,000 conns served, descriptors and heap are back (bench/server_conns.ts)",
+  ignore: Deno.build.os !== "linux", // it counts /proc/self/fd
+  fn: async () => {
+    // 20,000 here to keep the suite short; `deno task bench:conns` runs 100,000.
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--v8-flags=--expose-gc",
+        new URL("../bench/server_conns.ts", import.meta.url).pathname,
+        "--conns=20000",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = decoder.decode(out.stdout) + decoder.decode(out.stderr);
+    assert.equal(out.code, 0, text);
+    assert.match(text, /descriptors and heap came back/);
+    assert.match(text, /errors 0/);
+  },
+});
+
+/** Skips, with a message once, when redis-benchmark (Debian's redis-tools) is missing. */
+const REDIS_BENCHMARK = needs("redis-benchmark");
+
+Deno.test({
+  name: "redis-benchmark with 50 clients against the RESP example on serve(): no errors",
+  ...REDIS_BENCHMARK,
+  fn: async () => {
+    await using server = serveResp("127.0.0.1:0");
+    const out = await new Deno.Command("redis-benchmark", {
+      args: ["-h", "127.0.0.1", "-p", `${server.addr.port}`, "-c", "50", "-n", "5000"]
+        .concat(["-t", "ping,set,get", "--csv"]),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = decoder.decode(out.stdout);
+    const stderr = decoder.decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    assert.doesNotMatch(stdout + stderr, /error/i);
+    const tests = stdout.split("\n").slice(1).filter((l) => l !== "").map((l) => l.split(",")[0]);
+    assert.deepEqual(tests, ['"PING_INLINE"', '"PING_MBULK"', '"SET"', '"GET"']);
+    assert.equal(server.stats().errors, 0);
+    assert.ok(server.stats().accepted >= 50);
+  },
+});
+
+Deno.test("the RESP example answers PING, SET, GET, pipelined and split, and refuses garbage", async () => {
+  await using server = serveResp("127.0.0.1:0");
+  await using client = await dial(server.addr);
+  const ask = async (text: string, want: string) => {
+    await client.write(encoder.encode(text));
+    assert.equal(decoder.decode(await readAtLeast(client, want.length)), want);
+  };
+  await ask("*1\r\n$4\r\nPING\r\n", "+PONG\r\n");
+  await ask("PING\r\n", "+PONG\r\n");
+  await ask(
+    "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+    "+OK\r\n$5\r\nhello\r\n",
+  );
+  await ask("*2\r\n$3\r\nGET\r\n$7\r\nmissing\r\n", "$-1\r\n");
+  // A command split across writes waits for its rest.
+  await client.write(encoder.encode("*2\r\n$3\r\nGE"));
+  await ask("T\r\n$1\r\nk\r\n", "$5\r\nhello\r\n");
+  await ask("*1\r\n$3\r\nDEL\r\n", "-ERR unknown command 'DEL'\r\n");
+  await ask("*1\r\n$x\r\n", "-ERR Protocol error: bad number\r\n");
+  assert.equal(await client.read(new Uint8Array(1)), null); // the session ended
 });
