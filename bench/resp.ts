@@ -17,7 +17,7 @@ import { respSession } from "../examples/resp_server.ts";
 
 type Variant = "raw" | "netconn" | "netconn-no-ffi" | "loop" | "loop-no-ffi";
 
-async function serveOne(kind: string): Promise<void> {
+function serveOne(kind: string): void {
   const store = new Map<string, Uint8Array>();
   let port: number;
   if (kind === "raw") {
@@ -193,5 +193,5 @@ function push(
   table.get(v)!.set(test, list);
 }
 
-if (Deno.args[0] === "serve") await serveOne(Deno.args[1] ?? "netconn");
+if (Deno.args[0] === "serve") serveOne(Deno.args[1] ?? "netconn");
 else await main();

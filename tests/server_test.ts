@@ -19,6 +19,7 @@ import {
 import { WATCH_IDLE } from "../_idle.ts";
 import { Backoff, isTemporaryAcceptError } from "../_accept_retry.ts";
 import { serveResp } from "../examples/resp_server.ts";
+import { serveChat } from "../examples/chat.ts";
 import { FaultProxy } from "../testing/mod.ts";
 import {
   drain,
@@ -57,14 +58,6 @@ async function until(check: () => boolean, limitMs = 5000, what = "the condition
     }
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
-}
-
-/** A server whose handler runs the test's code; disposing closes it and waits. */
-function onEachConn(
-  handler: (conn: Conn) => Promise<void>,
-  options: Parameters<typeof serve>[2] = {},
-): Server {
-  return serve("127.0.0.1:0", handler, { onError: () => {}, ...options });
 }
 
 Deno.test("serve echoes on many conns at once, and stats count them", async () => {
@@ -838,4 +831,26 @@ Deno.test("the RESP example answers PING, SET, GET, pipelined and split, and ref
   await ask("*1\r\n$3\r\nDEL\r\n", "-ERR unknown command 'DEL'\r\n");
   await ask("*1\r\n$x\r\n", "-ERR Protocol error: bad number\r\n");
   assert.equal(await client.read(new Uint8Array(1)), null); // the session ended
+});
+
+Deno.test("the chat example passes lines between clients and shuts down with them idle", async () => {
+  const server = serveChat("127.0.0.1:0");
+  await using a = await dial(server.addr);
+  const welcome = (n: number) => `* welcome, ${a.localAddr}; ${n} here\n`;
+  assert.equal(decoder.decode(await readAtLeast(a, welcome(1).length)), welcome(1));
+  await using b = await dial(server.addr);
+  const joined = `* ${b.localAddr} joined\n`;
+  assert.equal(decoder.decode(await readAtLeast(a, joined.length)), joined);
+  const bWelcome = `* welcome, ${b.localAddr}; 2 here\n`;
+  assert.equal(decoder.decode(await readAtLeast(b, bWelcome.length)), bWelcome);
+  await a.write(encoder.encode("hi there\n"));
+  const said = `${a.localAddr}: hi there\n`;
+  assert.equal(decoder.decode(await readAtLeast(b, said.length)), said);
+  assert.deepEqual(await mustSettle(server.shutdown({ timeout: 5000 }), 2000), {
+    finished: 2,
+    forced: 0,
+  });
+  // Each saw the other leave (or the close came first), then EOF.
+  await mustSettle(drain(a));
+  await mustSettle(drain(b));
 });
