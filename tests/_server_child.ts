@@ -6,9 +6,10 @@
 //     Serves (with serve(), or with `for await` over a listener) a handler
 //     that writes "ok\n" and waits for EOF. Then opens /dev/null until the
 //     open-file limit is reached (run it under `ulimit -n`), and prints
-//     {"port"}. Each accept now fails with EMFILE. It prints {"retries"} once
-//     3 accepts have been retried (serve) or once a conn is pending (iterate,
-//     after 300 ms), frees the files on "free", and on "end" prints
+//     {"port"}. Each accept now fails with EMFILE. On "wait" it prints
+//     {"retries"} once 6 accepts have been retried (serve: 5 + 10 + ... +
+//     160 ms of back-off) or after 300 ms (iterate), frees the files on
+//     "free", and on "end" prints
 //     {"accepted","acceptRetries","errors"} and exits.
 //   deno run --allow-net tests/_server_child.ts sigterm
 //     Serves a line protocol: "slow" answers "working", then "done" after 300 ms; "flood"
@@ -74,6 +75,12 @@ async function emfile(mode: string): Promise<void> {
       await Promise.all(handlers);
     };
   }
+  // Deno 2.9 sets up its signal handling lazily, within a second of start,
+  // and panics if no descriptor is free then: set it up now, before the
+  // descriptors run out.
+  const noop = (): void => {};
+  Deno.addSignalListener("SIGUSR2", noop);
+  Deno.removeSignalListener("SIGUSR2", noop);
   const files: Deno.FsFile[] = [];
   try {
     for (;;) files.push(Deno.openSync("/dev/null"));
@@ -87,7 +94,7 @@ async function emfile(mode: string): Promise<void> {
       // Tells the parent once accepts are failing (serve counts them).
       const started = performance.now();
       sawRetries = setInterval(() => {
-        if (retries() >= 3 || (mode === "iterate" && performance.now() - started > 300)) {
+        if (retries() >= 6 || (mode === "iterate" && performance.now() - started > 300)) {
           clearInterval(sawRetries);
           print({ retries: retries() });
         }
