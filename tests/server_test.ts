@@ -855,3 +855,28 @@ Deno.test("the chat example passes lines between clients and shuts down with the
   await mustSettle(drain(a));
   await mustSettle(drain(b));
 });
+
+Deno.test("a second shutdown with a shorter timeout forces sooner; both get the same result", async () => {
+  const server = lineServer();
+  await using stuck = await greeted(server);
+  await stuck.write(encoder.encode("flood\n"));
+  await readAtLeast(stuck, 1);
+  const long = server.shutdown({ timeout: 60_000 });
+  await mustNotSettle(long, 50, "the long shutdown");
+  const short = server.shutdown({ timeout: 10 });
+  assert.deepEqual(await mustSettle(short, 2000), { finished: 0, forced: 1 });
+  assert.deepEqual(await long, { finished: 0, forced: 1 });
+  await server.finished;
+});
+
+Deno.test("a server whose listener is closed under it stops as by shutdown", async () => {
+  const ln = listen("127.0.0.1:0");
+  const server = serve(ln, echo);
+  await using client = await dial(ln.addr);
+  assert.equal(await roundTrip(client, "before"), "before");
+  ln.close();
+  // The open conn was idle: closed, as a shutdown would; then finished.
+  assert.equal(await mustSettle(client.read(new Uint8Array(1))), null);
+  await mustSettle(server.finished);
+  assert.deepEqual(await server.shutdown(), { finished: 1, forced: 0 });
+});
