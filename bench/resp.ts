@@ -7,7 +7,9 @@
 // kernel-first I/O, and without it); the rounds alternate the servers so
 // that load from elsewhere lands on all of them. Per command (PING_INLINE,
 // PING_MBULK, SET, GET) it prints each server's median requests per second
-// and netconn's ratio to raw Deno. redis-benchmark must report no errors.
+// and netconn's ratio to raw Deno, and the CPU time each server process spent
+// per request (read from /proc: steadier than req/s on a loaded machine).
+// redis-benchmark must report no errors.
 //
 //   deno run --allow-net [--allow-ffi] bench/resp.ts serve raw|netconn
 //     one server, printing its port; the driver starts these.
@@ -53,7 +55,23 @@ function flag(name: string, fallback: number): number {
 }
 
 /** Starts a server process; returns its port and a stop function. */
-async function start(variant: Variant): Promise<{ port: number; stop: () => Promise<void> }> {
+/** A server process: its port, its CPU time so far, and how to stop it. */
+interface ServerProcess {
+  port: number;
+  cpuMs(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** A process's CPU time (user + system) in ms, from /proc (read with cat: Deno guards /proc). */
+async function cpuMs(pid: number): Promise<number> {
+  const out = await new Deno.Command("cat", { args: [`/proc/${pid}/stat`], stdout: "piped" })
+    .output();
+  const stat = new TextDecoder().decode(out.stdout);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime: 100 ticks a second
+}
+
+async function start(variant: Variant): Promise<ServerProcess> {
   const flags = variant.endsWith("no-ffi") || variant === "raw"
     ? ["--allow-net"]
     : ["--allow-net", "--allow-ffi"];
@@ -73,6 +91,7 @@ async function start(variant: Variant): Promise<{ port: number; stop: () => Prom
   const { port } = JSON.parse(text.slice(0, text.indexOf("\n")));
   return {
     port,
+    cpuMs: () => cpuMs(child.pid),
     stop: async () => {
       child.kill("SIGKILL");
       await child.status;
@@ -126,6 +145,11 @@ const NAMES: Record<Variant, string> = {
   "loop-no-ffi": "netconn loop without --allow-ffi",
 };
 
+/** Rates as whole numbers, CPU times with two decimals. */
+function show(x: number): string {
+  return x < 100 ? x.toFixed(2) : x.toFixed(0);
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -149,7 +173,14 @@ async function main(): Promise<void> {
       const server = await start(variant);
       try {
         await benchmark(server.port, clients, 10_000, "ping"); // warm-up: the JIT, the pools
-        got.set(variant, await benchmark(server.port, clients, requests, "ping,set,get"));
+        const cpuBefore = await server.cpuMs();
+        const rates = await benchmark(server.port, clients, requests, "ping,set,get");
+        // CPU per request: what the server spent, whatever else the machine was doing.
+        rates.set(
+          "server CPU µs/request",
+          (await server.cpuMs() - cpuBefore) * 1000 / (requests * 4),
+        );
+        got.set(variant, rates);
       } finally {
         await server.stop();
       }
@@ -157,27 +188,29 @@ async function main(): Promise<void> {
     for (const variant of variants) {
       for (const [test, value] of got.get(variant)!) {
         push(rps, variant, test, value);
-        push(ratios, variant, test, value / got.get("raw")!.get(test)!);
+        const raw = got.get("raw")!.get(test)!;
+        // A ratio above 1 is netconn doing better: more requests a second, less CPU each.
+        push(ratios, variant, test, test.includes("CPU") ? raw / value : value / raw);
       }
     }
   }
   console.log(
     `redis-benchmark -c ${clients} -n ${requests} -t ping,set,get: median of ${rounds} rounds, ` +
-      "ratios taken within each round; redis-benchmark reported no errors",
+      "ratios taken within each round; redis-benchmark reported no errors. Rows: requests a " +
+      "second, and the server's CPU time a request (its ratio is raw ÷ netconn: above 1, " +
+      "netconn spends less)",
   );
   const others = variants.slice(1);
   console.log(
-    `| test | raw req/s | ${others.map((v) => `${NAMES[v]} req/s | ratio`).join(" | ")} |`,
+    `| test | raw | ${others.map((v) => `${NAMES[v]} | ratio`).join(" | ")} |`,
   );
   console.log(`| --- | ---: | ${others.map(() => "---: | ---:").join(" | ")} |`);
   for (const test of rps.get("raw")!.keys()) {
     const cells = others.map((v) =>
-      `${median(rps.get(v)!.get(test)!).toFixed(0)} | ${
-        median(ratios.get(v)!.get(test)!).toFixed(2)
-      }×`
+      `${show(median(rps.get(v)!.get(test)!))} | ${median(ratios.get(v)!.get(test)!).toFixed(2)}×`
     );
     console.log(
-      `| ${test} | ${median(rps.get("raw")!.get(test)!).toFixed(0)} | ${cells.join(" | ")} |`,
+      `| ${test} | ${show(median(rps.get("raw")!.get(test)!))} | ${cells.join(" | ")} |`,
     );
   }
 }
