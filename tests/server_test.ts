@@ -448,7 +448,12 @@ Deno.test("a conn is idle while a read waits with nothing buffered and no write 
         await using conn = await ln.accept();
         const buf = new Uint8Array(8);
         let calls = 0;
-        const onIdle = () => void calls++;
+        let called = Promise.withResolvers<void>(); // resolved by the next call
+        const onIdle = () => {
+          calls++;
+          called.resolve();
+          called = Promise.withResolvers<void>();
+        };
         assert.equal(conn[WATCH_IDLE](onIdle), false, "no read: not idle");
 
         // A read that waits: idle, and the watcher is told.
@@ -467,21 +472,22 @@ Deno.test("a conn is idle while a read waits with nothing buffered and no write 
 
         // A read that waits while a write is stuck: not idle until the write ends.
         const { blocked } = await fillUntilBlocked(conn);
-        const before = calls;
+        const next = called.promise;
         read = conn.read(buf);
-        await new Promise((resolve) => setTimeout(resolve, 50)); // pacing, not an assertion
-        assert.equal(calls, before, "no idle call while a write is stuck");
+        // Must not be told while the write is stuck...
+        await mustNotSettle(next, 50, "an idle call while a write is stuck");
         assert.equal(conn[WATCH_IDLE](onIdle), false, "a write queued: not idle");
         const drained = drainSome(client);
         await blocked;
-        await until(() => calls > before, 2000, "told once the write ended");
+        // ...and must be, once it ended.
+        await mustSettle(next, 2000, "the idle call once the write ended");
         assert.equal(conn[WATCH_IDLE](onIdle), true);
         await client.write(encoder.encode("!"));
         assert.equal(await read, 1);
         client.close();
         await drained;
 
-        // A read a deadline ended leaves its runtime read running; nobody waits: not idle.
+        // No read waits now: not idle; null unregisters.
         assert.equal(conn[WATCH_IDLE](null), false);
       });
     }
