@@ -189,9 +189,7 @@ export function serve(
   handler: Handler<Conn> | Handler<UnixConn>,
   options?: ServeOptions<Conn> | ServeOptions<UnixConn>,
 ): Server<Conn> | Server<UnixConn> {
-  if (typeof handler !== "function") {
-    throw new TypeError(`serve takes a handler function: received ${describe(handler)}`);
-  }
+  checkHandler(handler, "serve");
   const checked = checkServeOptions(options as ServeOptions<Conn> | undefined);
   if (!(target instanceof Listener)) {
     if (
@@ -205,6 +203,13 @@ export function serve(
   }
   const ln = target instanceof Listener ? target : listen(target as Address);
   return new Server(ln as Listener<Conn>, handler as Handler<Conn>, checked);
+}
+
+/** Throws a TypeError unless `handler` is a function. */
+function checkHandler(handler: unknown, where: string): void {
+  if (typeof handler !== "function") {
+    throw new TypeError(`${where} takes a handler function: received ${describe(handler)}`);
+  }
 }
 
 /** Throws for an option key that is not in `known`. */
@@ -221,28 +226,29 @@ function checkKeys(options: object, known: string[], where: string): void {
 /** Checks serve's options, every one, before anything starts. */
 function checkServeOptions<C extends Conn | UnixConn>(
   options: ServeOptions<C> | undefined,
+  where = "serve",
 ): ServeOptions<C> {
-  const checked = checkOptions(options, "serve");
-  checkKeys(checked, SERVE_OPTIONS, "serve");
+  const checked = checkOptions(options, where);
+  checkKeys(checked, SERVE_OPTIONS, where);
   const { onError, maxConns, idleTimeout } = checked;
   if (onError !== undefined && typeof onError !== "function") {
-    throw optionError("serve", "onError", "a function", onError);
+    throw optionError(where, "onError", "a function", onError);
   }
   if (maxConns !== undefined) {
-    if (typeof maxConns !== "number") throw optionError("serve", "maxConns", "a number", maxConns);
+    if (typeof maxConns !== "number") throw optionError(where, "maxConns", "a number", maxConns);
     if (!Number.isInteger(maxConns) || maxConns < 1) {
       throw new RangeError(
-        `serve option "maxConns" must be an integer >= 1: received ${describe(maxConns)}`,
+        `${where} option "maxConns" must be an integer >= 1: received ${describe(maxConns)}`,
       );
     }
   }
   if (idleTimeout !== undefined) {
     if (typeof idleTimeout !== "number") {
-      throw optionError("serve", "idleTimeout", "milliseconds", idleTimeout);
+      throw optionError(where, "idleTimeout", "milliseconds", idleTimeout);
     }
     if (!(idleTimeout > 0 && idleTimeout <= MAX_TIMER)) {
       throw new RangeError(
-        `serve option "idleTimeout" must be milliseconds > 0 and <= ${MAX_TIMER}: received ${
+        `${where} option "idleTimeout" must be milliseconds > 0 and <= ${MAX_TIMER}: received ${
           describe(idleTimeout)
         }`,
       );
@@ -343,13 +349,21 @@ export class Server<C extends Conn | UnixConn = Conn> implements AsyncDisposable
   #resolveFinished!: () => void;
 
   /**
-   * Use {@linkcode serve}.
+   * Serves `ln`, as {@linkcode serve} does with a listener; `serve` is the
+   * usual way.
    *
    * @param ln The listener, owned by the server from now on.
    * @param handler Runs for each conn.
-   * @param options Checked options.
+   * @param options onError, maxConns, idleTimeout.
+   * @throws {TypeError} As {@linkcode serve}, or if `ln` is not a netconn Listener.
+   * @throws {RangeError} As {@linkcode serve}.
    */
-  constructor(ln: Listener<C>, handler: Handler<C>, options: ServeOptions<C>) {
+  constructor(ln: Listener<C>, handler: Handler<C>, options?: ServeOptions<C>) {
+    if (!(ln instanceof Listener)) {
+      throw new TypeError(`new Server takes a netconn Listener: received ${describe(ln)}`);
+    }
+    checkHandler(handler, "new Server");
+    options = checkServeOptions(options, "new Server");
     this.#ln = ln;
     this.#handler = handler;
     this.#onError = options.onError ?? logError;

@@ -12,7 +12,7 @@ import {
   type Listener,
   NetError,
   serve,
-  type Server,
+  Server,
   TimeoutError,
   type UnixConn,
 } from "../mod.ts";
@@ -885,4 +885,24 @@ Deno.test("a server whose listener is closed under it stops as by shutdown", asy
   assert.equal(await mustSettle(client.read(new Uint8Array(1))), null);
   await mustSettle(server.finished);
   assert.deepEqual(await server.shutdown(), { finished: 1, forced: 0 });
+});
+
+Deno.test("new Server checks its arguments as serve does", async () => {
+  await using ln = listen("127.0.0.1:0");
+  assert.throws(
+    () => new Server(null as never, echo),
+    /new Server takes a netconn Listener: received null/,
+  );
+  assert.throws(() => new Server(ln, 5 as never), /new Server takes a handler function/);
+  assert.throws(
+    () => new Server(ln, echo, { idleTimout: 5 } as never),
+    /new Server has no option "idleTimout"/,
+  );
+  assert.throws(
+    () => new Server(ln, echo, { maxConns: -1 }),
+    /new Server option "maxConns" must be an integer >= 1/,
+  );
+  await using server = new Server(ln, echo);
+  await using client = await dial(ln.addr);
+  assert.equal(await roundTrip(client, "direct"), "direct");
 });
