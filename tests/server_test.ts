@@ -25,6 +25,7 @@ import {
   drain,
   eventually,
   fillUntilBlocked,
+  ipv6Available,
   mustNotSettle,
   mustReject,
   mustSettle,
@@ -905,4 +906,16 @@ Deno.test("new Server checks its arguments as serve does", async () => {
   await using server = new Server(ln, echo);
   await using client = await dial(ln.addr);
   assert.equal(await roundTrip(client, "direct"), "direct");
+});
+
+Deno.test({
+  name: "serve on IPv6 loopback",
+  ignore: !ipv6Available(),
+  fn: async () => {
+    await using server = serve("[::1]:0", echo);
+    assert.equal(server.addr.hostname, "::1");
+    await using client = await dial(server.addr);
+    assert.equal(await roundTrip(client, "six"), "six");
+    assert.deepEqual(await server.shutdown({ timeout: 1000 }), { finished: 1, forced: 0 });
+  },
 });
