@@ -12,6 +12,7 @@ import { checkAbsolute, type DeadlineTime } from "./deadline.ts";
 import { IoCore, type Network, type RawStream } from "./_io/core.ts";
 import { checkBytes, checkOptions, checkSignal, checkTimeoutOption, describe } from "./_check.ts";
 import { withTimeout } from "./_io/op_timeout.ts";
+import { WATCH_IDLE } from "./_idle.ts";
 
 export type { Network, RawStream };
 
@@ -192,12 +193,14 @@ export class Conn implements AsyncDisposable {
   }
 
   #read(p: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
-    const reader = this.#io.reader;
+    const io = this.#io;
     if (p.length === 0) {
-      const early = reader.refusal(signal);
+      const early = io.reader.refusal(signal);
       return early === undefined ? Promise.resolve(0) : Promise.reject(early);
     }
-    return reader.read(p, signal);
+    const op = io.reader.read(p, signal);
+    if (io.watchingIdle) io.checkIdleSoon(); // it may wait (or adopt a stranded read)
+    return op;
   }
 
   /**
@@ -222,11 +225,28 @@ export class Conn implements AsyncDisposable {
     } catch (e) {
       return Promise.reject(e);
     }
-    const writer = this.#io.writer();
-    if (checked?.timeout !== undefined) {
-      return withTimeout(checked.signal, checked.timeout, (signal) => writer.write(p, signal));
+    const io = this.#io;
+    const writer = io.writer();
+    const op = checked?.timeout === undefined
+      ? writer.write(p, checked?.signal)
+      : withTimeout(checked.signal, checked.timeout, (signal) => writer.write(p, signal));
+    if (io.watchingIdle) {
+      const done = (): void => io.checkIdleSoon(); // the last write's end may leave it idle
+      op.then(done, done);
     }
-    return writer.write(p, checked?.signal);
+    return op;
+  }
+
+  /**
+   * Registers (null removes) a callback called each time the conn turns
+   * idle: a read waits with nothing buffered and no write is queued. Returns
+   * whether it is idle now. For {@linkcode serve}'s graceful shutdown.
+   *
+   * @param onIdle The callback, or null.
+   * @returns Whether the conn is idle now.
+   */
+  [WATCH_IDLE](onIdle: (() => void) | null): boolean {
+    return this.#io.watchIdle(onIdle);
   }
 
   /**

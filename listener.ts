@@ -39,6 +39,7 @@ import { releaseFd } from "./_sys/fd.ts";
 import { ClosedError, type NetError, toNetError } from "./errors.ts";
 import { checkBooleanOption, checkInteger, checkOptions, optionError } from "./_check.ts";
 import { CLOSED, dueInterrupt, Fifo, Interrupt, Leftover, waitFor } from "./_io/wait.ts";
+import { Backoff, isTemporaryAcceptError, pause } from "./_accept_retry.ts";
 
 /** Options for {@linkcode listen}: the backlog, and options for accepted conns. */
 export interface ListenOptions extends ConnOptions {
@@ -331,7 +332,10 @@ function setOnListener(
  * failed, the port can be listened on again at once.
  *
  * Iterating a listener (`for await (const conn of ln)`) accepts until it is
- * closed.
+ * closed. A temporary accept error (too many open files, out of memory or
+ * buffers, a connection aborted in the backlog) does not end it: it waits
+ * 5 ms, doubling up to 1 s, and accepts again, as Go's `http.Server` does.
+ * Any other error ends it by throwing.
  *
  * @example Serve until closed
  * ```ts
@@ -366,6 +370,7 @@ export class Listener<C extends Conn = TcpConn> implements AsyncDisposable, Asyn
   #accepts = new Fifo();
   #pending = new Leftover<Deno.Conn>(); // a runtime accept a deadline left running
   #closed = false;
+  #closing = new AbortController(); // aborted by close(): ends the iterator's back-off
 
   /**
    * Wraps a Deno listener (TCP, TLS or unix); {@linkcode listen} and
@@ -463,6 +468,7 @@ export class Listener<C extends Conn = TcpConn> implements AsyncDisposable, Asyn
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closing.abort();
     this.#deadline.dispose();
     this.#accepts.close();
     try {
@@ -481,15 +487,21 @@ export class Listener<C extends Conn = TcpConn> implements AsyncDisposable, Asyn
     await this.#settled();
   }
 
-  /** Accepts connections until the listener is closed. */
+  /** Accepts connections until the listener is closed; retries temporary errors. */
   async *[Symbol.asyncIterator](): AsyncIterableIterator<C> {
+    const backoff = new Backoff();
     while (true) {
+      let conn: C;
       try {
-        yield await this.accept();
+        conn = await this.accept();
       } catch (e) {
         if (e instanceof ClosedError) return;
-        throw e;
+        if (!isTemporaryAcceptError(e)) throw e;
+        await pause(backoff.next(), this.#closing.signal);
+        continue;
       }
+      backoff.reset();
+      yield conn;
     }
   }
 

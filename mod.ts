@@ -64,3 +64,12 @@ export {
 export { type KeepAliveConfig, type SocketOptions } from "./sockopt/mod.ts";
 export type { Reader, Writer } from "./bufio/io.ts";
 export { pipe, PipeConn } from "./pipe.ts";
+export {
+  type Handler,
+  serve,
+  type ServeOptions,
+  Server,
+  type ServerStats,
+  type ShutdownOptions,
+  type ShutdownResult,
+} from "./server.ts";

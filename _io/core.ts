@@ -21,6 +21,7 @@ import { type ConnAddrs, releaseFd } from "../_sys/fd.ts";
 import { KernelSocket } from "../_sys/kernel.ts";
 import { KernelFirst } from "./kernel_first.ts";
 import { Reader } from "./reader.ts";
+import { cancel, schedule, type TimerEntry } from "./timers.ts";
 import { CLOSED } from "./wait.ts";
 import { WriteQueue } from "./write_queue.ts";
 
@@ -90,6 +91,8 @@ export class IoCore {
   #writer: WriteQueue | null = null; // made by the first write or closeWrite
   #kernel: KernelFirst | null | undefined = undefined; // undefined: not looked up yet
   #closed = false;
+  #onIdle: (() => void) | null = null; // serve()'s idle watch (_idle.ts)
+  #idleCheck: TimerEntry | null = null; // an idle check due a timer turn from now
 
   /** @param raw The runtime stream; the core owns it from now on. */
   constructor(raw: RawStream) {
@@ -108,7 +111,10 @@ export class IoCore {
       ? { localAddr: this.localAddr as Deno.NetAddr, remoteAddr: this.remoteAddr as Deno.NetAddr }
       : null;
     this.reader = new Reader({
-      read: (p) => raw.read(p),
+      read: (p) => {
+        if (this.#onIdle !== null) this.checkIdleSoon(); // a read starts waiting
+        return raw.read(p);
+      },
       kernel: () => this.kernel(),
       deadline: this.readDeadline,
       error: (failure) => this.error("read", failure),
@@ -202,6 +208,38 @@ export class IoCore {
     this.#kernel = null;
   }
 
+  /**
+   * The idle watch (see _idle.ts): registers (null removes) the callback
+   * called each time the conn turns idle, a read waiting on the runtime
+   * with nothing buffered and no write queued or in flight; returns whether
+   * it is idle now.
+   */
+  watchIdle(onIdle: (() => void) | null): boolean {
+    this.#onIdle = onIdle;
+    return this.#idleNow();
+  }
+
+  /** True while something watches for idleness. */
+  get watchingIdle(): boolean {
+    return this.#onIdle !== null;
+  }
+
+  /**
+   * Checks for idleness one timer turn from now: a runtime read that
+   * completes without waiting settles within the turn it was made in, and
+   * is not idle.
+   */
+  checkIdleSoon(): void {
+    this.#idleCheck ??= schedule(() => {
+      this.#idleCheck = null;
+      if (this.#onIdle !== null && this.#idleNow()) this.#onIdle();
+    }, 0);
+  }
+
+  #idleNow(): boolean {
+    return !this.#closed && this.reader.waiting && (this.#writer?.depth ?? 0) === 0;
+  }
+
   /** Resolves once the runtime has ended every operation the core had in flight. */
   async settled(): Promise<void> {
     await Promise.allSettled([this.reader.settled(), this.#writer?.idle()]);
@@ -211,6 +249,8 @@ export class IoCore {
   #release(): boolean {
     if (this.#closed) return false;
     this.#closed = true;
+    if (this.#idleCheck !== null) cancel(this.#idleCheck);
+    this.#idleCheck = null;
     this.#writer?.close();
     this.reader.close();
     this.readDeadline.dispose();

@@ -88,6 +88,14 @@ export class Reader {
     return undefined;
   }
 
+  /**
+   * True while a read holds the turn and waits on a runtime read with nothing
+   * buffered: the read side of an idle conn (see _idle.ts).
+   */
+  get waiting(): boolean {
+    return this.#turn.locked && this.#pending.op !== null && this.#r === this.#w;
+  }
+
   /** Reads up to `p.length` bytes into `p` (not empty); null at EOF. */
   read(p: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
     if (this.#turn.locked) return this.#wait(p, signal, false);
