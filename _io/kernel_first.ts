@@ -107,6 +107,7 @@ export class KernelFirst {
     if (this.#busyPollMs > 0) return this.#spin(p);
     if (this.#skip > 0) {
       this.#skip--;
+      this.#runStart = -1; // the read waits on the runtime: a real turn
       return AGAIN;
     }
     const n = this.#socket.recv(p);
