@@ -48,6 +48,11 @@ export interface GoCaption {
 
 const NOT_MEASURED = "[not measured]";
 
+/** What the verdict column's words mean. */
+const LEGEND = '"as Go?": yes = Go measured here, every compared figure the same, error kinds ' +
+  "included; decision = differs by a decision in docs/probe.md; documented = compared with " +
+  "what Go documents only; NO = differs.";
+
 /** The verdict as its table cell. */
 function verdictCell(v: Verdict): string {
   return v === "as Go" ? "yes" : v === "differs" ? "NO" : v;
@@ -61,12 +66,13 @@ function goCell(row: TableRow): string {
 /** The line above the table: which Go the Go column measured, or why none. */
 export function caption(go: GoCaption): string {
   if (go.version !== undefined) {
-    return `Go column: measured on this machine with ${go.version}, beside netconn ` +
-      `(cells marked ${NOT_MEASURED} have no Go program and say what Go documents).`;
+    return `Go column: measured on this machine with ${go.version}, beside netconn; a cell ` +
+      `marked ${NOT_MEASURED} says what Go documents. ${LEGEND}`;
   }
-  if (go.missing === undefined) return "Go column: what Go documents, not measured.";
+  if (go.missing === undefined) return `Go column: what Go documents, not measured. ${LEGEND}`;
   const { reason, remedy } = go.missing;
-  return `Go column: what Go documents, not measured (${reason}); to measure it, ${remedy}.`;
+  return `Go column: what Go documents, not measured (${reason}); to measure it, ${remedy}. ` +
+    LEGEND;
 }
 
 /**
@@ -236,15 +242,23 @@ export interface Counts {
   skipped: number;
 }
 
+/**
+ * True when the row was judged against Go's measured figures; a row Go could
+ * measure only in part is "documented", and counts as such.
+ */
+function isMeasured(row: TableRow): boolean {
+  return row.goMeasured && row.verdict !== "documented";
+}
+
 /** Counts the rows by verdict and by whether Go was measured. */
 export function count(rows: TableRow[]): Counts {
   const by = (v: Verdict): number => rows.filter((r) => r.verdict === v).length;
   const ran = rows.filter((r) => r.verdict !== "skipped");
   return {
     rows: rows.length,
-    measured: ran.filter((r) => r.goMeasured).length,
+    measured: ran.filter(isMeasured).length,
     asGo: by("as Go"),
-    documented: ran.filter((r) => !r.goMeasured).length,
+    documented: ran.filter((r) => !isMeasured(r)).length,
     decisions: by("decision"),
     differ: by("differs"),
     skipped: by("skipped"),
@@ -258,7 +272,7 @@ export function count(rows: TableRow[]): Counts {
 export function countsLine(rows: TableRow[]): string {
   const c = count(rows);
   const of = (measured: boolean, v: Verdict): number =>
-    rows.filter((r) => r.goMeasured === measured && r.verdict === v).length;
+    rows.filter((r) => isMeasured(r) === measured && r.verdict === v).length;
   const detail = (parts: [number, string][]): string => {
     const shown = parts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`);
     return shown.length === 0 ? "" : ` (${shown.join(", ")})`;
