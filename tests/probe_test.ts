@@ -259,7 +259,7 @@ Deno.test("probe's table, piped: within 100 columns, the counts and what differs
   assert.ok(stdout.indexOf("Skipped:") > stdout.indexOf("| write blocking "));
   assert.match(
     stdout,
-    /\nDiffer from Go by a decision[^\n]*\n(- [^\n]*\n(  [^\n]*\n)*)*- close: twice: close\(\) is idempotent/,
+    /\nDiffer from Go by a decision[^\n]*\n(- [^\n]*\n( {2}[^\n]*\n)*)*- close: twice: close\(\) is idempotent/,
   );
   assert.match(stdout, /\n- needs --allow-ffi: option: keepalive defaults; /);
   assert.match(stdout, /\n- needs Go \(--no-go\): write blocking: netconn client → Go server; /);
