@@ -303,8 +303,10 @@ export function sweepTables(cells: readonly Cell[], go?: GoResult, full = false)
             "sides (the diagonal); `deno task probe --sweep` measures every cell.",
         go === undefined
           ? "Go not measured here."
-          : "[Go …] Go's threshold for the cell, where its program measured it (a few cells, " +
-            "NoDelay on; the row compares them).",
+          : noDelay
+          ? "[Go …] Go's threshold for the cell, where its program measured it (a few cells; " +
+            "the row compares them)."
+          : "Go measured NoDelay on only (the table above).",
       ].join(" "),
     });
   }
