@@ -42,12 +42,20 @@ export function same(name: string, go: number | undefined, ours: number | undefi
   return [go !== undefined && go === ours, `${name}: Go ${show(go)}, netconn ${show(ours)}`];
 }
 
-/** A check that both sides ended with the same kind of error (reset and broken pipe alike). */
-export function sameError(go: string | undefined, ours: string | undefined): Check {
-  const peerGone = (k: string | undefined): string | undefined =>
-    k === "reset" || k === "broken-pipe" ? "peer gone" : k;
-  const held = go !== undefined && peerGone(go) === peerGone(ours);
-  return [held, `error: Go ${go ?? "none"}, netconn ${ours ?? "none"}`];
+/**
+ * A check that both sides ended with the same kind of error, exactly (a
+ * reset is not a broken pipe). `decided` names a pair of kinds, Go's then
+ * netconn's, that a row's decision covers: shown, judged by the decision.
+ */
+export function sameError(
+  go: string | undefined,
+  ours: string | undefined,
+  name = "error",
+  decided?: [go: string, ours: string],
+): Check {
+  const covered = decided !== undefined && go === decided[0] && ours === decided[1];
+  const held = go !== undefined && (go === ours || covered);
+  return [held, `${name}: Go ${go ?? "none"}, netconn ${ours ?? "none"}`];
 }
 
 /** A check that holds on both sides, e.g. "counts are true". */

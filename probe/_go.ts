@@ -23,6 +23,9 @@ export interface GoResult {
   error?: string;
 }
 
+/** The repository's test certificates, for the TLS cases (`-certs`). */
+const CERTS = decodeURIComponent(new URL("../tests/certs/", import.meta.url).pathname);
+
 /** How long one Go case may run before it is killed. */
 const CASE_LIMIT_MS = 15_000;
 
@@ -69,7 +72,7 @@ export class GoRunner implements GoCases {
 
   async #runOnce(goCase: string): Promise<GoResult> {
     try {
-      const out = await output([this.#build.binary, "-case", goCase], {
+      const out = await output([this.#build.binary, "-case", goCase, "-certs", CERTS], {
         signal: AbortSignal.timeout(CASE_LIMIT_MS),
         allowFailure: true,
       });
@@ -85,7 +88,7 @@ export class GoRunner implements GoCases {
    * the lab that tracks it) to kill it if it has not ended.
    */
   spawn(goCase: string, addr?: string): GoPeer {
-    const args = ["-case", goCase, ...(addr === undefined ? [] : ["-addr", addr])];
+    const args = ["-case", goCase, "-certs", CERTS, ...(addr === undefined ? [] : ["-addr", addr])];
     return new GoPeer(this.#build.binary, args);
   }
 }

@@ -32,6 +32,8 @@ export interface ProbeTable {
   head: string[];
   /** The cells, a row at a time, as many as `head` has. */
   rows: string[][];
+  /** What the table's marks mean, on the lines under it. */
+  note?: string;
 }
 
 /** Whether a row's figures and Go's agree, and if not, how they differ. */
@@ -40,6 +42,12 @@ export interface Agreement {
   agree: boolean;
   /** What differs (or, when they agree, the figures set side by side). */
   note?: string;
+  /**
+   * Set when Go could measure only part of the row (an API the Go measured
+   * lacks): what was compared with Go's documentation instead, and why. The
+   * row is then "documented", not "as Go".
+   */
+  documented?: string;
 }
 
 /** One of the article's experiments: a row of the probe's table. */
@@ -67,6 +75,8 @@ export interface Experiment {
    * not fail the probe.
    */
   decision?(ours: Outcome, go: GoResult | undefined): string | undefined;
+  /** Why the row has no Go program, when it has none (Go cannot do it). */
+  unmeasured?: string;
   /** True when the experiment runs a Go peer (a cross-runtime row): without Go it is skipped. */
   needsGo?: boolean;
   /** The experiment's time limit in milliseconds. @default {5000} */
@@ -93,6 +103,20 @@ export class Lab extends KitLab {
   constructor(go?: GoCases) {
     super();
     this.#go = go;
+  }
+
+  /** True when Go runs beside this lab's experiment. */
+  get hasGo(): boolean {
+    return this.#go !== undefined;
+  }
+
+  /**
+   * What a case of the Go program measured when run alone: the run the
+   * probe made before this experiment (a runner remembers it), or
+   * undefined without Go.
+   */
+  async goResult(goCase: string): Promise<GoResult | undefined> {
+    return await this.#go?.run(goCase);
   }
 
   /**

@@ -9,8 +9,14 @@
 import { markdownTable } from "../_kit/table.ts";
 import type { ProbeTable } from "./_lab.ts";
 
-/** How a row compares with Go. */
-export type Verdict = "as Go" | "decision" | "differs" | "skipped";
+/**
+ * How a row compares with Go: "as Go" only when Go was measured here and
+ * every compared figure agrees, error kinds included; "decision" when it
+ * differs by a decision written in the docs; "documented" when it was
+ * compared with what Go documents only; "differs" otherwise; "skipped" when
+ * it did not run.
+ */
+export type Verdict = "as Go" | "decision" | "documented" | "differs" | "skipped";
 
 /** What the formatters read of a row (the probe's `Row` has more). */
 export interface TableRow {
@@ -26,7 +32,7 @@ export interface TableRow {
   raw: string;
   /** How the row compares with Go. */
   verdict: Verdict;
-  /** Why it differs or was skipped; else "". */
+  /** Why the verdict: the figures compared, the decision, why Go was not measured, or the skip. */
   why: string;
   /** Tables of the row's own (the sweep's grid). */
   tables?: ProbeTable[];
@@ -42,9 +48,14 @@ export interface GoCaption {
 
 const NOT_MEASURED = "[not measured]";
 
+/** What the verdict column's words mean. */
+const LEGEND = '"as Go?": yes = Go measured here, every compared figure the same, error kinds ' +
+  "included; decision = differs by a decision in docs/probe.md; documented = compared with " +
+  "what Go documents only; NO = differs.";
+
 /** The verdict as its table cell. */
 function verdictCell(v: Verdict): string {
-  return v === "as Go" ? "yes" : v === "differs" ? "NO" : v === "decision" ? "decision" : "skipped";
+  return v === "as Go" ? "yes" : v === "differs" ? "NO" : v;
 }
 
 /** The Go cell: the measured figures, or the documented behaviour marked as not measured. */
@@ -55,12 +66,13 @@ function goCell(row: TableRow): string {
 /** The line above the table: which Go the Go column measured, or why none. */
 export function caption(go: GoCaption): string {
   if (go.version !== undefined) {
-    return `Go column: measured on this machine with ${go.version}, beside netconn ` +
-      `(cells marked ${NOT_MEASURED} have no Go program and say what Go documents).`;
+    return `Go column: measured on this machine with ${go.version}, beside netconn; a cell ` +
+      `marked ${NOT_MEASURED} says what Go documents. ${LEGEND}`;
   }
-  if (go.missing === undefined) return "Go column: what Go documents, not measured.";
+  if (go.missing === undefined) return `Go column: what Go documents, not measured. ${LEGEND}`;
   const { reason, remedy } = go.missing;
-  return `Go column: what Go documents, not measured (${reason}); to measure it, ${remedy}.`;
+  return `Go column: what Go documents, not measured (${reason}); to measure it, ${remedy}. ` +
+    LEGEND;
 }
 
 /**
@@ -205,65 +217,112 @@ export function formatRowTables(rows: TableRow[], width?: number): string {
     const table = width === undefined
       ? markdownTable(t.head, t.rows)
       : textTable(t.head, t.rows, width);
-    return `${title}\n\n${table}`;
+    const note = t.note === undefined
+      ? ""
+      : `\n\n${width === undefined ? t.note : wrap(t.note, width).join("\n")}`;
+    return `${title}\n\n${table}${note}`;
   }).join("\n\n");
 }
 
-/** The counts of a run. */
+/** The counts of a run: measured + documented + skipped = rows. */
 export interface Counts {
   /** Rows in all. */
   rows: number;
-  /** Rows that behaved as in Go. */
+  /** Rows run with Go measured beside them on this machine. */
+  measured: number;
+  /** Of those, the rows whose figures agree with Go's, error kinds included. */
   asGo: number;
-  /** Rows that differ from Go, decisions included. */
-  differ: number;
-  /** Of those, the rows that differ by a documented decision. */
+  /** Rows run against what Go documents only (Go not measured, or not all of it). */
+  documented: number;
+  /** Rows that differ from Go by a decision written in the docs (measured or not). */
   decisions: number;
+  /** Rows that differ from Go without a decision: these fail the probe. */
+  differ: number;
   /** Rows not run, for want of a permission or of Go. */
   skipped: number;
 }
 
-/** Counts the rows by verdict. */
+/**
+ * True when the row was judged against Go's measured figures; a row Go could
+ * measure only in part is "documented", and counts as such.
+ */
+function isMeasured(row: TableRow): boolean {
+  return row.goMeasured && row.verdict !== "documented";
+}
+
+/** Counts the rows by verdict and by whether Go was measured. */
 export function count(rows: TableRow[]): Counts {
   const by = (v: Verdict): number => rows.filter((r) => r.verdict === v).length;
-  const decisions = by("decision");
+  const ran = rows.filter((r) => r.verdict !== "skipped");
   return {
     rows: rows.length,
+    measured: ran.filter(isMeasured).length,
     asGo: by("as Go"),
-    differ: by("differs") + decisions,
-    decisions,
+    documented: ran.filter((r) => !isMeasured(r)).length,
+    decisions: by("decision"),
+    differ: by("differs"),
     skipped: by("skipped"),
   };
 }
 
 /**
- * The counts in words, then each row that differs with why, and what the
- * skipped rows need; `bullet` starts each listed line ("- " in Markdown).
+ * The counts in one line, e.g. "40 rows: 38 measured beside Go (33 as Go, 5
+ * by decision), 2 against Go's documentation, 0 skipped."
+ */
+export function countsLine(rows: TableRow[]): string {
+  const c = count(rows);
+  const of = (measured: boolean, v: Verdict): number =>
+    rows.filter((r) => isMeasured(r) === measured && r.verdict === v).length;
+  const detail = (parts: [number, string][]): string => {
+    const shown = parts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`);
+    return shown.length === 0 ? "" : ` (${shown.join(", ")})`;
+  };
+  const measured = detail([
+    [c.asGo, "as Go"],
+    [of(true, "decision"), "by decision"],
+    [of(true, "differs"), "differ"],
+  ]);
+  const documented = detail([
+    [of(false, "decision"), "by decision"],
+    [of(false, "differs"), "differ"],
+  ]);
+  return `${c.rows} rows: ${c.measured} measured beside Go${measured}, ${c.documented} against ` +
+    `Go's documentation${documented}, ${c.skipped} skipped.`;
+}
+
+/**
+ * Each row that is not "as Go", grouped, with why (differences, decisions,
+ * rows compared with Go's documentation only, what the skipped rows need),
+ * then the counts as the last line; `bullet` starts each listed line.
  */
 export function summary(rows: TableRow[], bullet = "- "): string {
-  const c = count(rows);
-  const failing = c.differ - c.decisions;
-  const differ = c.differ === 0 ? "0 differ" : `${c.differ} differ (${
-    [
-      failing > 0 ? `${failing} not as Go's contract says` : "",
-      c.decisions > 0 ? `${c.decisions} by a documented decision` : "",
-    ].filter((s) => s !== "").join(", ")
-  })`;
-  const lines = [`${c.asGo} of ${c.rows} rows behave as in Go, ${differ}, ${c.skipped} skipped.`];
-  const differing = rows.filter((r) => r.verdict === "differs" || r.verdict === "decision");
-  if (differing.length > 0) {
-    lines.push("", "Differ from Go:");
-    for (const r of differing) {
-      const tag = r.verdict === "decision" ? " (decision)" : "";
-      lines.push(`${bullet}${r.case}${tag}: ${r.why}`);
-    }
-  }
+  const lines: string[] = [];
+  const group = (title: string, picked: TableRow[]): void => {
+    if (picked.length === 0) return;
+    lines.push(title);
+    for (const r of picked) lines.push(`${bullet}${r.case}: ${r.why}`);
+    lines.push("");
+  };
+  group(
+    "Differ from Go, not as Go's contract says (these fail the probe):",
+    rows.filter((r) => r.verdict === "differs"),
+  );
+  group(
+    "Differ from Go by a decision (docs/probe.md):",
+    rows.filter((r) => r.verdict === "decision"),
+  );
+  group(
+    "Compared with Go's documentation only:",
+    rows.filter((r) => r.verdict === "documented"),
+  );
   const skipped = rows.filter((r) => r.verdict === "skipped");
   if (skipped.length > 0) {
-    lines.push("", "Skipped:");
+    lines.push("Skipped:");
     const byNeed = new Map<string, string[]>();
     for (const r of skipped) byNeed.set(r.why, [...(byNeed.get(r.why) ?? []), r.case]);
     for (const [why, cases] of byNeed) lines.push(`${bullet}${why}: ${cases.join("; ")}`);
+    lines.push("");
   }
+  lines.push(countsLine(rows));
   return lines.join("\n");
 }

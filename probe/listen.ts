@@ -5,13 +5,13 @@
  * @module
  */
 
-import { type Conn, listen, type Listener, NetError, NotSupportedError } from "../mod.ts";
+import { type Conn, listen, NetError, NotSupportedError } from "../mod.ts";
+import type { GoResult } from "./_go.ts";
 import { listenerFd } from "../sockopt/mod.ts";
 import type { Experiment, Lab, Outcome } from "./_lab.ts";
 import { LOOPBACK } from "../_kit/loopback.ts";
 import { describe, kindOf } from "./_cells.ts";
-import { failure } from "../_kit/wait.ts";
-import { agreement, same } from "./_agree.ts";
+import { agreement, both, same } from "./_agree.ts";
 import { compareBacklog } from "./dial.ts";
 
 const IPPROTO_TCP = 6;
@@ -129,49 +129,89 @@ export const backlogN: Experiment = {
   },
 };
 
-/** reusePort: a NotSupportedError without --unstable-net, a shared port with it. */
+const REUSE_PORT = new URL("./_reuse_port.ts", import.meta.url).pathname;
+
+/**
+ * reusePort: in this process (no --unstable-net) a NotSupportedError naming
+ * the flag; in a child process run with --unstable-net (needs --allow-run),
+ * two listeners share a port, measured beside Go's two SO_REUSEPORT
+ * listeners (ListenConfig.Control).
+ */
 export const reusePort: Experiment = {
   name: "listen: reusePort",
   go: "SO_REUSEPORT (ListenConfig.Control): listeners share one port",
+  goCase: "reuseport",
+  compare: (go, ours) =>
+    agreement(
+      // Sharing without the flag is the decision's (reusePortFlag): shown side by side.
+      [ours.numbers.shared === 0 || go.numbers.shared === 1, sharedText(go, ours)],
+      ...(ours.numbers.shared === 1
+        ? [
+          both(
+            "both listeners accepted",
+            go.numbers.first! > 0 && go.numbers.second! > 0,
+            ours.numbers.first! > 0 && ours.numbers.second! > 0,
+          ),
+        ]
+        : []),
+    ),
+  decision: (ours, go) =>
+    ours.numbers.shared === 1 || (go !== undefined && go.numbers.shared !== 1)
+      ? undefined
+      : "reusePort needs Deno's --unstable-net, which this run could not use (a child process " +
+        "needs --allow-run): without it netconn throws NotSupportedError naming the flag " +
+        "(docs/sockopt.md)",
   async run(lab: Lab): Promise<Outcome> {
-    const track = (ln: Listener): Listener => lab.track(ln, () => ln[Symbol.asyncDispose]());
-    let first: Listener;
+    let refused: unknown;
     try {
-      first = track(listen(`${LOOPBACK}:0`, { reusePort: true }));
+      const ln = listen(`${LOOPBACK}:0`, { reusePort: true });
+      lab.track(ln, () => ln[Symbol.asyncDispose]());
     } catch (e) {
-      const named = e instanceof NotSupportedError && e.message.includes("--unstable-net");
-      return {
-        netconn: `without --unstable-net: ${describe(e)} naming the flag; the process goes on`,
-        raw: "Deno.listen({ reusePort: true }) exits the process (code 70)",
-        numbers: { shared: 0 },
-        ok: named,
-      };
+      refused = e;
     }
-    const second = track(listen(`${LOOPBACK}:${first.addr.port}`, { reusePort: true }));
-    const dials = 20;
-    const counts = [0, 0];
-    const serving = [first, second].map(async (ln, i) => {
-      for await (const conn of ln) {
-        counts[i]!++;
-        conn.close();
-      }
-    });
-    for (let i = 0; i < dials; i++) {
-      const conn = await lab.dial(first.addr);
-      await failure(conn.read(new Uint8Array(1))); // EOF once a listener has served it
-      conn.close();
+    const named = refused instanceof NotSupportedError &&
+      refused.message.includes("--unstable-net");
+    const here = refused === undefined
+      ? "reusePort allowed in this process"
+      : `without --unstable-net: ${describe(refused)}${named ? " naming the flag" : ""}; the ` +
+        "process goes on";
+    const raw =
+      "Deno.listen({ reusePort: true }) without --unstable-net exits the process (code 70)";
+    if (Deno.permissions.querySync({ name: "run" }).state !== "granted") {
+      return { netconn: here, raw, numbers: { shared: 0 }, ok: named };
     }
-    first.close();
-    second.close();
-    await Promise.all(serving);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--unstable-net", "--allow-net", REUSE_PORT],
+      stdout: "piped",
+      stderr: "piped",
+      signal: lab.signal,
+    }).output();
+    const result = JSON.parse(new TextDecoder().decode(out.stdout).trim() || "{}") as {
+      dials?: number;
+      first?: number;
+      second?: number;
+      error?: string;
+    };
+    if (result.first === undefined || result.second === undefined) {
+      throw new Error(`the --unstable-net child failed: ${result.error ?? "no output"}`);
+    }
+    const { first, second, dials = 0 } = result;
     return {
-      netconn: `two listeners on port ${first.addr.port}; ${dials} dials → ` +
-        `${counts[0]} + ${counts[1]} accepted`,
-      numbers: { shared: 1, dials, first: counts[0]!, second: counts[1]! },
-      ok: counts[0]! + counts[1]! === dials,
+      netconn: `${here}; with --unstable-net (a child process): two listeners on one port, ` +
+        `${dials} dials → ${first} + ${second} accepted`,
+      raw,
+      numbers: { shared: 1, dials, first, second },
+      ok: (refused === undefined || named) && first + second === dials,
     };
   },
 };
+
+function sharedText(go: GoResult, ours: Outcome): string {
+  const word = (n: number | undefined): string => n === 1 ? "yes" : "no";
+  return `listeners share a port: Go ${word(go.numbers.shared)}, netconn ${
+    word(ours.numbers.shared)
+  }`;
+}
 
 /** The listener rows, after the socket options. */
 export const listenExperiments: Experiment[] = [backlogDefault, backlogN, reusePort];

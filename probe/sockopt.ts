@@ -10,12 +10,20 @@
 
 import { NetError, type TcpConn } from "../mod.ts";
 import { socketOptions } from "../sockopt/mod.ts";
-import type { Experiment, Lab, Outcome } from "./_lab.ts";
+import type { Agreement, Experiment, Lab, Outcome } from "./_lab.ts";
+import type { GoResult } from "./_go.ts";
 import { describe, kindOf } from "./_cells.ts";
 import { delay, since } from "../_kit/wait.ts";
 import { agreement, both, same, sameError } from "./_agree.ts";
 import { nagleStalls } from "./nagle.ts";
-import { amount, fillUntilBlocked, measureCell, size } from "./sweep.ts";
+import {
+  amount,
+  fillUntilBlocked,
+  measureCell,
+  size,
+  strandedThresholds,
+  thresholdCheck,
+} from "./sweep.ts";
 
 const KiB = 1024;
 
@@ -176,6 +184,8 @@ export const keepAliveConfig: Experiment = {
   name: "option: setKeepAliveConfig",
   go: "SetKeepAliveConfig: 0 fields → 15 s / 15 s / 9, negative fields left unchanged",
   needs: ["ffi"],
+  goCase: "keepalive-config",
+  compare: compareKeepAliveConfig,
   async run(lab: Lab): Promise<Outcome> {
     const { client } = await lab.pair();
     client.setKeepAliveConfig({ enable: true, idle: 5_000, interval: 2_000, count: 3 });
@@ -205,6 +215,29 @@ export const keepAliveConfig: Experiment = {
     };
   },
 };
+
+/**
+ * With Go 1.23 or later every figure of the three configs is compared. Go
+ * before 1.23 has no KeepAliveConfig: the Go program measures what it offers
+ * instead, SetKeepAlivePeriod(5 s), whose idle time is compared; the rest
+ * is compared with Go 1.23's documentation, and the row says so.
+ */
+function compareKeepAliveConfig(go: GoResult, ours: Outcome): Agreement {
+  const names = go.facts?.api === "KeepAliveConfig"
+    ? ["idle", "interval", "count", "mixedIdle", "mixedInterval", "mixedCount", "zeroEnabled"]
+    : ["idle"];
+  const checks = names.map((name) => same(name, go.numbers[name], ours.numbers[name]));
+  const result = agreement(...checks);
+  if (go.facts?.api === "KeepAliveConfig") return result;
+  return {
+    ...result,
+    documented: "Go 1.19 to 1.22 have no KeepAliveConfig (Go 1.23 added it); measured what " +
+      `they offer instead, SetKeepAlivePeriod(5 s): idle ${s(go.numbers.idle ?? 0)} as ` +
+      `netconn's, interval ${s(go.numbers.interval ?? 0)} (the period sets both), count ` +
+      `${go.numbers.count} (the OS's); the interval, count, zero and negative fields are ` +
+      "compared with Go 1.23's documentation (measured with Go 1.23 or later)",
+  };
+}
 
 /** Reads `conn` to the end: the bytes, and how it ended ("EOF" or the error). */
 async function readToEnd(conn: TcpConn): Promise<{ read: number; end: unknown }> {
@@ -310,6 +343,24 @@ export const lingerPositive: Experiment = {
   go: "SetLinger(n > 0): Close may block (Linux) while the data is sent; the peer gets it all",
   needs: ["ffi"],
   limitMs: 10_000,
+  goCase: "linger-one",
+  compare: (go, ours) =>
+    agreement(
+      both(
+        "peer got it all",
+        go.numbers.read === go.numbers.accepted,
+        ours.numbers.read === ours.numbers.accepted,
+      ),
+      sameError(go.facts?.end, ours.facts?.end, "then"),
+      // Who waits for the linger is the decision's (lingerStalls): shown side by side.
+      [
+        true,
+        `close waited: Go ${go.numbers.closeMs} ms (its goroutine; longest gap elsewhere ` +
+        `${go.numbers.stallMs} ms), netconn ${ours.numbers.closeMs} ms, the event loop ` +
+        `stalled ${ours.numbers.stallMs} ms`,
+      ],
+    ),
+  decision: lingerStalls,
   async run(lab: Lab): Promise<Outcome> {
     const { client, server } = await lab.pair();
     const { accepted } = await fillUntilBlocked(client);
@@ -327,10 +378,24 @@ export const lingerPositive: Experiment = {
         `(the runtime thread waits in close(2)); peer then read ${amount(read)} of ` +
         `${amount(accepted)}, then ${describe(end)}`,
       numbers: { accepted, read, closeMs, stallMs },
+      facts: { end: endKind(end) },
       ok: read === accepted && end === "EOF",
     };
   },
 };
+
+/**
+ * The decision the linger row shows when the linger wait stalled the whole
+ * event loop, where Go's Close blocks only the goroutine that called it.
+ */
+function lingerStalls(ours: Outcome, go: GoResult | undefined): string | undefined {
+  const stall = ours.numbers.stallMs ?? 0;
+  if (stall < 500 || (go !== undefined && (go.numbers.stallMs ?? 0) >= 500)) return undefined;
+  return `Deno closes the socket on its runtime thread, so close(2)'s linger wait stalled the ` +
+    `whole event loop ${stall} ms, where Go's Close blocks only its own goroutine ` +
+    `(${go?.numbers.closeMs ?? "about 1000"} ms) while the others run; the peer gets every byte ` +
+    "on both (docs/sockopt.md, Linger; docs/probe.md, Decisions)";
+}
 
 /** Buffer sizes asked for and what Linux made of them. */
 export const bufferSizes: Experiment = {
@@ -376,11 +441,22 @@ export const bufferSizes: Experiment = {
   },
 };
 
+const THRESHOLDS = ["defaultThreshold", "listenerThreshold", "acceptedThreshold"] as const;
+
 /** The receive buffer set on the listener before the dial, or on the accepted conn after. */
 export const rcvbufWhere: Experiment = {
   name: "option: SO_RCVBUF, listener vs accepted conn",
   go: "a listener's SO_RCVBUF is inherited by accepted conns and sizes the handshake's window",
   needs: ["ffi"],
+  goCase: "rcvbuf-where",
+  decision: (ours, go) =>
+    strandedThresholds(THRESHOLDS.map((name) => [name, go?.numbers[name], ours.numbers[name]])),
+  compare: (go, ours) =>
+    agreement(
+      ...THRESHOLDS.map((name) => thresholdCheck(name, go.numbers[name], ours.numbers[name])),
+      same("kernel SO_RCVBUF, listener", go.numbers.listenerRcvbuf, ours.numbers.listenerRcvbuf),
+      same("kernel SO_RCVBUF, accepted", go.numbers.acceptedRcvbuf, ours.numbers.acceptedRcvbuf),
+    ),
   async run(lab: Lab): Promise<Outcome> {
     const sndbuf = 64 * KiB;
     const rcvbuf = 16 * KiB;

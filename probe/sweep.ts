@@ -16,9 +16,12 @@
 import { type TcpConn, TimeoutError, type TlsConn } from "../mod.ts";
 import { setReadBuffer } from "../sockopt/mod.ts";
 import type { Experiment, Outcome, ProbeTable } from "./_lab.ts";
-import type { Lab } from "../_kit/lab.ts";
+import type { Lab as KitLab } from "../_kit/lab.ts";
+import type { Lab } from "./_lab.ts";
+import type { GoResult } from "./_go.ts";
 import { bytes } from "./_cells.ts";
 import { settlesWithin, since } from "../_kit/wait.ts";
+import { agreement, type Check, near, nearBytes } from "./_agree.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -113,6 +116,50 @@ export async function fillUntilBlocked(conn: TcpConn | TlsConn): Promise<Filled>
   throw new Error(`No write blocked within ${bytes(RUNAWAY)}`);
 }
 
+/** How far apart a threshold may be from Go's and still agree. */
+const NEAR = 0.15;
+
+/**
+ * A check that a threshold agrees with Go's: within 15%, or lower by less
+ * than one 64 KiB write, which {@linkcode strandedThresholds} decides on.
+ */
+export function thresholdCheck(
+  name: string,
+  go: number | undefined,
+  ours: number | undefined,
+): Check {
+  const [near, figures] = nearBytes(name, go, ours, NEAR);
+  const behind = go !== undefined && ours !== undefined && ours < go && go - ours < CHUNK;
+  return [near || behind, figures];
+}
+
+/**
+ * The decision a threshold row shows when netconn's threshold is lower than
+ * Go's by less than one write: after a write timed out, Go's next Write
+ * takes at once what the ACKs freed meanwhile, while netconn's next write
+ * waits behind the stranded runtime write, which the runtime retries only
+ * when epoll says the socket is writable (Linux: free space of at least half
+ * of what is queued), so those bytes are not accepted until the peer reads.
+ *
+ * @param pairs The thresholds by name: Go's, then netconn's.
+ */
+export function strandedThresholds(
+  pairs: [name: string, go: number | undefined, ours: number | undefined][],
+): string | undefined {
+  const behind = pairs.filter(([, go, ours]) =>
+    go !== undefined && ours !== undefined && !near(go, ours, NEAR) && ours < go
+  );
+  if (behind.length === 0) return undefined;
+  const list = behind.map(([name, go, ours]) =>
+    `${name}: Go ${bytes(go!)}, netconn ${bytes(ours!)}`
+  )
+    .join("; ");
+  return `${list}: after a write timed out, Go's next Write takes at once what the ACKs freed, ` +
+    "while netconn's next write waits behind the stranded runtime write, which Deno retries only " +
+    "when epoll says the socket is writable (half its buffer free): Deno cannot cancel a runtime " +
+    "write (docs/probe.md, Decisions)";
+}
+
 /** Options for {@linkcode measureCell}. */
 export interface MeasureOptions {
   /**
@@ -127,7 +174,7 @@ export interface MeasureOptions {
 
 /** Measures one cell on a fresh listener and conn pair, closed before it returns. */
 export async function measureCell(
-  lab: Lab,
+  lab: KitLab,
   spec: CellSpec,
   options: MeasureOptions = {},
 ): Promise<Cell> {
@@ -161,7 +208,7 @@ export async function measureCell(
 }
 
 /** Measures every cell, PARALLEL at a time; the cells come back in `specs` order. */
-export async function sweep(lab: Lab, specs: readonly CellSpec[]): Promise<Cell[]> {
+export async function sweep(lab: KitLab, specs: readonly CellSpec[]): Promise<Cell[]> {
   const cells: Cell[] = new Array(specs.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -213,7 +260,7 @@ export function cellKey(spec: CellSpec): string {
  * a column per receiver SO_RCVBUF, each header with what was asked for and
  * (in parentheses) what the kernel reported; "·" where nothing was measured.
  */
-export function sweepTables(cells: readonly Cell[]): ProbeTable[] {
+export function sweepTables(cells: readonly Cell[], go?: GoResult, full = false): ProbeTable[] {
   const snds = SIZES.filter((s) => cells.some((c) => c.sndbuf === s));
   const rcvs = SIZES.filter((s) => cells.some((c) => c.rcvbuf === s));
   const kernel = (pick: (c: Cell) => boolean, value: (c: Cell) => number): string => {
@@ -234,7 +281,11 @@ export function sweepTables(cells: readonly Cell[]): ProbeTable[] {
       `${sizeLabel(s)} (${kernel((c) => c.sndbuf === s, (c) => c.kernelSndbuf)})`,
       ...rcvs.map((r) => {
         const cell = mine.find((c) => c.sndbuf === s && c.rcvbuf === r);
-        return cell === undefined ? "·" : amount(cell.threshold);
+        if (cell === undefined) return "·";
+        const theirs = go?.numbers[cellKey(cell)];
+        return theirs === undefined
+          ? amount(cell.threshold)
+          : `${amount(cell.threshold)} [Go ${amount(theirs)}]`;
       }),
     ]);
     tables.push({
@@ -245,13 +296,25 @@ export function sweepTables(cells: readonly Cell[]): ProbeTable[] {
         "blocked in parentheses (default: the OS's, auto-tuned)",
       head,
       rows,
+      note: [
+        full
+          ? "Every cell measured (--sweep)."
+          : "· a cell this run did not measure: the normal run measures equal sizes on both " +
+            "sides (the diagonal); `deno task probe --sweep` measures every cell.",
+        go === undefined
+          ? "Go not measured here."
+          : noDelay
+          ? "[Go …] Go's threshold for the cell, where its program measured it (a few cells; " +
+            "the row compares them)."
+          : "Go measured NoDelay on only (the table above).",
+      ].join(" "),
     });
   }
   return tables;
 }
 
-/** The row for a set of cells. */
-function outcome(cells: Cell[]): Outcome {
+/** The row for a set of cells; Go's figures go into the tables. */
+function outcome(cells: Cell[], go: GoResult | undefined, full: boolean): Outcome {
   const find = (
     snd: number | undefined,
     rcv: number | undefined,
@@ -296,11 +359,18 @@ function outcome(cells: Cell[]): Outcome {
     netconn: parts.filter((p) => p !== "").join("; "),
     numbers,
     ok: bounded && shrinks,
-    tables: sweepTables(cells),
+    tables: sweepTables(cells, go, full),
   };
 }
 
 const GO = "Write blocks once SO_SNDBUF + the peer's SO_RCVBUF are full (Darwin: ~679 KB)";
+
+/** The cells both sides measured: [key, Go's threshold, netconn's]. */
+function shared(go: GoResult, ours: Outcome): [string, number | undefined, number | undefined][] {
+  return Object.keys(go.numbers).filter((key) => /^snd \S+ rcv \S+ noDelay \S+$/.test(key))
+    .filter((key) => ours.numbers[key] !== undefined)
+    .map((key) => [key, go.numbers[key], ours.numbers[key]]);
+}
 
 /** The normal run's sweep: equal sizes on both sides, NoDelay on and off. */
 export const sweepDiagonal: Experiment = {
@@ -308,8 +378,16 @@ export const sweepDiagonal: Experiment = {
   go: GO,
   needs: ["ffi"],
   limitMs: 15_000,
+  goCase: "sweep",
+  compare: (go, ours) => {
+    const cells = shared(go, ours);
+    if (cells.length === 0) return { agree: false, note: "no cell measured on both sides" };
+    return agreement(...cells.map(([key, g, o]) => thresholdCheck(key, g, o)));
+  },
+  decision: (ours, go) => go === undefined ? undefined : strandedThresholds(shared(go, ours)),
   async run(lab: Lab): Promise<Outcome> {
-    return outcome(await sweep(lab, diagonal()));
+    const cells = await sweep(lab, diagonal());
+    return outcome(cells, await lab.goResult("sweep"), false);
   },
 };
 
@@ -318,6 +396,7 @@ export const sweepFull: Experiment = {
   ...sweepDiagonal,
   limitMs: 40_000,
   async run(lab: Lab): Promise<Outcome> {
-    return outcome(await sweep(lab, fullGrid()));
+    const cells = await sweep(lab, fullGrid());
+    return outcome(cells, await lab.goResult("sweep"), true);
   },
 };

@@ -4,12 +4,13 @@
 
 import assert from "node:assert/strict";
 import { ClosedError } from "../mod.ts";
-import { probe, runExperiment } from "../probe/main.ts";
+import { exitCode, judge, probe, type Row as ProbeRow, runExperiment } from "../probe/main.ts";
 import type { GoCases, GoResult } from "../probe/_go.ts";
 import type { Experiment } from "../probe/_lab.ts";
 import { experiments } from "../probe/cases.ts";
 import {
   count,
+  countsLine as formatCounts,
   fitColumns,
   formatMarkdown,
   formatTerminal,
@@ -32,7 +33,15 @@ interface Row extends TableRow {
 
 interface Report {
   go: { version?: string; buildMs?: number; missing?: { reason: string; remedy: string } };
-  counts: { rows: number; asGo: number; differ: number; decisions: number; skipped: number };
+  counts: {
+    rows: number;
+    measured: number;
+    asGo: number;
+    documented: number;
+    decisions: number;
+    differ: number;
+    skipped: number;
+  };
   rows: Row[];
 }
 
@@ -83,13 +92,34 @@ async function haveGo(): Promise<boolean> {
   }
 }
 
-/** The counts line of a summary, as numbers. */
-function countsLine(text: string): { asGo: number; rows: number; differ: number; skipped: number } {
-  // The line may be wrapped to the table's width.
-  const m = text.replace(/\s+/g, " ")
-    .match(/(\d+) of (\d+) rows behave as in Go, (\d+) differ.*?, (\d+) skipped\./);
-  assert.ok(m, `no counts line in:\n${text}`);
-  return { asGo: +m[1]!, rows: +m[2]!, differ: +m[3]!, skipped: +m[4]! };
+/** The counts line, the output's last, as numbers. */
+function countsLine(text: string): {
+  rows: number;
+  measured: number;
+  documented: number;
+  skipped: number;
+} {
+  // The line may be wrapped to the table's width; it is the last.
+  const last = text.trimEnd().split("\n\n").at(-1)!.replace(/\s+/g, " ");
+  const m = last.match(
+    /^(\d+) rows: (\d+) measured beside Go(?: \([^)]*\))?, (\d+) against Go's documentation(?: \([^)]*\))?, (\d+) skipped\.$/,
+  );
+  assert.ok(m, `no counts line last in:\n${text}`);
+  return { rows: +m[1]!, measured: +m[2]!, documented: +m[3]!, skipped: +m[4]! };
+}
+
+/** The counts add up, both ways. */
+function assertCountsAddUp(counts: Report["counts"], rows: Row[]): void {
+  assert.equal(counts.measured + counts.documented + counts.skipped, counts.rows);
+  const documentedVerdicts = rows.filter((r) => r.verdict === "documented").length;
+  assert.equal(
+    counts.asGo + counts.decisions + counts.differ + documentedVerdicts + counts.skipped,
+    counts.rows,
+  );
+  // An unmeasured row never counts as "as Go".
+  for (const r of rows) {
+    if (r.verdict === "as Go") assert.ok(r.goMeasured, `${r.case} is "as Go" unmeasured`);
+  }
 }
 
 Deno.test("probe as `deno task probe` runs it: every row, Go measured beside netconn", async (t) => {
@@ -109,8 +139,10 @@ Deno.test("probe as `deno task probe` runs it: every row, Go measured beside net
     }
   }
   const { counts } = report;
-  assert.equal(counts.asGo + counts.differ + counts.skipped, counts.rows);
+  assertCountsAddUp(counts, report.rows);
   assert.equal(counts.rows, experiments.length);
+  assert.ok(seconds < 30, `the probe took ${seconds.toFixed(1)} s`);
+  for (const row of report.rows) assert.ok(row.why !== "", `${row.case} says why`);
   // close() twice is a decision: counted as a difference, not as agreement.
   assert.equal(rows.get("close: twice")!.verdict, "decision");
   assert.match(rows.get("close: twice")!.why, /idempotent/);
@@ -130,7 +162,12 @@ Deno.test("probe as `deno task probe` runs it: every row, Go measured beside net
       for (const e of experiments) {
         const row = rows.get(e.name)!;
         // A decision row may agree with another Go version; close() twice never does.
-        const expected = e.decision === undefined ? ["as Go"] : ["decision", "as Go"];
+        // Go before 1.23 has no KeepAliveConfig: that row is compared with Go's documentation.
+        const expected = e.decision !== undefined
+          ? ["decision", "as Go"]
+          : e.name === "option: setKeepAliveConfig"
+          ? ["as Go", "documented"]
+          : ["as Go"];
         const text = `${e.name}: ${row.why}\n${row.netconn}\n${row.go}`;
         assert.ok(expected.includes(row.verdict), `${row.verdict}: ${text}`);
         assert.equal(row.goMeasured, e.goCase !== undefined, `${e.name} measured Go`);
@@ -138,12 +175,17 @@ Deno.test("probe as `deno task probe` runs it: every row, Go measured beside net
           assert.ok(Object.keys(row.goNumbers ?? {}).length > 0, `${e.name} has Go's numbers`);
         }
       }
+      // Every row has a Go program now.
+      assert.deepEqual(experiments.filter((e) => e.goCase === undefined).map((e) => e.name), []);
       assert.equal(counts.skipped, 0);
       const decisions = report.rows.filter((r) => r.verdict === "decision").length;
       assert.ok(decisions >= 1);
       assert.equal(counts.decisions, decisions);
-      assert.equal(counts.differ, decisions);
+      assert.equal(counts.differ, 0);
+      assert.ok(counts.measured >= experiments.length - 1, `${counts.measured} measured`);
       assert.equal(code, 0, stderr);
+      // Error kinds are compared: Go's partial write ends with the reset.
+      assert.equal(rows.get("partial write, peer dies")!.facts?.error !== undefined, true);
       // The article's figures, Go's and netconn's side by side.
       const blocking = rows.get("write blocking")!;
       const ours = blocking.numbers.accepted as number;
@@ -167,13 +209,14 @@ Deno.test("probe with only --allow-net: honest counts, skips named, NoDelay with
   const needsFfi = experiments.filter((e) => (e.needs?.length ?? 0) > 0).map((e) => e.name);
   for (const row of report.rows) {
     const e = experiments.find((e) => e.name === row.case)!;
+    // Nothing is measured beside Go here: no row can be "as Go".
     const expected = needsFfi.includes(row.case) || CROSS.includes(row.case)
       ? ["skipped"]
       : row.case === "close: twice"
       ? ["decision"]
       : e.decision !== undefined
-      ? ["decision", "as Go"]
-      : ["as Go"];
+      ? ["decision", "documented"]
+      : ["documented"];
     assert.ok(expected.includes(row.verdict), `${row.case}: ${row.verdict}: ${row.why}`);
     assert.equal(row.goMeasured, false);
     if (row.verdict === "skipped") {
@@ -184,13 +227,17 @@ Deno.test("probe with only --allow-net: honest counts, skips named, NoDelay with
     }
   }
   const decisions = report.rows.filter((r) => r.verdict === "decision").length;
+  const skipped = needsFfi.length + CROSS.length;
   assert.deepEqual(report.counts, {
     rows: experiments.length,
-    asGo: experiments.length - needsFfi.length - CROSS.length - decisions,
-    differ: decisions,
+    measured: 0,
+    asGo: 0,
+    documented: experiments.length - skipped,
     decisions,
-    skipped: needsFfi.length + CROSS.length,
+    differ: 0,
+    skipped,
   });
+  assertCountsAddUp(report.counts, report.rows);
   assert.equal(code, 0, stderr);
   // NoDelay needs no FFI: it runs, by timing.
   const noDelay = report.rows.find((r) => r.case === "option: NoDelay")!;
@@ -206,15 +253,18 @@ Deno.test("probe's table, piped: within 100 columns, the counts and what differs
   assert.ok(lines.some((l) => l.startsWith("| write blocking ")), "a row per case");
   const c = countsLine(stdout);
   assert.equal(c.rows, experiments.length);
-  assert.equal(c.asGo + c.differ + c.skipped, c.rows);
-  assert.match(stdout, /\n- close: twice \(decision\): close\(\) is idempotent/);
+  assert.equal(c.measured, 0);
+  assert.equal(c.measured + c.documented + c.skipped, c.rows);
+  // The sweep's tables come before the summary, and the counts line is the last.
+  assert.ok(stdout.indexOf("Skipped:") > stdout.indexOf("| write blocking "));
+  assert.match(
+    stdout,
+    /\nDiffer from Go by a decision[^\n]*\n(- [^\n]*\n( {2}[^\n]*\n)*)*- close: twice: close\(\) is idempotent/,
+  );
   assert.match(stdout, /\n- needs --allow-ffi: option: keepalive defaults; /);
   assert.match(stdout, /\n- needs Go \(--no-go\): write blocking: netconn client → Go server; /);
-  // Exit 0 exactly when every listed difference is a decision.
-  const differing = stdout.split("Differ from Go:\n")[1]!.split("\n\n")[0]!.split("\n")
-    .filter((l) => l.startsWith("- "));
-  assert.equal(differing.length, c.differ);
-  assert.equal(code, differing.every((l) => l.includes("(decision)")) ? 0 : 1, stderr);
+  // Exit 0 exactly when no row differs without a decision.
+  assert.equal(code, stdout.includes("Differ from Go, not as") ? 1 : 0, stderr);
 });
 
 Deno.test("probe without go on PATH: runs, says how to measure Go, skips the cross rows", async () => {
@@ -231,8 +281,8 @@ Deno.test("probe without go on PATH: runs, says how to measure Go, skips the cro
     const expected = CROSS.includes(row.case)
       ? ["skipped"]
       : decision
-      ? ["decision", "as Go"]
-      : ["as Go"];
+      ? ["decision", "documented"]
+      : ["documented"];
     assert.ok(expected.includes(row.verdict), `${row.case}: ${row.verdict}: ${row.why}`);
     assert.equal(row.goMeasured, false);
   }
@@ -255,11 +305,15 @@ Deno.test("probe --markdown: the full text as one Markdown table; bad flags exit
   assert.equal(md.code, 0, md.stderr);
   const lines = md.stdout.split("\n");
   assert.match(lines[0]!, /^Go column: what Go documents, not measured \(--no-go\)/);
-  assert.match(lines[2]!, /^\| case +\| Go +\| netconn +\| as Go\? \|$/);
+  assert.match(lines[2]!, /^\| case +\| Go +\| netconn +\| as Go\? +\|$/);
   const dials = experiments.filter((e) => e.name.includes("dial"));
   const body = lines.slice(4, 4 + dials.length);
-  assert.ok(body.every((l) => l.endsWith("| yes    |")), body.join("\n"));
-  assert.match(md.stdout, new RegExp(`${dials.length} of ${dials.length} rows behave as in Go`));
+  assert.ok(body.every((l) => l.endsWith("| documented |")), body.join("\n"));
+  assert.equal(
+    md.stdout.trimEnd().split("\n").at(-1),
+    `${dials.length} rows: 0 measured beside Go, ${dials.length} against Go's documentation, ` +
+      "0 skipped.",
+  );
 
   const bad = await runProbe(["--allow-net"], ["--frobnicate"]);
   assert.equal(bad.code, 2);
@@ -306,6 +360,15 @@ function sampleRows(): TableRow[] {
       verdict: "skipped",
       why: "needs --allow-ffi",
     },
+    {
+      case: "option: keepalive config",
+      go: "SetKeepAliveConfig",
+      goMeasured: false,
+      netconn: "on 5 s / 2 s / 3",
+      raw: "",
+      verdict: "documented",
+      why: "Go not measured (--no-go)",
+    },
   ];
 }
 
@@ -342,28 +405,188 @@ Deno.test("wrap and fitColumns: words kept, long words cut, widths sum to the ro
   assert.ok(Math.abs(widths[1]! - widths[2]!) <= 1, `${widths}`);
 });
 
-Deno.test("count and summary: a decision is a difference, skips say what they need", () => {
+Deno.test("count and summary: grouped by verdict, the counts line last", () => {
   const rows = sampleRows();
-  assert.deepEqual(count(rows), { rows: 4, asGo: 1, differ: 2, decisions: 1, skipped: 1 });
+  assert.deepEqual(count(rows), {
+    rows: 5,
+    measured: 2,
+    asGo: 1,
+    documented: 2,
+    decisions: 1,
+    differ: 1,
+    skipped: 1,
+  });
   assert.equal(
     summary(rows),
     [
-      "1 of 4 rows behave as in Go, 2 differ (1 not as Go's contract says, 1 by a documented " +
-      "decision), 1 skipped.",
-      "",
-      "Differ from Go:",
-      "- close: twice (decision): close() is idempotent",
+      "Differ from Go, not as Go's contract says (these fail the probe):",
       "- a case with a rather long name indeed: full writes: Go 3 MiB, netconn 0 B",
+      "",
+      "Differ from Go by a decision (docs/probe.md):",
+      "- close: twice: close() is idempotent",
+      "",
+      "Compared with Go's documentation only:",
+      "- option: keepalive config: Go not measured (--no-go)",
       "",
       "Skipped:",
       "- needs --allow-ffi: option: linger",
+      "",
+      "5 rows: 2 measured beside Go (1 as Go, 1 by decision), 2 against Go's documentation " +
+      "(1 differ), 1 skipped.",
     ].join("\n"),
   );
-  assert.equal(summary([rows[0]!]), "1 of 1 rows behave as in Go, 0 differ, 0 skipped.");
+  assert.equal(
+    summary([rows[0]!]),
+    "1 rows: 1 measured beside Go (1 as Go), 0 against Go's documentation, 0 skipped.",
+  );
+  assert.equal(
+    formatCounts([]),
+    "0 rows: 0 measured beside Go, 0 against Go's documentation, 0 skipped.",
+  );
+  // Exit 0 only when no row differs without a decision.
+  assert.equal(exitCode(count(rows)), 1);
+  assert.equal(exitCode(count(rows.filter((r) => r.verdict !== "differs"))), 0);
+  assert.equal(exitCode(count([rows[3]!])), 1, "nothing ran");
   const md = formatMarkdown(rows).split("\n");
   assert.match(md[0]!, /^\| case +\| Go +\| netconn +\| raw Deno \| as Go\? +\|$/);
   assert.equal(md.length, 2 + rows.length);
   assert.ok(md[2]!.includes(rows[0]!.go), "Markdown keeps the full text");
+  assert.match(md.at(-1)!, /\| documented \|$/);
+});
+
+/** A row netconn measured (the judge's input): ok, with these numbers and facts. */
+function ranRow(
+  name: string,
+  numbers: Record<string, number>,
+  facts?: Record<string, string>,
+): ProbeRow {
+  return {
+    case: name,
+    go: "what Go documents",
+    goMeasured: false,
+    netconn: "ran",
+    raw: "",
+    verdict: "as Go",
+    why: "",
+    numbers,
+    ...(facts === undefined ? {} : { facts }),
+    ok: true,
+    ms: 1,
+  };
+}
+
+function goSaid(numbers: Record<string, number>, facts?: Record<string, string>): GoResult {
+  return { case: "stub", text: "Go measured", numbers, ...(facts === undefined ? {} : { facts }) };
+}
+
+Deno.test("judge: 'as Go' only when Go was measured and every figure agrees", () => {
+  const measuredCase: Experiment = { ...tenBytes };
+  const row = ranRow("ten bytes", { n: 10 });
+  // Measured, agreeing: as Go, and why says what was compared.
+  const asGo = judge(measuredCase, row, goSaid({ n: 10 }));
+  assert.deepEqual([asGo.verdict, asGo.goMeasured], ["as Go", true]);
+  assert.notEqual(asGo.why, "");
+  // No Go program: documented, never as Go, and the row says why.
+  const noProgram: Experiment = {
+    name: "no program",
+    go: "documented",
+    unmeasured: "Go cannot do it",
+    run: tenBytes.run,
+  };
+  const doc = judge(noProgram, row, undefined);
+  assert.deepEqual([doc.verdict, doc.goMeasured, doc.why], [
+    "documented",
+    false,
+    "no Go program: Go cannot do it",
+  ]);
+  // A Go program, but Go not measured in this run, or its run failed: documented.
+  assert.deepEqual(
+    [
+      judge(measuredCase, row, undefined, "--no-go").verdict,
+      judge(measuredCase, row, undefined, "--no-go").why,
+    ],
+    ["documented", "Go not measured (--no-go)"],
+  );
+  const failed = judge(measuredCase, row, { ...goSaid({}), error: "boom" });
+  assert.deepEqual([failed.verdict, failed.goMeasured], ["documented", false]);
+  // Measured in part (an API the Go lacks): documented, with why.
+  const partly: Experiment = {
+    ...tenBytes,
+    compare: () => ({ agree: true, documented: "Go 1.19 lacks it" }),
+  };
+  const part = judge(partly, row, goSaid({ n: 10 }));
+  assert.deepEqual([part.verdict, part.why, part.goMeasured], [
+    "documented",
+    "Go 1.19 lacks it",
+    true,
+  ]);
+  assert.equal(count([part]).documented, 1);
+  // netconn broke the contract: differs, measured or not.
+  assert.equal(judge(noProgram, { ...row, ok: false }, undefined).verdict, "differs");
+});
+
+Deno.test("judge: error kinds are compared exactly; a reset is not a broken pipe", () => {
+  const peerClose = experiments.find((e) => e.name === "close: peer side")!;
+  const row = ranRow("close: peer side", { eof: 1, writesBeforeError: 1 }, {
+    error: "broken-pipe",
+  });
+  const same = judge(
+    peerClose,
+    row,
+    goSaid({ eof: 1, writesBeforeError: 1 }, { error: "broken-pipe" }),
+  );
+  assert.equal(same.verdict, "as Go");
+  const other = judge(peerClose, row, goSaid({ eof: 1, writesBeforeError: 1 }, { error: "reset" }));
+  assert.equal(other.verdict, "differs");
+  assert.match(other.why, /error: Go reset, netconn broken-pipe/);
+  // The partial write: broken-pipe where Go says reset is the decision's, with its reason.
+  const partial = experiments.find((e) => e.name === "partial write, peer dies")!;
+  const numbers = { bytesWritten: 3_900_000, requested: 32 << 20 };
+  const decided = judge(
+    partial,
+    ranRow(partial.name, numbers, { error: "broken-pipe", againstGo: "reset" }),
+    goSaid({ bytesWritten: 3_900_000 }, { error: "reset" }),
+  );
+  assert.equal(decided.verdict, "decision");
+  assert.match(decided.why, /FIN/);
+  // Against a Go peer netconn must say reset too; else the row differs.
+  const wrong = judge(
+    partial,
+    ranRow(partial.name, numbers, { error: "broken-pipe", againstGo: "broken-pipe" }),
+    goSaid({ bytesWritten: 3_900_000 }, { error: "reset" }),
+  );
+  assert.equal(wrong.verdict, "differs");
+});
+
+Deno.test("judge: the same outcome gets the same verdict on every transport", () => {
+  const by = (name: string): Experiment => experiments.find((e) => e.name === name)!;
+  const timeout = { aheadUs: 10, fullWrites: 59, total: 3_866_624, bytesWritten: 44_032 };
+  const stranded = { ...timeout, settled: 65_536, received: 3_866_624 + 65_536, intact: 1 };
+  const go = goSaid({ ...timeout, received: 3_866_624 + 44_032 }, { error: "timeout" });
+  const verdicts = ["write timeout", "tls: write timeout", "unix: write timeout"].map((name) =>
+    judge(by(name), ranRow(name, stranded, { error: "timeout" }), go).verdict
+  );
+  assert.deepEqual(verdicts, ["decision", "decision", "decision"]);
+  const settledAsGo = { ...stranded, settled: 44_032, received: 3_866_624 + 44_032 };
+  assert.deepEqual(
+    ["write timeout", "tls: write timeout", "unix: write timeout"].map((name) =>
+      judge(by(name), ranRow(name, settledAsGo, { error: "timeout" }), go).verdict
+    ),
+    ["as Go", "as Go", "as Go"],
+  );
+  const blocking = { accepted: 3_900_000, fullWrites: 59, timedOutBytesWritten: 1, waitMs: 200 };
+  assert.deepEqual(
+    ["write blocking", "tls: write blocking", "unix: write blocking"].map((name) =>
+      judge(
+        by(name),
+        ranRow(name, blocking, { error: "timeout" }),
+        goSaid(blocking, {
+          error: "timeout",
+        }),
+      ).verdict
+    ),
+    ["as Go", "as Go", "as Go"],
+  );
 });
 
 /** A stand-in for Go that answers each run of a case with the next of `answers`. */

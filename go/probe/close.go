@@ -77,7 +77,7 @@ func closePeer(string) (result, error) {
 
 // writeAfterPeerClose reads (EOF once the peer has closed), then writes 10
 // bytes every 5 ms until a write fails.
-func writeAfterPeerClose(c *net.TCPConn) (result, error) {
+func writeAfterPeerClose(c net.Conn) (result, error) {
 	_, rerr := c.Read(make([]byte, 32))
 	ok := 0
 	var err error

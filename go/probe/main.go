@@ -33,6 +33,9 @@ type experiment func(addr string) (result, error)
 
 var cases = map[string]experiment{}
 
+// certDir is the -certs flag: the repository's tests/certs, for the TLS cases.
+var certDir string
+
 // register adds a case under its name; each file registers its own.
 func register(name string, run experiment) {
 	cases[name] = run
@@ -41,6 +44,7 @@ func register(name string, run experiment) {
 func main() {
 	name := flag.String("case", "", "the case to run (-list shows them)")
 	addr := flag.String("addr", "", "the address a client case dials")
+	flag.StringVar(&certDir, "certs", "", "the directory of the test certificates (the TLS cases)")
 	list := flag.Bool("list", false, "print the case names and exit")
 	flag.Parse()
 	if *list {

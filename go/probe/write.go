@@ -29,7 +29,7 @@ func init() {
 
 // onPair runs a client-side case on a fresh loopback pair whose server
 // never reads.
-func onPair(run func(c *net.TCPConn) (result, error)) (result, error) {
+func onPair(run func(c net.Conn) (result, error)) (result, error) {
 	p, err := newPair()
 	if err != nil {
 		return result{}, err
@@ -40,7 +40,7 @@ func onPair(run func(c *net.TCPConn) (result, error)) (result, error) {
 
 // onPairDrained is onPair, then the client closes and the server reads
 // everything: "received" is what reached the peer.
-func onPairDrained(run func(c *net.TCPConn) (result, error)) (result, error) {
+func onPairDrained(run func(c net.Conn) (result, error)) (result, error) {
 	p, err := newPair()
 	if err != nil {
 		return result{}, err
@@ -60,13 +60,13 @@ func onPairDrained(run func(c *net.TCPConn) (result, error)) (result, error) {
 
 // onDial runs a client-side case on a conn dialled to addr (a netconn
 // server); the conn is closed when it returns.
-func onDial(addr string, run func(c *net.TCPConn) (result, error)) (result, error) {
+func onDial(addr string, run func(c net.Conn) (result, error)) (result, error) {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		return result{}, err
 	}
 	defer c.Close()
-	return run(c.(*net.TCPConn))
+	return run(c)
 }
 
 // writeSuccess writes 8 MiB at once to a peer that reads everything.
@@ -101,7 +101,7 @@ func writeSuccess(string) (result, error) {
 
 // writeBlocking writes 64 KiB at a time, each with a deadline 200 ms ahead,
 // until one write waits past its deadline: the socket buffers are full.
-func writeBlocking(c *net.TCPConn) (result, error) {
+func writeBlocking(c net.Conn) (result, error) {
 	const waitMs = 200
 	buf := make([]byte, chunk)
 	total, writes := 0, 0
@@ -166,7 +166,7 @@ func partialWrite(string) (result, error) {
 
 // writeTimeout is the article's client6: a deadline 10 µs ahead on every
 // 64 KiB write, until one times out.
-func writeTimeout(c *net.TCPConn) (result, error) {
+func writeTimeout(c net.Conn) (result, error) {
 	const ahead = 10 * time.Microsecond
 	buf := pattern(chunk)
 	total, writes := 0, 0
