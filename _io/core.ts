@@ -187,9 +187,12 @@ export class IoCore {
    * False if it was closed already.
    */
   close(): boolean {
-    const kernel = this.resetOnClose ? this.kernel() : this.#kernel;
+    const kernel = this.kernel();
     if (!this.#release()) return false;
-    if (this.resetOnClose) kernel?.abort(); // RST now, as Go's close with linger 0
+    // RST now, as Go's close with linger 0, or as close(2) alone with bytes
+    // unread: Deno's close would shut the sending side (FIN) first, and the
+    // peer's waiting write would then read EPIPE where Go's peer reads a reset.
+    if (this.resetOnClose || kernel?.hasUnread()) kernel?.abort();
     this.#kernel?.forget();
     this.#kernel = null;
     try {

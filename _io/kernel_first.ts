@@ -32,6 +32,8 @@ export interface KernelCalls {
   recv(p: Uint8Array): number | null;
   /** Resets the connection (RST). */
   abort(): boolean;
+  /** True when received bytes wait unread in the kernel. */
+  hasUnread(): boolean;
   /** The fd is never touched again. */
   forget(): void;
 }
@@ -169,6 +171,11 @@ export class KernelFirst {
   yield(): Promise<void> {
     this.#runStart = -1;
     return nextTurn();
+  }
+
+  /** True when received bytes wait unread in the kernel. */
+  hasUnread(): boolean {
+    return this.#socket.hasUnread();
   }
 
   /** Aborts the connection at once (RST), as close with linger 0. */

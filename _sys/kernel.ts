@@ -18,6 +18,9 @@ export const AGAIN = -1;
 const F_GETFL = 3;
 const O_NONBLOCK = 0o4000;
 const MSG_NOSIGNAL = 0x4000; // a write to a shut socket is EPIPE, never SIGPIPE
+const MSG_PEEK = 0x2;
+const MSG_DONTWAIT = 0x40;
+const PEEK = new Uint8Array(1);
 const EINTR = 4;
 const EAGAIN = 11;
 /** A sockaddr of family AF_UNSPEC (0): "disconnect". */
@@ -113,6 +116,15 @@ export class KernelSocket {
    */
   abort(): boolean {
     return this.#fd >= 0 && this.#lib.sym.connect(this.#fd, UNSPEC, UNSPEC.length) === 0;
+  }
+
+  /**
+   * True when received bytes wait unread in the kernel. Linux's close(2)
+   * then resets the connection (RST, no FIN), as Go's Close does.
+   */
+  hasUnread(): boolean {
+    return this.#fd >= 0 &&
+      Number(this.#lib.sym.recv(this.#fd, PEEK, 1n, MSG_PEEK | MSG_DONTWAIT)) > 0;
   }
 
   /** The fd, for socket options set while the conn is open; -1 once forgotten. */

@@ -36,6 +36,10 @@ class FakeKernel implements KernelCalls {
     return true;
   }
 
+  hasUnread(): boolean {
+    return false;
+  }
+
   forget(): void {
     this.fd = -1;
   }

@@ -61,6 +61,9 @@ class FakeKernel implements KernelCalls {
   abort(): boolean {
     return false;
   }
+  hasUnread(): boolean {
+    return false;
+  }
   forget(): void {
     this.fd = -1;
   }
