@@ -406,6 +406,7 @@ export class Listener<C extends Conn = TcpConn> implements AsyncDisposable, Asyn
    * @throws {NetError} `signal` fired (`"aborted"`), or the OS refused (e.g. too many open files).
    */
   accept(options?: AcceptOptions): Promise<C> {
+    if (options === undefined) return this.#accept(undefined);
     let checked: AcceptOptions;
     try {
       checked = checkIoOptions(options, "Listener.accept");

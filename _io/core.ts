@@ -187,7 +187,10 @@ export class IoCore {
    * False if it was closed already.
    */
   close(): boolean {
-    const kernel = this.kernel();
+    // The kernel socket of a conn that did kernel-first I/O is known; one that
+    // did none is not looked up only to close it (a lookup would cost every
+    // accept-and-close a fifth of its time).
+    const kernel = this.resetOnClose ? this.kernel() : this.#kernel;
     if (!this.#release()) return false;
     // RST now, as Go's close with linger 0, or as close(2) alone with bytes
     // unread: Deno's close would shut the sending side (FIN) first, and the

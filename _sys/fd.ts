@@ -30,7 +30,7 @@ import {
   POLL_CHUNK,
   sockAddrText,
 } from "./libc.ts";
-import { type ConnAddrs, connKey, type ListenerAddr, listenerKey } from "./name.ts";
+import { type ConnAddrs, connKey, knownKey, type ListenerAddr, listenerKey } from "./name.ts";
 
 export type { ConnAddrs, ListenerAddr };
 
@@ -327,7 +327,9 @@ export function findListenerFd(lib: Libc, listener: ListenerAddr): number {
  * ```
  */
 export function releaseFd(socket: ConnAddrs | ListenerAddr): void {
-  fdIndex.release("addr" in socket ? listenerKey(socket) : connKey(socket));
+  // A socket no lookup asked for is not in the index: no name to work out.
+  const key = knownKey(socket);
+  if (key !== undefined) fdIndex.release(key);
 }
 
 function formatNetAddr(addr: Deno.Addr): string {

@@ -90,6 +90,14 @@ function netAddrKey(addr: Deno.Addr, what: string): string {
 // A conn's or listener's addresses never change: its name is worked out once.
 const names = new WeakMap<object, string>();
 
+/**
+ * The name worked out for this conn or listener, if a lookup ever asked for
+ * it: undefined means no lookup ever indexed its socket.
+ */
+export function knownKey(socket: ConnAddrs | ListenerAddr): string | undefined {
+  return names.get(socket);
+}
+
 /** The name of a connected TCP socket with these addresses. */
 export function connKey(conn: ConnAddrs): string {
   let name = names.get(conn);
