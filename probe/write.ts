@@ -186,8 +186,8 @@ async function writeUntilPeerDies(client: Conn, kill: () => void): Promise<{
 /**
  * The decision the partial-write row shows when netconn's waiting write
  * reports a broken pipe where Go's reports the reset: the peer was a netconn
- * conn closed without kernel-first I/O (no --allow-ffi, or not Linux), whose
- * close sends FIN before the reset (docs/probe.md).
+ * conn closed before it read or wrote (or without --allow-ffi, or off Linux),
+ * whose close sends FIN before the reset (docs/probe.md).
  */
 export function peerCloseSendsFin(ours: Outcome, go: GoResult | undefined): string | undefined {
   if (ours.facts?.error !== "broken-pipe" || (go?.facts?.error ?? "reset") !== "reset") {
@@ -199,7 +199,8 @@ export function peerCloseSendsFin(ours: Outcome, go: GoResult | undefined): stri
   return "the peer's close: Deno's close shuts the write side (FIN) before close(2) resets, so " +
     "Linux reports the reset to the waiting write as EPIPE (a reset in CLOSE_WAIT); Go's Close " +
     `is close(2) alone, whose reset is ECONNRESET.${againstGo} netconn's close aborts a conn ` +
-    "with bytes unread only with --allow-ffi on Linux (docs/probe.md, Decisions)";
+    "with bytes unread only once it has read or written, with --allow-ffi on Linux " +
+    "(docs/probe.md, Decisions)";
 }
 
 /**
