@@ -9,13 +9,18 @@
 // must) beside netconn wrapping the very same two sockets, one variant at a
 // time. Every iteration checks what it received.
 
-import { TcpConn } from "../mod.ts";
+import { type Conn, TlsConn, UnixConn } from "../mod.ts";
 import { bulk, connEndpoint, pingPong, rawEndpoint } from "./_loopback.ts";
 import { type RawPair, rawTlsPair, rawUnixPair } from "../_kit/loopback.ts";
 
 const BULK_BYTES = 8 * 1024 * 1024;
 const ROUNDS = 500;
 const MSG = 32;
+
+/** A raw conn as the netconn class of its network: TLS or unix. */
+function wrap(raw: Deno.Conn): Conn {
+  return "handshake" in raw ? new TlsConn(raw as Deno.TlsConn) : new UnixConn(raw as Deno.UnixConn);
+}
 
 const transports: [string, RawPair<Deno.Conn, unknown>][] = [
   ["tls", await rawTlsPair()],
@@ -24,8 +29,8 @@ const transports: [string, RawPair<Deno.Conn, unknown>][] = [
 
 for (const [name, raw] of transports) {
   const wrapped = {
-    client: new TcpConn(raw.client as Deno.TcpConn),
-    server: new TcpConn(raw.server as Deno.TcpConn),
+    client: wrap(raw.client),
+    server: wrap(raw.server),
   };
   const rawEnds = { client: rawEndpoint(raw.client), server: rawEndpoint(raw.server) };
   const connEnds = { client: connEndpoint(wrapped.client), server: connEndpoint(wrapped.server) };
