@@ -8,8 +8,8 @@
 // The baseline is Deno's own `conn.readable` / `conn.writable`; netconn's
 // `conn.readable` / `conn.writable` run on Conns wrapping the same sockets.
 // For reference, each group also has the plain `read` / `write` calls of raw
-// Deno and of netconn. Every iteration checks what it received. The goal
-// (issue 5): netconn's streams at least 1.5x Deno's own.
+// Deno and of netconn. Every iteration checks what it received. The goal:
+// netconn's streams at least 1.5x Deno's own.
 
 import {
   bothEnds,

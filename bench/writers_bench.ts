@@ -8,7 +8,7 @@
 // every frame and fails the iteration at the first torn or out-of-order
 // one. netconn's writes are contiguous by contract; raw Deno's are not, so
 // its shared baseline serialises writeAll loops with a hand-rolled
-// promise-chain lock (its single writer needs no lock). The goal (issue 5):
+// promise-chain lock (its single writer needs no lock). The goal:
 // 8 writers at least 0.9x one writer's throughput, zero corrupted frames.
 
 import { wrapPair } from "./_loopback.ts";

@@ -1,6 +1,6 @@
 /**
  * The probe's output: the table for a terminal (fitted to its width, cells
- * wrapped), the Markdown table for the README, and the counts under them.
+ * wrapped), the Markdown table for docs/measured/probe.md, and the counts under them.
  * Internal to the probe.
  *
  * @module

@@ -58,7 +58,7 @@ export const closeTwice: Experiment = {
     (go?.numbers.threw ?? 1) === ours.numbers.threw
       ? undefined
       : "close() is idempotent: a second close() returns quietly, where Go returns an error " +
-        "and Deno throws (README, Decisions)",
+        "and Deno throws (docs/decisions.md)",
   async run(lab: Lab): Promise<Outcome> {
     const { client } = await lab.pair();
     client.close();

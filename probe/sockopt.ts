@@ -157,7 +157,7 @@ export const keepAlivePeriod: Experiment = {
     go === undefined || (go.facts?.zero === "none" && go.numbers.idle0 === ours.numbers.idle0)
       ? undefined
       : "setKeepAlivePeriod(0) means Go's 15 s default, as Go 1.23 and later take 0; " +
-        "Go before 1.23 passes 0 to the kernel, which refuses it (README, Socket options)",
+        "Go before 1.23 passes 0 to the kernel, which refuses it (docs/sockopt.md)",
   async run(lab: Lab): Promise<Outcome> {
     const { client } = await lab.pair();
     const read = (): [number, number] => {

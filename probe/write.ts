@@ -327,7 +327,7 @@ export function strandedWrite(ours: Outcome, go: GoResult | undefined): string |
   if (settled === undefined || settled === goFinal) return undefined;
   return `Deno cannot cancel a runtime write: the timed-out write had sent ${bytesWritten} bytes, ` +
     `and its runtime write sent ${settled} in all once the peer read; the TimeoutError's ` +
-    "settled gives that final count, where Go's n is final (README, Deadlines: counts are true)";
+    "settled gives that final count, where Go's n is final (docs/contract.md, Deadlines)";
 }
 
 /**
