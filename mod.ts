@@ -39,6 +39,7 @@
 export { type Address, type PipeAddr, type UnixAddress } from "./address.ts";
 export { Conn, type ConnStats, type IoOptions, type Network, type RawStream } from "./conn.ts";
 export { TcpConn } from "./tcp.ts";
+export { TcpSocketConn } from "./tcp_socket.ts";
 export { type ConnOptions } from "./tcp_options.ts";
 export { type StartTlsOptions, TlsConn } from "./tls.ts";
 export { UnixConn } from "./unix.ts";

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { checkIoOptions, Conn, coreOf, type IoOptions } from "./conn.ts";
+import { checkIoOptions, coreOf, type IoOptions } from "./conn.ts";
+import { TcpSocketConn } from "./tcp_socket.ts";
 import type { IoCore } from "./_io/core.ts";
 import { NetError, NotSupportedError } from "./errors.ts";
 import {
@@ -15,18 +16,9 @@ import {
   checkConnOptions,
   CONN_KEYS,
   type ConnOptions,
-  connSocketOptions,
   INHERITED,
   type InternalConnOptions,
-  setConnKeepAlive,
-  setConnKeepAliveConfig,
-  setConnKeepAlivePeriod,
-  setConnLinger,
-  setConnNoDelay,
-  setConnReadBuffer,
-  setConnWriteBuffer,
 } from "./tcp_options.ts";
-import type { KeepAliveConfig, SocketOptions } from "./sockopt/mod.ts";
 import { shutdownSocket } from "./_sys/kernel.ts";
 import { checkOptions, checkSignal, optionError } from "./_check.ts";
 import { waitFor } from "./_io/wait.ts";
@@ -58,7 +50,7 @@ import { withTimeout } from "./_io/op_timeout.ts";
  * assert.equal(await server.read(new Uint8Array(8)), 2);
  * ```
  */
-export class TlsConn extends Conn {
+export class TlsConn extends TcpSocketConn {
   #handshaken = false; // handshake() resolved
 
   /**
@@ -76,16 +68,6 @@ export class TlsConn extends Conn {
     if (checked.busyPoll) refuseBusyPoll("new TlsConn");
     super(conn);
     applyConnOptions(coreOf(this), checked);
-  }
-
-  /** The local address; it prints as Go prints it (`127.0.0.1:8001`). */
-  override get localAddr(): Deno.NetAddr {
-    return super.localAddr as Deno.NetAddr;
-  }
-
-  /** The remote address, as {@linkcode TlsConn.localAddr}. */
-  override get remoteAddr(): Deno.NetAddr {
-    return super.remoteAddr as Deno.NetAddr;
   }
 
   /**
@@ -139,46 +121,6 @@ export class TlsConn extends Conn {
     const quiet = io.reader.bytes === 0 && (io.writerIfAny?.bytes ?? 0) === 0;
     if (!io.closed && !this.#handshaken && quiet) shutdownSocket(io.sock!);
     super.close();
-  }
-
-  /** As {@linkcode TcpConn.setNoDelay}, on the socket under TLS (needs `--allow-ffi`). */
-  setNoDelay(on: boolean): void {
-    setConnNoDelay(coreOf(this), on, "TlsConn.setNoDelay");
-  }
-
-  /** As {@linkcode TcpConn.setKeepAlive}, on the socket under TLS (needs `--allow-ffi`). */
-  setKeepAlive(on: boolean): void {
-    setConnKeepAlive(coreOf(this), on, "TlsConn.setKeepAlive");
-  }
-
-  /** As {@linkcode TcpConn.setKeepAlivePeriod}, on the socket under TLS. */
-  setKeepAlivePeriod(ms: number): void {
-    setConnKeepAlivePeriod(coreOf(this), ms);
-  }
-
-  /** As {@linkcode TcpConn.setKeepAliveConfig}, on the socket under TLS. */
-  setKeepAliveConfig(config: KeepAliveConfig): void {
-    setConnKeepAliveConfig(coreOf(this), config);
-  }
-
-  /** As {@linkcode TcpConn.setLinger}, on the socket under TLS. */
-  setLinger(seconds: number): void {
-    setConnLinger(coreOf(this), seconds);
-  }
-
-  /** As {@linkcode TcpConn.setReadBuffer}, on the socket under TLS. */
-  setReadBuffer(bytes: number): void {
-    setConnReadBuffer(coreOf(this), bytes);
-  }
-
-  /** As {@linkcode TcpConn.setWriteBuffer}, on the socket under TLS. */
-  setWriteBuffer(bytes: number): void {
-    setConnWriteBuffer(coreOf(this), bytes);
-  }
-
-  /** As {@linkcode TcpConn.socketOptions}, of the socket under TLS. */
-  socketOptions(): SocketOptions {
-    return connSocketOptions(coreOf(this));
   }
 }
 
