@@ -11,7 +11,16 @@
 import type { Deadline } from "../deadline.ts";
 import type { NetError } from "../errors.ts";
 import { AGAIN, type KernelFirst } from "./kernel_first.ts";
-import { CLOSED, dueInterrupt, Fifo, Interrupt, Leftover, resolvedCount, waitFor } from "./wait.ts";
+import {
+  CLOSED,
+  DEADLINE,
+  dueInterrupt,
+  Fifo,
+  Interrupt,
+  Leftover,
+  resolvedCount,
+  waitFor,
+} from "./wait.ts";
 
 /** Read sizes: the runtime reads at least MIN_READ bytes and at most MAX_READ. */
 const MIN_READ = 2048;
@@ -104,17 +113,21 @@ export class Reader {
     if (this.#r < this.#w) return resolvedCount(this.#take(p));
     if (this.#eof) return Promise.resolve(null);
     const kernel = this.#pending.op === null ? (this.#kernel ??= this.#source.kernel()) : null;
-    if (kernel === null) return this.#wait(p, signal, false);
-    if (kernel.mustYield) return this.#wait(p, signal, true);
-    let n: number | null;
-    try {
-      n = kernel.recv(p);
-    } catch (e) {
-      return Promise.reject(this.#source.error(e));
+    if (kernel !== null) {
+      if (kernel.mustYield) return this.#wait(p, signal, true);
+      let n: number | null;
+      try {
+        n = kernel.recv(p);
+      } catch (e) {
+        return Promise.reject(this.#source.error(e));
+      }
+      if (n !== AGAIN) {
+        if (n === null) return Promise.resolve(this.#counted(null));
+        return resolvedCount(this.#counted(n));
+      }
     }
-    if (n === AGAIN) return this.#wait(p, signal, false);
-    if (n === null) return Promise.resolve(this.#counted(null));
-    return resolvedCount(this.#counted(n));
+    this.#turn.tryAcquire(); // free: checked above
+    return this.#readRuntime(p, signal);
   }
 
   /**
@@ -185,9 +198,9 @@ export class Reader {
   }
 
   /**
-   * The read that waits: takes the turn (in line behind earlier reads),
-   * yields a turn first if `yieldFirst`, then serves `p` from the buffer,
-   * the kernel, or a runtime read into the buffer.
+   * The read that waits for the turn (in line behind earlier reads), or
+   * yields a turn of the event loop first if `yieldFirst`; then serves `p`
+   * from the buffer, the kernel, or a runtime read.
    */
   async #wait(
     p: Uint8Array,
@@ -201,20 +214,88 @@ export class Reader {
     if (!this.#turn.tryAcquire()) await this.#waitTurn(signal);
     try {
       if (yieldFirst) await this.#kernel!.yield();
-      if (this.#r === this.#w) {
-        const kernel = this.#kernel;
-        if (kernel && !this.#eof && this.#pending.op === null && !this.#closed) {
-          const n = kernel.recv(p);
-          if (n !== AGAIN) return this.#counted(n);
-        }
-        if (!(await this.#fill(p.length, signal))) return null;
+      if (this.#r < this.#w) return this.#release(this.#take(p));
+      if (this.#eof) return this.#release(null);
+      const kernel = this.#kernel;
+      if (kernel && this.#pending.op === null && !this.#closed) {
+        const n = kernel.recv(p);
+        if (n !== AGAIN) return this.#release(this.#counted(n));
       }
-      return this.#take(p);
     } catch (e) {
-      throw this.#failed(e);
-    } finally {
       this.#turn.release();
+      throw this.#failed(e);
     }
+    return await this.#readRuntime(p, signal);
+  }
+
+  /** Releases the read turn and returns `value`. */
+  #release<T>(value: T): T {
+    this.#turn.release();
+    return value;
+  }
+
+  /**
+   * With the turn held and the buffer empty: a runtime read into the buffer
+   * (or the one a deadline left running), then `p` served from it. One
+   * promise, settled from the op's callbacks, the deadline's and the
+   * signal's: an interrupt leaves the op running for the next read to adopt.
+   * Releases the turn.
+   */
+  #readRuntime(p: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
+    if (this.#eof) return Promise.resolve(this.#release(null));
+    const deadline = this.#source.deadline;
+    let op = this.#pending.op;
+    if (op === null) {
+      try {
+        op = this.#pending.adopt(() => this.#source.read(this.#bufferFor(p.length)));
+      } catch (e) {
+        this.#turn.release();
+        return Promise.reject(this.#failed(e));
+      }
+    }
+    return new Promise<number | null>((resolve, reject) => {
+      let waiting = true;
+      const stop = (): void => {
+        waiting = false;
+        deadline.unwatch(onExpire);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const interrupt = (why: Interrupt): void => {
+        if (!waiting) return;
+        stop();
+        this.#turn.release();
+        reject(this.#source.error(why)); // the op stays, for the next read
+      };
+      const onExpire = (): void => interrupt(DEADLINE);
+      const onAbort = (): void => interrupt(new Interrupt("abort", signal!.reason));
+      op.then((n) => {
+        if (!waiting) return;
+        stop();
+        this.#pending.clear();
+        let result: number | null;
+        if (n === null) result = this.#counted(null);
+        else {
+          this.#filled = n === this.#buf.length;
+          if (this.#filled) this.#kernel?.flowing();
+          this.#r = 0;
+          this.#w = n;
+          result = this.#take(p);
+        }
+        this.#turn.release();
+        resolve(result);
+      }, (e: unknown) => {
+        if (!waiting) return;
+        stop();
+        this.#pending.clear(); // the runtime read failed: over
+        this.#turn.release();
+        reject(this.#source.error(e));
+      });
+      if (signal !== undefined) {
+        signal.addEventListener("abort", onAbort, { once: true });
+        if (signal.aborted) return onAbort(); // fired already: the listener never will
+      }
+      deadline.watch(onExpire);
+    });
   }
 
   /** Waits for the read turn, in line behind earlier reads; fails as a read would. */

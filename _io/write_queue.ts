@@ -39,6 +39,8 @@ export interface WriteQueueOptions {
 
 /** Bytes of waiting writes gathered into one runtime write, at most. */
 const BATCH_BYTES = 64 * 1024;
+/** A write up to this size on an idle queue without a kernel socket takes the lone path. */
+const LONE_MAX = 64 * 1024;
 /** Waiting writes up to this size (and without a signal) join a batch. */
 const BATCH_ITEM = 16 * 1024;
 
@@ -63,6 +65,7 @@ interface Batch {
   ends: number[];
   total: number;
   signal: AbortSignal | undefined; // only a batch of one carries a signal
+  blockedSince?: number; // the socket was full already at this time (a lone write went part-way)
 }
 
 /**
@@ -175,8 +178,18 @@ export class WriteQueue {
       }
     }
     // The turn is free: served at once, without waiting in line.
+    if (kernel === null && p.length <= LONE_MAX) return this.#sendLone(p, signal);
+    return this.#sendOne(sent === 0 ? p : p.subarray(sent), signal, sent);
+  }
+
+  /** A write served at once by #send, as a batch of one: `sent` bytes went already. */
+  #sendOne(
+    rest: Uint8Array,
+    signal: AbortSignal | undefined,
+    sent: number,
+    blockedSince = -1,
+  ): Promise<number> {
     return new Promise((resolve, reject) => {
-      const rest = sent === 0 ? p : p.subarray(sent);
       const entry: Entry = {
         p: rest,
         sent,
@@ -189,7 +202,73 @@ export class WriteQueue {
       };
       this.#busy = true;
       this.#serving = 1;
-      void this.#send({ entries: [entry], ends: [rest.length], total: rest.length, signal });
+      const total = rest.length;
+      void this.#send({ entries: [entry], ends: [total], total, signal, blockedSince });
+    });
+  }
+
+  /**
+   * A small write on an idle queue without a kernel-first socket: one pooled
+   * copy and one runtime write, settled from its callbacks, with none of a
+   * batch's bookkeeping. The same rules as #send: an interrupt is held back a
+   * timer turn and strands the runtime write only if it is still waiting; a
+   * partial write goes on through #send.
+   */
+  #sendLone(p: Uint8Array, signal: AbortSignal | undefined): Promise<number> {
+    this.#busy = true;
+    this.#serving = 1;
+    const chunk = takeChunk(p.length);
+    chunk.set(p);
+    const op = this.#lastOp = this.#sink(chunk);
+    return new Promise<number>((resolve, reject) => {
+      let settled = false; // op settled
+      let stranded = false; // an interrupt failed the write while op was in flight
+      const stop = (): void => {
+        this.#deadline.unwatch(onExpire);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const interrupt = (why: Interrupt): void => {
+        stop();
+        this.#defer(() => {
+          if (settled || stranded) return;
+          stranded = true;
+          // The turn passes once op settles, with its count.
+          const final = op.then((n) => {
+            this.#bytes += n;
+            return n;
+          }, () => 0).finally(() => this.#next());
+          reject(this.#error(why, 0, final));
+        });
+      };
+      const onExpire = (): void => interrupt(DEADLINE);
+      const onAbort = (): void => interrupt(new Interrupt("abort", signal!.reason));
+      op.then((n) => {
+        settled = true;
+        stop();
+        giveChunk(chunk);
+        if (stranded) return; // the strand's own handler counts it and passes the turn
+        this.#bytes += n;
+        if (n === p.length) {
+          this.#ops++;
+          this.#next();
+          resolve(n);
+        } else {
+          // The socket took part: the rest goes on as any write does.
+          resolve(this.#sendOne(p.subarray(n), signal, n, this.#now()));
+        }
+      }, (e: unknown) => {
+        settled = true;
+        stop();
+        giveChunk(chunk);
+        if (stranded) return;
+        this.#next();
+        reject(this.#error(e, 0));
+      });
+      if (signal !== undefined) {
+        signal.addEventListener("abort", onAbort, { once: true });
+        if (signal.aborted) return onAbort();
+      }
+      this.#deadline.watch(onExpire);
     });
   }
 
@@ -321,7 +400,7 @@ export class WriteQueue {
     const { entries, ends, total, signal } = batch;
     let done = 0; // bytes of the batch the OS accepted; 0 <= done <= total
     let next = 0; // entries[0, next) have resolved
-    let blockedSince = -1;
+    let blockedSince = batch.blockedSince ?? -1;
     let chunk: Uint8Array | null = null;
     const accepted = (n: number): void => {
       done += n;

