@@ -102,7 +102,7 @@ export function checkTimeoutOption(
   if (value === undefined) return;
   if (typeof value !== "number") throw optionError(where, "timeout", "milliseconds", value);
   if (Number.isNaN(value)) {
-    throw new RangeError(`${where} option "timeout" must be a number: received ${describe(value)}`);
+    throw new RangeError(`${where} option "timeout" must not be NaN: received ${describe(value)}`);
   }
 }
 

@@ -53,6 +53,14 @@ export interface ConnStats {
   writeBlockedMs: number;
 }
 
+/** What each class's constructor takes, as its argument error names it. */
+const RAW_KINDS: Record<string, string> = {
+  Conn: "a Deno.TcpConn, TlsConn or UnixConn",
+  TcpConn: "a Deno.TcpConn",
+  TlsConn: "a Deno.TlsConn",
+  UnixConn: "a Deno.UnixConn",
+};
+
 /** The core of a conn: for its subclasses in this package only. */
 export let coreOf: (conn: Conn) => IoCore;
 
@@ -139,7 +147,9 @@ export class Conn implements AsyncDisposable {
       typeof conn.localAddr !== "object" || conn.localAddr === null
     ) {
       throw new TypeError(
-        `${new.target.name} takes a Deno.TcpConn, TlsConn or UnixConn: received ${describe(conn)}`,
+        `${new.target.name} takes ${RAW_KINDS[new.target.name] ?? "a Deno stream conn"}: received ${
+          describe(conn)
+        }`,
       );
     }
     this.#io = new IoCore(conn);

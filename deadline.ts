@@ -104,7 +104,9 @@ export function checkAbsolute(t: DeadlineTime, where: string): void {
     throw new RangeError(
       `${where} takes an absolute time (a Date or epoch milliseconds): received ${
         describe(t)
-      }, a time in ${new Date(t).getUTCFullYear()}; for a duration, pass Date.now() + ${t}`,
+      }, a time in ${new Date(t).getUTCFullYear()}; for a duration, pass Date.now() ${
+        t < 0 ? "-" : "+"
+      } ${Math.abs(t)}`,
     );
   }
 }

@@ -37,7 +37,7 @@ import { checkAbsolute, Deadline, type DeadlineTime } from "./deadline.ts";
 import { checkReusePort, maxListenerBacklog } from "./_sys/listen.ts";
 import { releaseFd } from "./_sys/fd.ts";
 import { ClosedError, type NetError, toNetError } from "./errors.ts";
-import { checkBooleanOption, checkInteger, checkOptions, optionError } from "./_check.ts";
+import { checkBooleanOption, checkInteger, checkOptions, describe, optionError } from "./_check.ts";
 import { CLOSED, dueInterrupt, Fifo, Interrupt, Leftover, waitFor } from "./_io/wait.ts";
 import { Backoff, isTemporaryAcceptError, pause } from "./_accept_retry.ts";
 
@@ -380,6 +380,16 @@ export class Listener<C extends Conn = TcpConn> implements AsyncDisposable, Asyn
    * @param options Options applied to each accepted TCP or TLS conn.
    */
   constructor(ln: Deno.TcpListener | Deno.TlsListener | Deno.UnixListener, options?: ConnOptions) {
+    if (
+      typeof ln !== "object" || ln === null || typeof ln.accept !== "function" ||
+      typeof ln.addr !== "object" || ln.addr === null
+    ) {
+      throw new TypeError(
+        `new Listener takes a Deno.TcpListener, TlsListener or UnixListener: received ${
+          describe(ln)
+        }`,
+      );
+    }
     this.#connOptions = checkConnOptions(options, "new Listener");
     this.#ln = ln as Deno.Listener;
     this.#addr = normalizeAddr(ln.addr);

@@ -67,7 +67,10 @@ export interface ShutdownOptions {
 
 /** What {@linkcode Server.shutdown} resolves with. */
 export interface ShutdownResult {
-  /** Conns that ended by themselves, or were closed while idle. */
+  /**
+   * Of the conns open when shutdown began: those that ended by themselves,
+   * or were closed while idle. (Conns that ended before it are not counted.)
+   */
   finished: number;
   /** Conns still busy when the timeout passed or the signal fired: woken and closed. */
   forced: number;
@@ -216,7 +219,8 @@ export function serve(
       typeof (target as { accept?: unknown }).accept === "function"
     ) {
       throw new TypeError(
-        `serve takes a netconn Listener or an address: received ${describe(target)}`,
+        "serve takes a netconn Listener or an address: received a Deno listener; " +
+          "wrap it as new Listener(raw), or pass its address",
       );
     }
   }

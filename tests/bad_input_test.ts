@@ -5,7 +5,7 @@
 // because of a bad argument.
 
 import assert from "node:assert/strict";
-import { Conn, dial, listen, type Listener, NetError, TcpConn } from "../mod.ts";
+import { Conn, dial, listen, Listener, NetError, TcpConn } from "../mod.ts";
 import { Deadline } from "../deadline.ts";
 import { NOT_BYTES } from "./_helpers.ts";
 import { mustNotSettle, mustSettle } from "../_kit/wait.ts";
@@ -182,7 +182,11 @@ Deno.test("bad input: Listener.accept rejects bad options; the next conn still g
 Deno.test("bad input: new Conn and new TcpConn take a Deno conn; TcpConn checks its options", async () => {
   for (const raw of [null, undefined, {}, "conn", 5]) {
     assert.throws(() => new Conn(raw as unknown as Deno.TcpConn), TypeError, String(raw));
-    assert.throws(() => new TcpConn(raw as unknown as Deno.TcpConn), /TcpConn takes/);
+    assert.throws(
+      () => new TcpConn(raw as unknown as Deno.TcpConn),
+      /TcpConn takes a Deno.TcpConn/,
+    );
+    assert.throws(() => new Listener(raw as never), /new Listener takes a Deno.TcpListener/);
   }
   const ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const raw = await Deno.connect({ hostname: "127.0.0.1", port: ln.addr.port });

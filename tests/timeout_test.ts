@@ -107,7 +107,7 @@ Deno.test("bad input: a duration where a deadline goes is a RangeError that says
   for (const t of [5000, 1, -1, 99_999_999_999]) {
     assert.throws(() => p.server.setReadDeadline(t), (e) => {
       assert.ok(e instanceof RangeError);
-      assert.match(e.message, /Date\.now\(\) \+/);
+      assert.match(e.message, /Date\.now\(\) [+-] \d/);
       return true;
     });
   }
