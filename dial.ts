@@ -294,12 +294,16 @@ function dialTarget(address: Address): { hostname: string; port: number; site: O
  * caller's signal fires. A negative timeout has passed already, as in Go.
  */
 class DialLimit implements Disposable {
-  #controller = new AbortController();
+  #made: AbortController | null = null; // made on first use: a dial with no limit needs none
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timedOut = false;
   #caller: AbortSignal | undefined;
   #site: OpSite;
   #onAbort = (): void => this.#controller.abort();
+
+  get #controller(): AbortController {
+    return this.#made ??= new AbortController();
+  }
 
   constructor(timeout: number, signal: AbortSignal | undefined, site: OpSite) {
     this.#caller = signal;
