@@ -152,21 +152,22 @@ export function applyConnOptions(io: IoCore, options: InternalConnOptions): void
   const off = keepAlive === false || (typeof keepAlive === "number" && keepAlive < 0);
   const ffi = libcAvailable();
   try {
-    if (io.network === "tcp") {
+    if (!ffi) {
+      // Deno's own setters: TCP has them; a TLS conn gets the OS's defaults.
+      if (io.network !== "tcp") return;
       const raw = io.raw as Deno.TcpConn;
       raw.setNoDelay(noDelay);
-      if (off || !ffi) raw.setKeepAlive(!off);
-    } else if (ffi) {
-      setNoDelay(io.sock!, noDelay);
-      if (off) setKeepAlive(io.sock!, false);
+      raw.setKeepAlive(!off);
+      return;
     }
-    if (!off && ffi) {
+    // One lookup of the socket (the kernel-first one's fd where there is
+    // one), then libc's setsockopt for all of them: no runtime op.
+    const socket = tcpSocket(io, "keepAlive");
+    setNoDelay(socket, noDelay);
+    if (off) setKeepAlive(socket, false);
+    else {
       const period = keepAlive === true ? 0 : keepAlive as number; // 0: Go's 15 s
-      setKeepAliveConfig(tcpSocket(io, "keepAlive"), {
-        enable: true,
-        idle: period,
-        interval: period,
-      });
+      setKeepAliveConfig(socket, { enable: true, idle: period, interval: period });
     }
   } catch {
     // The socket is already dead; the next operation says how.
