@@ -272,6 +272,9 @@ export class Reader {
         if (!waiting) return;
         stop();
         this.#pending.clear();
+        // A runtime read that brought nothing (a TLS record with no data):
+        // read again, the turn still held. A read returns at least a byte.
+        if (n === 0) return resolve(this.#readRuntime(p, signal));
         let result: number | null;
         if (n === null) result = this.#counted(null);
         else {
@@ -317,6 +320,7 @@ export class Reader {
     // An interrupt leaves op running; the next read adopts it.
     const n = await waitFor(op, this.#source.deadline, signal);
     this.#pending.clear();
+    if (n === 0) return await this.#fill(size, signal); // nothing came: read again
     if (n === null) {
       this.#eof = true;
       return false;

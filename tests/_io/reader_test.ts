@@ -190,3 +190,14 @@ Deno.test("reader: a fired signal ends one read, not the next", async () => {
   t.runtime.send([5]);
   assert.equal(await next, 1);
 });
+
+Deno.test("reader: a runtime read that brings nothing is read again: a read returns a byte", async () => {
+  using t = setup();
+  const p = new Uint8Array(8);
+  const read = t.reader.read(p, undefined);
+  t.runtime.send([]); // as a TLS record with no application data
+  await mustNotSettle(read, 10, "a read after an empty runtime read");
+  t.runtime.send([4, 2]);
+  assert.equal(text(await read, p), "4,2");
+  assert.equal(t.runtime.reads, 2);
+});
