@@ -32,3 +32,4 @@
 export * from "./fault_proxy.ts";
 export * from "./conn_under_test.ts";
 export { type StepContext, testConn, type TestConnOptions } from "./test_conn.ts";
+export * from "./toxiproxy.ts";

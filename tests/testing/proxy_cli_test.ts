@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { dial, listen } from "../../mod.ts";
 import { parseProxyArgs, UsageError } from "../../testing/proxy_cli.ts";
 import { mustSettle } from "../../_kit/wait.ts";
+import { Toxiproxy } from "npm:toxiproxy-node-client@4.1.0";
 import { roundTrip } from "./_through.ts";
 
 const CLI = new URL("../../testing/proxy_cli.ts", import.meta.url).pathname;
@@ -64,12 +65,62 @@ Deno.test("proxy cli: bad flags are UsageErrors", () => {
     ["--upstream", "a:1", "--slice-delay", "5"],
     ["--upstream", "a:1", "--direction", "sideways"],
     ["--upstream", "a:1", "--silence=yes"],
+    ["--upstream", "a:1", "--latency", "5", "--latency", "6"],
+    ["--upstream", "a:1", "--upstream", "b:2"],
+    ["--upstream", "a:1", "--silence", "--silence"],
+    ["--upstream", "127.0.0.1::6379"],
+    ["--upstream", "a b:80"],
+    ["--upstream", "127.0.0.1:0"],
+    ["--upstream", "a:1", "--listen", "nowhere"],
+    ["--upstream", "a:1", "--listen", "127.0.0.1:99999"],
+    ["--upstream", "a:1", "--seed", "1.5"],
+    ["--upstream", "a:1", "--seed", "4294967296"],
+    ["--upstream", "a:1", "--slice-variation", "2"],
+    ["--api", "127.0.0.1:8474", "--latency", "5"],
+    ["--api", "127.0.0.1:8474", "--upstream", "a:1"],
+    ["--api", "localhost"],
+    ["--api", "1:2", "--api", "1:3"],
   ];
   for (const args of bad) assert.throws(() => parseProxyArgs(args), UsageError, args.join(" "));
 });
 
+Deno.test("proxy cli: --api, --seed and the new faults parse", () => {
+  assert.deepEqual(parseProxyArgs(["--api", "127.0.0.1:8474", "--seed", "9"]), {
+    api: "127.0.0.1:8474",
+    seed: 9,
+  });
+  assert.deepEqual(
+    parseProxyArgs([
+      "--upstream=127.0.0.1:1",
+      "--slice=10",
+      "--slice-variation=3",
+      "--timeout=50",
+      "--limit-data=7",
+      "--seed=0",
+    ]),
+    {
+      upstream: "127.0.0.1:1",
+      listen: "127.0.0.1:0",
+      seed: 0,
+      faults: [
+        { kind: "slice", size: 10, sizeVariation: 3, delay: 0, direction: "both" },
+        { kind: "timeout", ms: 50, direction: "both" },
+        { kind: "limit-data", bytes: 7, direction: "both" },
+      ],
+    },
+  );
+});
+
 Deno.test("proxy cli: a bad flag or value prints the usage and exits 2", async () => {
-  for (const args of [["--bogus"], ["--upstream", "127.0.0.1:1", "--slice", "0"]]) {
+  for (
+    const args of [
+      ["--bogus"],
+      ["--upstream", "127.0.0.1:1", "--slice", "0"],
+      ["--upstream", "127.0.0.1:1", "--listen", "nowhere"],
+      ["--upstream", "127.0.0.1::6379"],
+      ["--upstream", "127.0.0.1:1", "--latency", "1", "--latency", "2"],
+    ]
+  ) {
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-net", CLI, ...args],
       stdout: "piped",
@@ -122,4 +173,45 @@ Deno.test("proxy cli: prints its address, forwards with the faults asked, stops 
   const status = await mustSettle(child.status, 5000, "the proxy's exit");
   assert.equal(status.code, 0);
   assert.match(await stderr, /stopped; conns 1 .*bytes up 4/);
+});
+
+Deno.test("proxy cli: --api serves toxiproxy's API, which toxiproxy's node client drives", async () => {
+  await using server = listen("127.0.0.1:0");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", CLI, "--api", "127.0.0.1:0", "--seed", "3"],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const stdout = new Response(child.stdout).body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  try {
+    while (!text.includes("\n")) {
+      const { value, done } = await mustSettle(stdout.read(), 5000, "the API's address line");
+      if (done) assert.fail(`stdout ended before a line: "${text}"`);
+      text += value;
+    }
+    const api = text.split("\n")[0]!;
+    assert.match(api, /^127\.0\.0\.1:\d+$/);
+    const client = new Toxiproxy(`http://${api}`);
+    const proxy = await client.createProxy({
+      name: "echo",
+      listen: "127.0.0.1:0",
+      upstream: `127.0.0.1:${server.addr.port}`,
+    });
+    await proxy.addToxic({ type: "latency", attributes: { latency: 50 } } as never);
+    {
+      await using conn = await dial(proxy.listen);
+      await using peer = await server.accept();
+      const took = await roundTrip(peer, conn);
+      assert.ok(took >= 45 && took < 200, `a write through latency 50 took ${took.toFixed(1)} ms`);
+    }
+    await proxy.remove();
+  } finally {
+    child.kill("SIGINT");
+    while (!(await stdout.read()).done); // to EOF, so the pipe closes
+  }
+  const status = await mustSettle(child.status, 5000, "the proxy's exit");
+  assert.equal(status.code, 0);
+  assert.match(await stderr, /toxiproxy's API on http:\/\/127\.0\.0\.1:\d+; seed 3/);
 });
