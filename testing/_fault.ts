@@ -128,6 +128,21 @@ export interface SlowCloseFault extends FaultBase {
  * closes the conn on both sides `ms` milliseconds after the fault reached
  * it; with `ms` 0 it never closes, and data flows again once the fault is
  * removed: toxiproxy's `timeout`.
+ *
+ * @example A server that stops answering, and the conn closed 100 ms later
+ * ```ts
+ * import { dial, listen } from "@netconn/netconn";
+ * import { FaultProxy } from "@netconn/netconn/testing";
+ * import assert from "node:assert/strict";
+ *
+ * await using server = listen("127.0.0.1:0");
+ * await using proxy = new FaultProxy(server.addr);
+ * await using client = await dial(proxy.addr);
+ * await using peer = await server.accept();
+ * proxy.add({ kind: "timeout", ms: 100, direction: "downstream" });
+ * await peer.write(new Uint8Array(4)); // dropped
+ * assert.equal(await client.read(new Uint8Array(4)), null); // closed, nothing came
+ * ```
  */
 export interface TimeoutFault extends FaultBase {
   /** Tells this fault apart: `"timeout"`. */
@@ -142,6 +157,25 @@ export interface TimeoutFault extends FaultBase {
  * Closes the conn on both sides (FIN) once `bytes` more bytes went through
  * in its direction, counted from when the fault reached the conn:
  * toxiproxy's `limit_data`.
+ *
+ * @example Exactly 3 bytes, then EOF
+ * ```ts
+ * import { dial, listen } from "@netconn/netconn";
+ * import { FaultProxy } from "@netconn/netconn/testing";
+ * import assert from "node:assert/strict";
+ *
+ * await using server = listen("127.0.0.1:0");
+ * await using proxy = new FaultProxy(server.addr, {
+ *   faults: [{ kind: "limit-data", bytes: 3, direction: "downstream" }],
+ * });
+ * await using client = await dial(proxy.addr);
+ * await using peer = await server.accept();
+ * await peer.write(new Uint8Array(10));
+ * const buf = new Uint8Array(10);
+ * let got = 0;
+ * for (let n = await client.read(buf); n !== null; n = await client.read(buf)) got += n;
+ * assert.equal(got, 3);
+ * ```
  */
 export interface LimitDataFault extends FaultBase {
   /** Bytes forwarded before the conn is closed. */

@@ -55,9 +55,15 @@ interface Plan {
   limitKind: "cut" | "reset" | "close";
 }
 
-const READ_SIZE = 64 * 1024;
-/** The reader stops reading while this many bytes wait in the queue. */
-const HIGH_WATER = 256 * 1024;
+/** The most one read of the sender takes. */
+const READ_SIZE = 32 * 1024;
+/**
+ * The reader stops reading while this many bytes wait in the queue, so a
+ * link holds at most HIGH_WATER + READ_SIZE - 1 bytes: under 256 KiB.
+ */
+export const HIGH_WATER: number = 224 * 1024;
+/** The most a link holds: {@linkcode HIGH_WATER} plus one read. */
+export const MAX_HELD: number = HIGH_WATER + READ_SIZE;
 /** A bandwidth cap sends pieces of this many milliseconds' worth of bytes. */
 const RATE_PIECE_MS = 10;
 /** A capped link that fell this far behind its schedule (it was idle) starts afresh. */
@@ -99,6 +105,11 @@ export class Link {
   /** Settles once both tasks have ended: EOF forwarded (or cut and drained), or closed. */
   get done(): Promise<void> {
     return this.#done;
+  }
+
+  /** Bytes read from the sender and not yet forwarded: at most MAX_HELD. */
+  get held(): number {
+    return this.#queued;
   }
 
   /** Makes the writer re-read the faults (one was added or removed). */

@@ -64,6 +64,11 @@ export class ProxiedConn {
     this.#settled = both.then(() => this.#end("close"));
   }
 
+  /** Bytes the proxy holds for this conn, both ways: read and not yet forwarded. */
+  get held(): number {
+    return this.#links[0].held + this.#links[1].held;
+  }
+
   /** Whether the conn is over: both sockets closed. */
   get ended(): boolean {
     return this.#ended;

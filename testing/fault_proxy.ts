@@ -65,6 +65,12 @@ export interface FaultProxyStats {
   bytesUpstream: number;
   /** Bytes forwarded from the upstream to clients. */
   bytesDownstream: number;
+  /**
+   * Bytes the proxy holds now: read and not yet forwarded (silence, latency,
+   * a bandwidth cap). At most 256 KiB per conn and direction: the proxy
+   * stops reading there, and the sender's kernel buffers fill.
+   */
+  bytesHeld: number;
 }
 
 /**
@@ -145,6 +151,7 @@ export class FaultProxy implements AsyncDisposable {
     upstreamFailures: 0,
     bytesUpstream: 0,
     bytesDownstream: 0,
+    bytesHeld: 0,
   };
 
   /**
@@ -273,7 +280,9 @@ export class FaultProxy implements AsyncDisposable {
    * @returns A copy, taken now.
    */
   stats(): FaultProxyStats {
-    return { ...this.#stats, open: this.#conns.size };
+    let held = 0;
+    for (const conn of this.#conns) held += conn.held;
+    return { ...this.#stats, open: this.#conns.size, bytesHeld: held };
   }
 
   /**

@@ -78,12 +78,28 @@ export interface ToxiproxyOptions {
   seed?: number;
 }
 
-/** A request the API refuses: `status` is the HTTP status it answers with. */
+/**
+ * A request the API refuses: `status` is the HTTP status it answers with.
+ *
+ * @example A toxic on a proxy that does not exist
+ * ```ts
+ * import { Toxiproxy, ToxiproxyError } from "@netconn/netconn/testing";
+ * import assert from "node:assert/strict";
+ *
+ * await using toxiproxy = new Toxiproxy();
+ * await assert.rejects(
+ *   toxiproxy.addToxic("nope", { type: "latency" }),
+ *   (e) => e instanceof ToxiproxyError && e.status === 404,
+ * );
+ * ```
+ */
 export class ToxiproxyError extends Error {
   /** 400 (a bad request), 404 (no such proxy or toxic) or 409 (it exists already). */
   readonly status: number;
 
   /**
+   * Makes the error of a refused request.
+   *
    * @param message What is wrong.
    * @param status The HTTP status.
    */
@@ -161,6 +177,15 @@ const TYPES: Record<string, ToxicType> = {
  * The toxic types the API takes: toxiproxy's (`latency`, `bandwidth`,
  * `slow_close`, `timeout`, `reset_peer`, `slicer`, `limit_data`) and
  * netconn's own (`silence`, `cut`, `reset`, `refuse`).
+ *
+ * @example
+ * ```ts
+ * import { TOXIC_TYPES } from "@netconn/netconn/testing";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(TOXIC_TYPES.includes("limit_data"));
+ * assert.ok(TOXIC_TYPES.includes("silence"));
+ * ```
  */
 export const TOXIC_TYPES: readonly string[] = Object.freeze(Object.keys(TYPES));
 
@@ -231,6 +256,8 @@ export class Toxiproxy implements AsyncDisposable {
   #closed = false;
 
   /**
+   * Makes an empty Toxiproxy: no proxies, the API not served yet.
+   *
    * @param options The seed of the proxies' random draws.
    * @throws {TypeError} If an option is unknown or has the wrong type.
    * @throws {RangeError} If the seed is not an integer from 0 to 2^32 - 1.

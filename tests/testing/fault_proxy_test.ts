@@ -8,7 +8,7 @@
 // Run: deno test --allow-net --allow-ffi --allow-read --allow-run tests/testing/
 
 import assert from "node:assert/strict";
-import { dial, listen, NetError, TimeoutError } from "../../mod.ts";
+import { type Conn, dial, listen, NetError, TimeoutError } from "../../mod.ts";
 import { FaultProxy } from "../../testing/mod.ts";
 import { delay, eventually, mustNotSettle, mustReject, mustSettle } from "../../_kit/wait.ts";
 import { roundTrip, through } from "./_through.ts";
@@ -434,4 +434,34 @@ Deno.test("seed: the proxy tells its seed, and the same seed replays its draws (
   await using server = listen("127.0.0.1:0");
   await using unseeded = new FaultProxy(server.addr);
   assert.ok(Number.isInteger(unseeded.seed) && unseeded.seed >= 0, "a fresh seed, told");
+});
+
+Deno.test("silence: the proxy holds at most 256 KiB a conn and direction (stats().bytesHeld)", async () => {
+  await using server = listen("127.0.0.1:0");
+  await using proxy = new FaultProxy(server.addr, {
+    faults: [{ kind: "silence", direction: "downstream" }],
+  });
+  const N = 4;
+  const conns: Conn[] = [];
+  const writes: Promise<unknown>[] = [];
+  try {
+    for (let i = 0; i < N; i++) conns.push(await dial(proxy.addr), await server.accept());
+    const big = new Uint8Array(4 << 20);
+    for (let i = 1; i < conns.length; i += 2) writes.push(conns[i]!.write(big).catch(() => {}));
+    // Held bytes grow, then stop: the proxy stops reading at its bound.
+    let last = -1;
+    await eventually(async (ms) => {
+      await delay(ms);
+      const held = proxy.stats().bytesHeld;
+      const steady = held === last && held > 0;
+      last = held;
+      assert.ok(steady, `still growing: ${held}`);
+    }, { start: 50, cap: 400 });
+    const held = proxy.stats().bytesHeld;
+    assert.ok(held <= N * 256 * 1024, `${held} bytes held for ${N} conns`);
+    assert.ok(held >= N * 224 * 1024, `${held} bytes held for ${N} conns: it read up to its bound`);
+  } finally {
+    for (const c of conns) c.close();
+    await Promise.all(writes);
+  }
 });

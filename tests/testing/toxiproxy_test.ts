@@ -7,9 +7,11 @@
 
 import assert from "node:assert/strict";
 import { type Conn, dial, listen, type Listener, NetError } from "../../mod.ts";
-import { FaultProxy, Toxiproxy as Server, ToxiproxyError } from "../../testing/mod.ts";
+import { FaultProxy, Toxiproxy as Server, type ToxiproxyError } from "../../testing/mod.ts";
+// A dev-only client nobody here wrote; the package has no import map.
+// deno-lint-ignore no-import-prefix
 import { Toxiproxy as Client } from "npm:toxiproxy-node-client@4.1.0";
-import { delay, eventually, mustNotSettle, mustSettle } from "../../_kit/wait.ts";
+import { eventually, mustNotSettle, mustSettle } from "../../_kit/wait.ts";
 import { readFull } from "../../_kit/bytes.ts";
 import { mean } from "../../_kit/stats.ts";
 
@@ -33,7 +35,7 @@ interface Lab extends AsyncDisposable {
   connect(listen: string): Promise<[Conn, Conn]>;
 }
 
-async function lab(seed = 7): Promise<Lab> {
+function lab(seed = 7): Lab {
   const server = new Server({ seed });
   const api = server.serve("127.0.0.1:0");
   const upstream = listen("127.0.0.1:0");
@@ -79,7 +81,7 @@ async function readAll(conn: Conn): Promise<{ sizes: number[]; end: "eof" | stri
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 Deno.test("toxiproxy API: the node client creates, lists, gets, updates and deletes proxies", async () => {
-  await using l = await lab();
+  await using l = lab();
   assert.match(await l.client.getVersion(), /^2\.\d+\.\d+$/);
   const made = await l.client.createProxy({
     name: "db",
@@ -116,7 +118,7 @@ Deno.test("toxiproxy API: the node client creates, lists, gets, updates and dele
 });
 
 Deno.test("toxiproxy API: errors answer toxiproxy's shape and status, and change nothing", async () => {
-  await using l = await lab();
+  await using l = lab();
   await l.client.createProxy({ name: "a", listen: "127.0.0.1:0", upstream: l.target });
   await assert.rejects(
     l.client.createProxy({ name: "a", listen: "127.0.0.1:0", upstream: l.target }),
@@ -169,7 +171,7 @@ Deno.test("toxiproxy API: errors answer toxiproxy's shape and status, and change
 });
 
 Deno.test("toxiproxy API: toxics added, listed, got, updated and removed through the client", async () => {
-  await using l = await lab();
+  await using l = lab();
   const proxy = await l.client.createProxy({
     name: "t",
     listen: "127.0.0.1:0",
@@ -213,7 +215,7 @@ Deno.test("toxiproxy API: toxics added, listed, got, updated and removed through
 });
 
 Deno.test("toxiproxy toxics measure as asked: latency, bandwidth, slow_close", async () => {
-  await using l = await lab();
+  await using l = lab();
   const proxy = await l.client.createProxy({
     name: "m",
     listen: "127.0.0.1:0",
@@ -263,7 +265,7 @@ Deno.test("toxiproxy toxics measure as asked: latency, bandwidth, slow_close", a
 });
 
 Deno.test("toxiproxy toxics measure as asked: timeout drops data then closes; 0 holds until removed", async () => {
-  await using l = await lab();
+  await using l = lab();
   const proxy = await l.client.createProxy({
     name: "to",
     listen: "127.0.0.1:0",
@@ -292,7 +294,7 @@ Deno.test("toxiproxy toxics measure as asked: timeout drops data then closes; 0 
 });
 
 Deno.test("toxiproxy toxics measure as asked: limit_data closes both ways after exactly N bytes", async () => {
-  await using l = await lab();
+  await using l = lab();
   const proxy = await l.client.createProxy({
     name: "ld",
     listen: "127.0.0.1:0",
@@ -308,7 +310,7 @@ Deno.test("toxiproxy toxics measure as asked: limit_data closes both ways after 
 });
 
 Deno.test("toxiproxy toxics measure as asked: reset_peer resets after its timeout", async () => {
-  await using l = await lab();
+  await using l = lab();
   const proxy = await l.client.createProxy({
     name: "rp",
     listen: "127.0.0.1:0",
@@ -330,7 +332,7 @@ Deno.test("toxiproxy toxics measure as asked: reset_peer resets after its timeou
 
 Deno.test("toxiproxy toxics measure as asked: slicer sizes vary around the average, and a seed replays them", async () => {
   const sizes = async (seed: number): Promise<number[]> => {
-    await using l = await lab(seed);
+    await using l = lab(seed);
     const proxy = await l.client.createProxy({
       name: "s",
       listen: "127.0.0.1:0",
@@ -355,7 +357,7 @@ Deno.test("toxiproxy toxics measure as asked: slicer sizes vary around the avera
 
 Deno.test("toxiproxy toxicity: about that share of conns get the toxic, and a seed replays which", async () => {
   const pattern = async (seed: number): Promise<boolean[]> => {
-    await using l = await lab(seed);
+    await using l = lab(seed);
     const proxy = await l.client.createProxy({
       name: "x",
       listen: "127.0.0.1:0",
@@ -376,7 +378,7 @@ Deno.test("toxiproxy toxicity: about that share of conns get the toxic, and a se
 });
 
 Deno.test("toxiproxy: netconn's own faults as toxics (silence, cut, refuse)", async () => {
-  await using l = await lab();
+  await using l = lab();
   await l.server.createProxy({ name: "n", upstream: l.target });
   const at = l.server.proxy("n").listen;
   const [c, p] = await l.connect(at);
