@@ -56,7 +56,7 @@ export interface TestConnOptions {
  * - every check runs inside its step, and no rejection escapes a step;
  * - every read, write and closeWrite is watched: a write that resolves
  *   with a count other than `p.length`, a read whose count is outside
- *   1..`p.length`, or an operation started after `close()` that succeeds
+ *   0..`p.length`, or an operation started after `close()` that succeeds
  *   fails the step, even where the step expected an error;
  * - every step, `makePipe` and `stop` is bounded in time: a hang fails the
  *   step, naming the operations still pending; if `stop` hangs, testConn
