@@ -45,6 +45,9 @@ export class Watch {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #nextTurn: (() => void) | null = null;
 
+  /** True once the step is over: later operations fail at once, so no loop outlives it. */
+  over = false;
+
   /** Records a violation (the first one is kept) and returns it. */
   violate(message: string): ConnTestFailure {
     const failure = new ConnTestFailure(message);
@@ -122,6 +125,14 @@ export class Watch {
 export function guard(conn: ConnUnderTest, name: string, watch: Watch): ConnUnderTest {
   let closed = false;
   const call = <T>(what: string, fn: () => Promise<T>, check: (value: T) => string | null) => {
+    if (watch.over) {
+      // A task the step left running (a conn that never fails it): end it here.
+      const ended = Promise.reject(
+        new ConnTestFailure(`${name}.${what} was called after its step had ended`),
+      );
+      ended.catch(() => {});
+      return ended;
+    }
     const afterClose = closed;
     let p: Promise<T>;
     try {

@@ -179,6 +179,7 @@ async function runStep(
       }
     }
   }
+  watch.over = true; // from now on the conns' operations fail at once: no loop outlives the step
   const left = await tasks.settle(waitMs);
   const pending = await watch.settle(waitMs);
   if (watch.violation !== undefined) throw watch.violation;

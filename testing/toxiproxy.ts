@@ -393,11 +393,21 @@ export class Toxiproxy implements AsyncDisposable {
       }
       checkAddress(next.listen, "listen");
       checkAddress(next.upstream, "upstream");
-      const moved = next.listen !== state.config.listen ||
-        next.upstream !== state.config.upstream;
-      if (state.running !== null && (moved || !next.enabled)) await this.#stop(state);
+      const old = state.config;
+      const moved = next.listen !== old.listen || next.upstream !== old.upstream;
+      const wasRunning = state.running !== null;
+      if (wasRunning && (moved || !next.enabled)) await this.#stop(state);
       state.config = next;
-      if (next.enabled && state.running === null) this.#start(state);
+      if (next.enabled && state.running === null) {
+        try {
+          this.#start(state);
+        } catch (e) {
+          // The change fails whole: the proxy goes back to how it was.
+          state.config = { ...old };
+          if (wasRunning && state.running === null) this.#start(state);
+          throw e;
+        }
+      }
       return view(state);
     });
   }
@@ -432,11 +442,15 @@ export class Toxiproxy implements AsyncDisposable {
       }
       const type = config.type;
       if (typeof type !== "string" || !(type in TYPES)) {
-        throw bad(`toxic type must be one of ${TOXIC_TYPES.join(", ")}: received ${String(type)}`);
+        throw bad(
+          `toxic type must be one of ${TOXIC_TYPES.join(", ")}: received ${JSON.stringify(type)}`,
+        );
       }
       const stream = config.stream ?? "downstream";
       if (stream !== "upstream" && stream !== "downstream") {
-        throw bad(`toxic stream must be upstream or downstream: received ${String(stream)}`);
+        throw bad(
+          `toxic stream must be upstream or downstream: received ${JSON.stringify(stream)}`,
+        );
       }
       const name = config.name ?? `${type}_${stream}`;
       if (typeof name !== "string" || name === "") throw bad("toxic name must be a string");
@@ -702,7 +716,6 @@ export class Toxiproxy implements AsyncDisposable {
         seed: derive(this.#seed, hashName(name)),
       });
     } catch (e) {
-      state.config.enabled = false;
       throw bad(`proxy ${name}: ${(e as Error).message}`);
     }
     const { hostname, port } = proxy.addr;
@@ -745,7 +758,9 @@ function copyToxic(t: Toxic): Toxic {
 }
 
 function checkProxyConfig(config: unknown): ProxyState["config"] {
-  if (typeof config !== "object" || config === null) throw bad("a proxy is an object");
+  if (typeof config !== "object" || config === null || Array.isArray(config)) {
+    throw bad("a proxy is an object");
+  }
   const c = config as Record<string, unknown>;
   for (const key of Object.keys(c)) {
     if (!["name", "listen", "upstream", "enabled", "toxics"].includes(key)) {
@@ -776,7 +791,7 @@ function checkAddress(address: string, what: "listen" | "upstream"): void {
 
 function checkToxicity(t: unknown): number {
   if (typeof t !== "number" || !(t >= 0 && t <= 1)) {
-    throw bad(`toxicity must be a number from 0 to 1: received ${String(t)}`);
+    throw bad(`toxicity must be a number from 0 to 1: received ${JSON.stringify(t)}`);
   }
   return t;
 }

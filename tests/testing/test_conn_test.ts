@@ -195,6 +195,13 @@ class DataAfterClose extends Wrapper {
   }
 }
 
+/** A read never waits: it resolves at once with a full buffer of zeros, before and after close. */
+class EagerRead extends Wrapper {
+  override read(p: Uint8Array): Promise<number | null> {
+    return Promise.resolve(p.fill(0).length);
+  }
+}
+
 /** A write sends every byte but resolves with one less. */
 class ShortCount extends Wrapper {
   override async write(p: Uint8Array): Promise<number> {
@@ -373,4 +380,17 @@ Deno.test("testConn: unknown options are a TypeError, bad bounds a RangeError, b
   await assert.rejects(() => testConn(t, make, { waitMs: Infinity }), RangeError);
   await assert.rejects(() => testConn(t, null as unknown as MakePipe), TypeError);
   assert.equal(steps, 0);
+});
+
+Deno.test("testConn: reads that never wait cannot starve the event loop: the suite ends, saying what broke", async () => {
+  const results = await suite(wrapped((c) => new EagerRead(c)));
+  assert.equal(results.size, 16);
+  assert.match(
+    results.get("close ends waiting reads and writes") ?? "passed",
+    /a\.read of 1024 bytes, called after a\.close\(\), resolved with 1024; want an error/,
+  );
+  assert.match(
+    results.get("a read timeout leaves writes alone") ?? "passed",
+    /a read at a passed read deadline resolved with 1024; want a timeout error/,
+  );
 });

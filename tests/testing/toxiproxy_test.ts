@@ -163,6 +163,15 @@ Deno.test("toxiproxy API: errors answer toxiproxy's shape and status, and change
   assert.equal((await direct("PUT", "/proxies")).status, 405);
   assert.equal((await direct("GET", "/nowhere")).status, 404);
   assert.deepEqual(l.server.toxics("a"), [], "nothing was added");
+  // A change that fails leaves the proxy as it was: still listening where it did.
+  const before = l.server.proxy("a");
+  const taken = (await direct("POST", "/proxies/a", { listen: l.target })).body;
+  assert.match(taken.error, /address already in use/);
+  assert.deepEqual(l.server.proxy("a"), before);
+  const [c, p] = await l.connect(before.listen);
+  await p.write(new Uint8Array(1));
+  assert.equal(await c.read(new Uint8Array(1)), 1);
+  assert.equal((await direct("POST", "/proxies", [1, 2])).body.error, "a proxy is an object");
   // The in-process form throws the same errors.
   await assert.rejects(
     l.server.addToxic("nope", { type: "latency" }),
