@@ -207,6 +207,8 @@ Deno.test("toxiproxy API: toxics added, listed, got, updated and removed through
   const fetched = await l.client.get("t");
   assert.ok(fetched instanceof Object);
   assert.deepEqual(l.server.proxy("t").toxics.map((t) => t.name), ["slow"]);
+  const listed = await l.server.handle(new Request("http://x/proxies/t/toxics"));
+  assert.deepEqual((await listed.json()).map((t: { name: string }) => t.name), ["slow"]);
   await changed.remove();
   assert.deepEqual(l.server.proxy("t").toxics, []);
 
