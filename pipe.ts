@@ -5,8 +5,19 @@
  * @module
  */
 
-import { Conn } from "./conn.ts";
+import {
+  checkIoOptions,
+  Conn,
+  type ConnStats,
+  coreOf,
+  type IoOptions,
+  type RawStream,
+} from "./conn.ts";
 import type { PipeAddr } from "./address.ts";
+import type { Deadline } from "./deadline.ts";
+import type { NetError } from "./errors.ts";
+import { checkBytes, describe } from "./_check.ts";
+import { CLOSED, DEADLINE, dueInterrupt, Fifo, Interrupt } from "./_io/wait.ts";
 
 /**
  * Returns the two ends of an in-memory, full-duplex connection, as Go's
@@ -17,15 +28,20 @@ import type { PipeAddr } from "./address.ts";
  * `"broken-pipe"`), `closeWrite` (the other end reads EOF and can still
  * send), streams, stats and `await using`.
  *
- * As in Go there is no buffering in between: a write resolves once the
- * other end has read all of it. "Read" means the bytes left the writer for
- * the reading Conn: a Conn reads into its own buffer, at least 2 KiB at a
- * time, so a write of up to 2 KiB resolves when the reader's `read` takes
- * its first byte, and the rest waits in the reader's buffer for its next
- * `read`. A write that a deadline ends before the reader took its bytes is
- * a write stranded in flight: its `TimeoutError` carries `settled`, which
- * resolves with the final count once the reader takes some of them or
- * either end closes.
+ * As in Go nothing is buffered, in between or inside an end: a read copies
+ * straight from the waiting write's buffer into its own, and a write
+ * resolves only once the other end's reads have taken every byte of it (a
+ * 10-byte write read 4 bytes at a time resolves at the third read). A write
+ * that a deadline, a signal or a close ends reports in `bytesWritten`
+ * exactly the bytes the other end read, and nothing more of it is ever
+ * delivered; a read that times out took nothing.
+ *
+ * Zero-length calls wait as Go's do: an empty write waits until the other
+ * end is reading, then resolves with 0; an empty read waits until the other
+ * end has a write waiting, then returns 0 and takes nothing. One difference,
+ * by decision: Go's read that meets an empty write returns 0; here that read
+ * goes on waiting for bytes, so a read of a non-empty buffer returns at
+ * least 1 byte or `null`, as every {@linkcode Conn}'s does.
  *
  * The ends are {@linkcode PipeConn}s: `network` `"pipe"`, addresses
  * that print as `pipe` ({@linkcode PipeAddr}), and no socket options. While an operation on a pipe
@@ -58,14 +74,14 @@ import type { PipeAddr } from "./address.ts";
 export function pipe(): [PipeConn, PipeConn] {
   const ab = new Channel();
   const ba = new Channel();
-  const a = new PipeConn(new RawEnd(ba, ab));
-  const b = new PipeConn(new RawEnd(ab, ba));
-  return [a, b];
+  return [new PipeConn(new PipeEnd(ba, ab)), new PipeConn(new PipeEnd(ab, ba))];
 }
 
 /**
  * PipeConn is an end of a {@linkcode pipe}: the {@linkcode Conn} contract in
- * memory, without socket options. Its addresses print as `pipe`.
+ * memory, without socket options. Its addresses print as `pipe`. Its reads
+ * and writes meet the other end's directly, with no buffer in between; see
+ * {@linkcode pipe} for what that means for counts and zero-length calls.
  *
  * @example An end of a pipe
  * ```ts
@@ -80,6 +96,30 @@ export function pipe(): [PipeConn, PipeConn] {
  * ```
  */
 export class PipeConn extends Conn {
+  #end: PipeEnd;
+  #readTurn = new Fifo(); // one read at a time, in call order
+  #writeTurn = new Fifo(); // one write at a time, in call order
+  #readable: ReadableStream<Uint8Array> | null = null;
+  #bytesRead = 0;
+  #reads = 0;
+  #bytesWritten = 0;
+  #writes = 0;
+  #blockedMs = 0;
+
+  /**
+   * Made by {@linkcode pipe} only.
+   *
+   * @param end An end made by `pipe()`.
+   * @throws {TypeError} If `end` is not an end made by `pipe()`.
+   */
+  constructor(end: RawStream) {
+    if (!(end instanceof PipeEnd)) {
+      throw new TypeError(`PipeConn is made by pipe(): received ${describe(end)}`);
+    }
+    super(end);
+    this.#end = end;
+  }
+
   /** The local address: `pipe`. */
   override get localAddr(): PipeAddr {
     return super.localAddr as PipeAddr;
@@ -89,159 +129,391 @@ export class PipeConn extends Conn {
   override get remoteAddr(): PipeAddr {
     return super.remoteAddr as PipeAddr;
   }
+
+  /**
+   * Reads up to `p.length` bytes that the other end's write offers, taking
+   * them straight from its buffer: what a read does not take stays with the
+   * writer, whose write goes on waiting.
+   *
+   * @param p Where to put the bytes. An empty `p` waits, as Go's, until the
+   *   other end has a write waiting (then 0, nothing taken), EOF (null), the
+   *   deadline or a close.
+   * @param options A signal that ends this read early.
+   * @returns The number of bytes read, or `null` once the other end closed
+   *   or called `closeWrite`.
+   * @throws {TimeoutError} The read deadline passed before a write came; nothing was taken.
+   * @throws {ClosedError} This end was closed.
+   * @throws {NetError} `signal` fired (`kind: "aborted"`).
+   * @throws {TypeError} If `p` is not a Uint8Array or `signal` not an AbortSignal.
+   */
+  override async read(p: Uint8Array, options?: IoOptions): Promise<number | null> {
+    checkBytes(p, "PipeConn.read");
+    const signal = checkIoOptions(options, "PipeConn.read");
+    const io = coreOf(this);
+    const fail = (why: unknown): NetError => io.error("read", why, { bytesRead: 0 });
+    const due = io.closed ? CLOSED : dueInterrupt(io.readDeadline, signal);
+    if (due !== undefined) throw fail(due);
+    if (!this.#readTurn.tryAcquire()) {
+      try {
+        await this.#readTurn.acquire(io.readDeadline, signal);
+      } catch (e) {
+        throw fail(e);
+      }
+    }
+    try {
+      if (io.closed) throw CLOSED;
+      const n = await this.#end.in.read(p, io.readDeadline, signal);
+      if (n !== null && n > 0) {
+        this.#bytesRead += n;
+        this.#reads++;
+      }
+      return n;
+    } catch (e) {
+      throw fail(e);
+    } finally {
+      this.#readTurn.release();
+    }
+  }
+
+  /**
+   * Writes all of `p`: resolves once the other end's reads have taken every
+   * byte. Concurrent writes wait their turn; each one's bytes are contiguous.
+   *
+   * @param p The bytes; read only while the write waits. An empty `p` waits,
+   *   as Go's, until the other end is reading, then resolves with 0 (the read
+   *   goes on waiting for bytes).
+   * @param options A signal that ends this write early.
+   * @returns `p.length`, once the other end has read all of it.
+   * @throws {TimeoutError} The write deadline passed; `bytesWritten` is
+   *   exactly what the other end read, and nothing more of `p` is delivered.
+   * @throws {ClosedError} This end was closed (`bytesWritten` as above).
+   * @throws {NetError} The other end closed, or this end called `closeWrite`
+   *   (`"broken-pipe"`), or `signal` fired (`"aborted"`).
+   * @throws {TypeError} If `p` is not a Uint8Array or `signal` not an AbortSignal.
+   */
+  override async write(p: Uint8Array, options?: IoOptions): Promise<number> {
+    checkBytes(p, "PipeConn.write");
+    const signal = checkIoOptions(options, "PipeConn.write");
+    const io = coreOf(this);
+    const due = io.closed ? CLOSED : dueInterrupt(io.writeDeadline, signal);
+    if (due !== undefined) throw io.error("write", due, { bytesWritten: 0 });
+    if (!this.#writeTurn.tryAcquire()) {
+      try {
+        await this.#writeTurn.acquire(io.writeDeadline, signal);
+      } catch (e) {
+        throw io.error("write", e, { bytesWritten: 0 });
+      }
+    }
+    const start = performance.now();
+    const offer = new Offer(p);
+    try {
+      if (io.closed) throw CLOSED;
+      const n = await this.#end.out.write(offer, io.writeDeadline, signal);
+      this.#bytesWritten += n;
+      this.#writes++;
+      return n;
+    } catch (e) {
+      this.#bytesWritten += offer.taken;
+      throw io.error("write", e, { bytesWritten: offer.taken });
+    } finally {
+      this.#blockedMs += performance.now() - start;
+      this.#writeTurn.release();
+    }
+  }
+
+  /**
+   * Shuts the sending side after the writes queued before this call: the
+   * other end reads EOF and can still send. Later writes fail with a
+   * `"broken-pipe"` NetError. Waiting for earlier writes is bounded by the
+   * write deadline. Calling it again does nothing.
+   *
+   * @throws {ClosedError} If this end is closed.
+   * @throws {TimeoutError} If the write deadline passed while earlier writes were pending.
+   */
+  override async closeWrite(): Promise<void> {
+    const io = coreOf(this);
+    io.checkOpen("close");
+    try {
+      if (!this.#writeTurn.tryAcquire()) await this.#writeTurn.acquire(io.writeDeadline);
+    } catch (e) {
+      throw io.error("close", e);
+    }
+    try {
+      if (io.closed) throw io.error("close", CLOSED);
+      this.#end.out.shutWriter();
+    } finally {
+      this.#writeTurn.release();
+    }
+  }
+
+  /**
+   * Closes this end: its pending and later operations fail with
+   * {@linkcode ClosedError}; the other end reads EOF and its writes fail
+   * with `"broken-pipe"`. Calling it again does nothing.
+   */
+  override close(): void {
+    super.close(); // the core closes this end's PipeEnd: what waits in the channels fails
+    this.#readTurn.close();
+    this.#writeTurn.close();
+  }
+
+  /**
+   * Counters, as {@linkcode Conn.stats}: `bytesWritten` counts the bytes the
+   * other end read, and `writeBlockedMs` the time writes waited for it.
+   *
+   * @returns A fresh snapshot.
+   */
+  override stats(): ConnStats {
+    return {
+      bytesRead: this.#bytesRead,
+      bytesWritten: this.#bytesWritten,
+      reads: this.#reads,
+      writes: this.#writes,
+      writeQueueDepth: this.#writeTurn.depth,
+      writeBlockedMs: this.#blockedMs,
+    };
+  }
+
+  /**
+   * This end as a byte stream, as {@linkcode Conn.readable}: each pull is one
+   * {@linkcode PipeConn.read}, so the stream reads only when asked and never
+   * ahead of its reader.
+   */
+  override get readable(): ReadableStream<Uint8Array> {
+    if (this.#readable !== null) return this.#readable;
+    const stream: ReadableStream<Uint8Array> = new ReadableStream({
+      type: "bytes",
+      autoAllocateChunkSize: STREAM_READ,
+      pull: async (controller) => {
+        const request = controller.byobRequest!;
+        const view = request.view!;
+        let n: number | null;
+        try {
+          n = await this.read(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+        } catch (e) {
+          if (this.#readable === stream) this.#readable = null;
+          throw e;
+        }
+        if (n === null) {
+          controller.close();
+          request.respond(0);
+        } else {
+          request.respond(n);
+        }
+      },
+    });
+    return this.#readable = stream;
+  }
 }
 
-/** A raw write waiting for a reader: `chunk` is the runtime's copy, never the caller's buffer. */
-interface Offer {
-  chunk: Uint8Array;
-  resolve(n: number): void;
-  reject(error: unknown): void;
+/** The size of a stream's chunk when its reader brings no buffer. */
+const STREAM_READ = 16 * 1024;
+
+/** A write waiting for reads: `taken` bytes of `p` have been read so far. */
+class Offer {
+  readonly p: Uint8Array;
+  taken = 0; // 0 <= taken <= p.length; p[taken..] is what is left
+  /** Settles the write: its count, or why it ended. Set while it waits. */
+  done: ((result: number | Interrupt | Error) => void) | null = null;
+
+  constructor(p: Uint8Array) {
+    this.p = p;
+  }
 }
 
-/** A raw read waiting for a writer: `buf` is the reading Conn's buffer. */
+/** A read waiting for a write: `p` is the caller's buffer. */
 interface Request {
-  buf: Uint8Array;
-  resolve(n: number | null): void;
-  reject(error: unknown): void;
+  p: Uint8Array;
+  done(result: number | null | Interrupt | Error): void;
 }
 
 /**
- * Channel is one direction of a pipe. It holds no bytes: a raw write waits
- * (as an offer) until a raw read of the other end takes bytes from it, and
- * then resolves with how many were taken; a raw read of `n` bytes takes at
- * most `n`. So a write resolves only once its bytes are in the reading
- * Conn's buffer, never before.
+ * Channel is one direction of a pipe, as Go's pair of unbuffered channels:
+ * it holds no bytes. A write waits (as the one offer) until reads of the
+ * other end have copied all of it, each read straight from the writer's
+ * buffer into the reader's; a read waits (as the one request) for an
+ * offer. The two ends' turns keep at most one of each.
  *
- *   state   open ──writer shut (closeWrite, close)──▶ reads: null
+ *   state   open ──writer shut (closeWrite, close)──▶ reads: null; writes: BrokenPipe
  *             └────reader gone (close)──────────────▶ writes: BrokenPipe
  */
 class Channel {
-  #offers: Offer[] = []; // raw writes waiting, in call order
-  #requests: Request[] = []; // raw reads waiting, in call order
-  #writerShut = false; // no more writes: reads return null once the offers are taken
-  #readerGone = false; // the reading end closed: writes fail
+  #offer: Offer | null = null; // the write waiting, or null
+  #request: Request | null = null; // the read waiting, or null
+  #writerShut = false;
+  #readerGone = false;
 
-  /** A raw write: resolves with the bytes of `chunk` a raw read took. */
-  write(chunk: Uint8Array): Promise<number> {
+  /**
+   * Waits until reads took all of `offer` (resolves with its length), or
+   * rejects with why it ended: `offer.taken` is then what was read.
+   */
+  write(offer: Offer, deadline: Deadline, signal: AbortSignal | undefined): Promise<number> {
     if (this.#readerGone || this.#writerShut) return Promise.reject(brokenPipe());
-    if (chunk.length === 0) return Promise.resolve(0);
-    return new Promise((resolve, reject) => {
-      this.#offers.push({ chunk, resolve, reject });
-      hold();
+    return wait<number>(deadline, signal, (done) => {
+      offer.done = done;
+      this.#offer = offer;
       this.#match();
+    }, () => {
+      if (this.#offer === offer) this.#offer = null;
     });
   }
 
-  /** A raw read: resolves with the bytes it put in `buf`, or null once the writer shut. */
-  read(buf: Uint8Array): Promise<number | null> {
-    if (buf.length === 0) return Promise.resolve(0);
-    return new Promise((resolve, reject) => {
-      this.#requests.push({ buf, resolve, reject });
-      hold();
+  /** Waits for an offer and takes what fits in `p`; null once the writer shut. */
+  read(p: Uint8Array, deadline: Deadline, signal: AbortSignal | undefined): Promise<number | null> {
+    return wait<number | null>(deadline, signal, (done) => {
+      this.#request = { p, done };
       this.#match();
+    }, () => {
+      this.#request = null;
     });
   }
 
-  /** The writer shut its side: reads return null once the waiting offers are taken. */
+  /** The writer shut its side: a waiting read and later ones return null. */
   shutWriter(): void {
     this.#writerShut = true;
     this.#match();
   }
 
-  /** The writer closed: its waiting writes fail with `error`; reads return null. */
-  closeWriter(error: unknown): void {
+  /** The writer's end closed: its waiting write fails with `error`; reads return null. */
+  closeWriter(error: Interrupt): void {
     this.#writerShut = true;
-    failAll(this.#offers, error);
+    this.#endOffer(error);
     this.#match();
   }
 
-  /** The reader closed: its waiting reads fail with `error`; writes fail with BrokenPipe. */
-  closeReader(error: unknown): void {
+  /** The reader's end closed: its waiting read fails with `error`; writes fail with BrokenPipe. */
+  closeReader(error: Interrupt): void {
     this.#readerGone = true;
-    failAll(this.#requests, error);
-    failAll(this.#offers, brokenPipe());
+    const request = this.#request;
+    this.#request = null;
+    request?.done(error);
+    this.#endOffer(brokenPipe());
   }
 
-  /** Hands bytes from the first offer to the first request, while both exist. */
+  #endOffer(result: number | Interrupt | Error): void {
+    const offer = this.#offer;
+    this.#offer = null;
+    offer?.done?.(result);
+  }
+
+  /**
+   * Hands bytes from the offer to the request, synchronously: a read takes
+   * at most one offer's bytes, a write ends once every byte was taken.
+   */
   #match(): void {
-    while (this.#requests.length > 0) {
-      const request = this.#requests[0]!;
-      const offer = this.#offers[0];
-      if (offer === undefined) {
-        if (!this.#writerShut) return;
-        this.#requests.shift();
-        release();
-        request.resolve(null);
-        continue;
+    const request = this.#request;
+    if (request === null) return;
+    const offer = this.#offer;
+    if (offer === null) {
+      if (this.#writerShut) {
+        this.#request = null;
+        request.done(null);
       }
-      const n = Math.min(request.buf.length, offer.chunk.length);
-      request.buf.set(n === offer.chunk.length ? offer.chunk : offer.chunk.subarray(0, n));
-      this.#requests.shift();
-      this.#offers.shift();
-      release();
-      release();
-      settle(() => {
-        request.resolve(n);
-        offer.resolve(n);
-      });
+      return;
     }
+    const left = offer.p.length - offer.taken;
+    if (left === 0) { // an empty write meets a read: it ends, the read waits on for bytes
+      this.#endOffer(0);
+      if (request.p.length === 0) {
+        this.#request = null;
+        request.done(0);
+      }
+      return;
+    }
+    const n = Math.min(request.p.length, left);
+    if (n > 0) request.p.set(offer.p.subarray(offer.taken, offer.taken + n));
+    offer.taken += n;
+    this.#request = null;
+    request.done(n); // an empty read ends with 0 once a write waits, taking nothing
+    if (offer.taken === offer.p.length) this.#endOffer(offer.taken);
   }
 }
 
 /**
- * RawEnd is one end of a pipe as a Conn sees it: the shape of a Deno stream
- * conn (read, write, closeWrite, close, addresses) over two channels.
+ * Waits for `start`'s operation to call back, unless the deadline passes or
+ * the signal fires first: then `withdraw` takes the operation back, and the
+ * wait rejects with the {@linkcode Interrupt}. The outcome is decided when
+ * the callback runs; the promise settles then, or a turn later (see `settle`).
  */
-class RawEnd {
+function wait<T>(
+  deadline: Deadline,
+  signal: AbortSignal | undefined,
+  start: (done: (result: T | Interrupt | Error) => void) => void,
+  withdraw: () => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let over = false;
+    const done = (result: T | Interrupt | Error): void => {
+      if (over) return;
+      over = true;
+      deadline.unwatch(onExpire);
+      signal?.removeEventListener("abort", onAbort);
+      release();
+      if (result instanceof Interrupt || result instanceof Error) {
+        reject(result);
+      } else {
+        settle(() => resolve(result));
+      }
+    };
+    const interrupt = (why: Interrupt): void => {
+      if (over) return;
+      withdraw();
+      done(why);
+    };
+    const onExpire = (): void => interrupt(DEADLINE);
+    const onAbort = (): void => interrupt(new Interrupt("abort", signal!.reason));
+    hold();
+    start(done);
+    if (over) return;
+    if (signal !== undefined) {
+      signal.addEventListener("abort", onAbort, { once: true });
+      if (signal.aborted) return onAbort();
+    }
+    deadline.watch(onExpire);
+  });
+}
+
+/**
+ * PipeEnd is one end of a pipe as the I/O core sees it: the shape of a Deno
+ * stream conn over two channels. PipeConn reads and writes the channels
+ * itself; the core uses the addresses and `close`.
+ */
+class PipeEnd implements RawStream {
   readonly localAddr: PipeAddr = { transport: "pipe" };
   readonly remoteAddr: PipeAddr = { transport: "pipe" };
-  #in: Channel;
-  #out: Channel;
+  /** The channel this end reads. */
+  readonly in: Channel;
+  /** The channel this end writes. */
+  readonly out: Channel;
   #closed = false;
 
   constructor(incoming: Channel, outgoing: Channel) {
-    this.#in = incoming;
-    this.#out = outgoing;
+    this.in = incoming;
+    this.out = outgoing;
   }
 
-  read(buf: Uint8Array): Promise<number | null> {
-    if (this.#closed) return Promise.reject(closedHere());
-    return this.#in.read(buf);
+  read(): Promise<number | null> {
+    return Promise.reject(new Deno.errors.BadResource("a pipe end is read by its PipeConn"));
   }
 
-  write(chunk: Uint8Array): Promise<number> {
-    if (this.#closed) return Promise.reject(closedHere());
-    return this.#out.write(chunk);
+  write(): Promise<number> {
+    return Promise.reject(new Deno.errors.BadResource("a pipe end is written by its PipeConn"));
   }
 
   closeWrite(): Promise<void> {
-    if (this.#closed) return Promise.reject(closedHere());
-    this.#out.shutWriter();
-    return Promise.resolve();
+    return Promise.reject(new Deno.errors.BadResource("a pipe end is shut by its PipeConn"));
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#in.closeReader(closedHere());
-    this.#out.closeWriter(closedHere());
-  }
-}
-
-/** Fails every waiting operation of `list` with `error`, emptying it. */
-function failAll(list: { reject(error: unknown): void }[], error: unknown): void {
-  for (const op of list.splice(0)) {
-    release();
-    op.reject(error);
+    this.in.closeReader(CLOSED);
+    this.out.closeWriter(CLOSED);
   }
 }
 
 function brokenPipe(): Error {
   return new Deno.errors.BrokenPipe("write on closed pipe");
-}
-
-function closedHere(): Error {
-  return new Deno.errors.BadResource("pipe end closed");
 }
 
 // Raw operations waiting on any pipe keep the process alive, as a pending

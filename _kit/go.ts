@@ -31,7 +31,7 @@ export interface GoMissing {
 }
 
 /** The commands of the Go module. */
-export type GoCommand = "probe" | "compare";
+export type GoCommand = "probe" | "compare" | "pipe";
 
 /** The Go module's root. */
 export const GO_MODULE: URL = new URL("../go/", import.meta.url);

@@ -57,10 +57,44 @@ export async function mustStayPending(
 }
 
 /**
- * Fails unless `p` rejects with a timeout error (`err.timeout === true`, Go's
- * `Timeout()`) within `ms`; returns the error.
+ * When a deadline was due: at `at` (epoch ms), set `ahead` ms before it;
+ * it may fire at most max(`lateMs`, 5 × `ahead`) ms late.
  */
-export async function mustTimeOut(p: Promise<unknown>, ms: number, what: string): Promise<unknown> {
+export interface Due {
+  at: number;
+  ahead: number;
+  lateMs: number;
+}
+
+/** The deadline `ahead` ms from now (0: now, or a time already passed). */
+export function dueIn(ahead: number, lateMs: number): Due {
+  return { at: Date.now() + ahead, ahead, lateMs };
+}
+
+/** Fails if a timeout seen now came later than `due` allows. */
+export function checkLate(due: Due, what: string): void {
+  const late = Date.now() - due.at;
+  const allowed = Math.max(due.lateMs, 5 * due.ahead);
+  if (late > allowed) {
+    throw new ConnTestFailure(
+      `${what} timed out ${late} ms after its deadline; a deadline may fire at most ` +
+        `${allowed} ms late (${due.lateMs} ms or 5 × the ${due.ahead} ms it was set ahead, ` +
+        "whichever is larger)",
+    );
+  }
+}
+
+/**
+ * Fails unless `p` rejects with a timeout error (`err.timeout === true`, Go's
+ * `Timeout()`) within `ms`, and, given `due`, no later than it allows;
+ * returns the error.
+ */
+export async function mustTimeOut(
+  p: Promise<unknown>,
+  ms: number,
+  what: string,
+  due?: Due,
+): Promise<unknown> {
   const outcome = await settleWithin(p, ms);
   if (outcome === PENDING) {
     throw new ConnTestFailure(
@@ -72,6 +106,7 @@ export async function mustTimeOut(p: Promise<unknown>, ms: number, what: string)
       `${what} ${describeOutcome(outcome)}; want a timeout error (err.timeout === true)`,
     );
   }
+  if (due !== undefined) checkLate(due, what);
   return outcome.error;
 }
 

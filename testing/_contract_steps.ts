@@ -12,6 +12,7 @@ import {
   checkTimeout,
   ConnTestFailure,
   describeError,
+  dueIn,
   fillPattern,
   mustEnd,
   mustStayPending,
@@ -23,13 +24,19 @@ import {
 const KIB = 1024;
 
 /** A waiting read sees its deadline moved earlier (it times out) and later (it does not). */
-async function deadlineMoved({ a, b, waitMs }: StepRun): Promise<void> {
+async function deadlineMoved({ a, b, waitMs, lateMs }: StepRun): Promise<void> {
   const buf = new Uint8Array(KIB);
   a.setReadDeadline(Date.now() + 60_000);
   const early = a.read(buf);
   await mustStayPending(early, 30, "a read with its deadline a minute ahead");
-  a.setReadDeadline(Date.now() + 20);
-  await mustTimeOut(early, 20 + waitMs, "a read waiting when its deadline was moved earlier");
+  const due = dueIn(20, lateMs);
+  a.setReadDeadline(due.at);
+  await mustTimeOut(
+    early,
+    20 + waitMs,
+    "a read waiting when its deadline was moved earlier",
+    due,
+  );
 
   a.setReadDeadline(Date.now() + 50);
   const later = a.read(buf);
@@ -222,9 +229,25 @@ async function halfClose({ a, b, waitMs }: StepRun): Promise<void> {
     throw new ConnTestFailure(`the peer's read after closeWrite returned ${eof}, want null (EOF)`);
   }
   const back = a.read(buf);
-  await mustEnd(b.write(new Uint8Array([4])), waitMs, "the peer writing back after closeWrite");
-  if (await mustEnd(back, waitMs, "a read after closeWrite") !== 1) {
-    throw new ConnTestFailure("after closeWrite the conn did not read what the peer sent");
+  await mustEnd(b.write(new Uint8Array([4])), waitMs, "the peer writing back after closeWrite")
+    .catch((e) => {
+      if (e instanceof ConnTestFailure) throw e;
+      throw new ConnTestFailure(
+        `the peer could not write back after closeWrite (${describeError(e)}): ` +
+          "closeWrite closed more than the sending side",
+      );
+    });
+  const n = await mustEnd(back, waitMs, "a read after closeWrite").catch((e) => {
+    if (e instanceof ConnTestFailure) throw e;
+    throw new ConnTestFailure(
+      `a read after closeWrite failed (${describeError(e)}): closeWrite closed more than ` +
+        "the sending side",
+    );
+  });
+  if (n !== 1) {
+    throw new ConnTestFailure(
+      `after closeWrite the conn read ${n} of the 1 byte the peer sent back`,
+    );
   }
   await a.write(new Uint8Array(1)).then(
     () => Promise.reject(new ConnTestFailure("a write after closeWrite succeeded")),

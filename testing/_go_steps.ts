@@ -8,10 +8,13 @@
 import type { ConnUnderTest } from "./conn_under_test.ts";
 import type { Step, StepRun } from "./_step.ts";
 import {
+  checkLate,
   checkTimeout,
   ConnTestFailure,
   copy,
   describeError,
+  type Due,
+  dueIn,
   fillPattern,
   mustEnd,
   mustTimeOut,
@@ -168,14 +171,19 @@ async function racyWrite({ a, b, tasks, waitMs }: StepRun): Promise<void> {
  */
 function timeoutLeavesOtherWay(timedOut: "read" | "write"): Step[1] {
   const other = timedOut === "read" ? "write" : "read";
-  return async ({ a, b, tasks, waitMs }) => {
+  return async ({ a, b, tasks, waitMs, lateMs }) => {
     const op = (which: "read" | "write") =>
       which === "read" ? a.read(new Uint8Array(KIB)) : a.write(new Uint8Array(KIB));
     if (timedOut === "read") drainer(tasks, b);
     else endlessWriter(tasks, b);
     if (timedOut === "read") a.setReadDeadline(LONG_AGO);
     else a.setWriteDeadline(LONG_AGO);
-    await mustTimeOut(op(timedOut), waitMs, `a ${timedOut} at a passed ${timedOut} deadline`);
+    await mustTimeOut(
+      op(timedOut),
+      waitMs,
+      `a ${timedOut} at a passed ${timedOut} deadline`,
+      dueIn(0, lateMs),
+    );
     const what = `a ${other} after a ${timedOut} timed out`;
     await mustEnd(op(other), waitMs, what)
       .catch((e) => fail(`${what} failed: ${describeError(e)}`));
@@ -183,43 +191,53 @@ function timeoutLeavesOtherWay(timedOut: "read" | "write"): Step[1] {
 }
 
 /** Deadlines in the past fail new reads and writes at once, with nothing moved. */
-async function pastDeadline({ a, b, tasks, waitMs }: StepRun): Promise<void> {
+async function pastDeadline({ a, b, tasks, waitMs, lateMs }: StepRun): Promise<void> {
   echo(tasks, b);
   await roundtrip(a, waitMs, "before the deadline");
   a.setDeadline(LONG_AGO);
-  const w = await mustTimeOut(a.write(new Uint8Array(KIB)), waitMs, "a write at a passed deadline");
+  const w = await mustTimeOut(
+    a.write(new Uint8Array(KIB)),
+    waitMs,
+    "a write at a passed deadline",
+    dueIn(0, lateMs),
+  );
   const written = (w as { bytesWritten?: unknown }).bytesWritten;
   if (typeof written === "number" && written !== 0) {
     fail(`a write at a passed deadline reports bytesWritten ${written}, want 0`);
   }
-  await mustTimeOut(a.read(new Uint8Array(KIB)), waitMs, "a read at a passed deadline");
+  await mustTimeOut(
+    a.read(new Uint8Array(KIB)),
+    waitMs,
+    "a read at a passed deadline",
+    dueIn(0, lateMs),
+  );
   await roundtrip(a, waitMs, "after the deadline was cleared");
 }
 
 /** A deadline set in the past while a read and a write wait ends both, and not before. */
-async function presentDeadline({ a, tasks, waitMs }: StepRun): Promise<void> {
-  let set = false;
+async function presentDeadline({ a, tasks, waitMs, lateMs }: StepRun): Promise<void> {
+  const set: { due?: Due } = {}; // when the deadline was set in the past
   const reading = tasks.spawn(async () => {
-    await mustTimeOut(
-      a.read(new Uint8Array(KIB)),
-      50 + waitMs,
-      "a read waiting when its deadline was set in the past",
-    );
-    if (!set) fail("a read timed out before its deadline was set");
+    const what = "a read waiting when its deadline was set in the past";
+    await mustTimeOut(a.read(new Uint8Array(KIB)), 50 + waitMs, what);
+    if (set.due === undefined) fail("a read timed out before its deadline was set");
+    checkLate(set.due, what);
   });
   const writing = tasks.spawn(async () => {
     for (;;) {
       try {
         await a.write(new Uint8Array(KIB));
       } catch (e) {
-        checkTimeout(e, "a write waiting when its deadline was set in the past");
-        if (!set) fail("a write timed out before its deadline was set");
+        const what = "a write waiting when its deadline was set in the past";
+        checkTimeout(e, what);
+        if (set.due === undefined) fail("a write timed out before its deadline was set");
+        checkLate(set.due, what);
         return;
       }
     }
   });
   await sleep(50);
-  set = true;
+  set.due = dueIn(0, lateMs);
   a.setReadDeadline(LONG_AGO);
   a.setWriteDeadline(LONG_AGO);
   await mustEnd(reading, waitMs, "a read waiting when its deadline was set in the past");
@@ -232,19 +250,26 @@ async function presentDeadline({ a, tasks, waitMs }: StepRun): Promise<void> {
 }
 
 /** A deadline 50 ms ahead ends a waiting read and write; then the conn works again. */
-async function futureDeadline({ a, b, tasks, waitMs }: StepRun): Promise<void> {
-  a.setDeadline(Date.now() + 50);
-  const reading = mustTimeOut(
-    a.read(new Uint8Array(KIB)),
-    50 + waitMs,
-    "a read waiting for a deadline 50 ms ahead",
+async function futureDeadline({ a, b, tasks, waitMs, lateMs }: StepRun): Promise<void> {
+  const due = dueIn(50, lateMs);
+  a.setDeadline(due.at);
+  const reading = tasks.spawn(() =>
+    mustTimeOut(
+      a.read(new Uint8Array(KIB)),
+      50 + waitMs,
+      "a read waiting for a deadline 50 ms ahead",
+      due,
+    )
   );
-  const writing = (async () => {
+  const writing = tasks.spawn(async () => {
     for (;;) {
       const e = await a.write(new Uint8Array(KIB)).then(() => undefined, (e) => ({ e }));
-      if (e !== undefined) return checkTimeout(e.e, "a write waiting for a deadline 50 ms ahead");
+      if (e === undefined) continue;
+      const what = "a write waiting for a deadline 50 ms ahead";
+      checkTimeout(e.e, what);
+      return checkLate(due, what);
     }
-  })();
+  });
   await reading;
   await mustEnd(
     writing,
@@ -257,25 +282,36 @@ async function futureDeadline({ a, b, tasks, waitMs }: StepRun): Promise<void> {
   await roundtrip(a, waitMs, "after the deadline was cleared");
 }
 
-/** Close ends a read and a write that wait, with an error. */
+/**
+ * Close ends a read and a write that wait, with an error; reads and writes
+ * called after close fail too.
+ */
 async function closeWhileWaiting({ a, b, tasks, waitMs }: StepRun): Promise<void> {
   echo(tasks, b);
   a.setDeadline(null);
-  const loop = (op: () => Promise<unknown>) =>
+  let closed = false;
+  const loop = (name: string, op: () => Promise<unknown>) =>
     tasks.spawn(async () => {
       for (;;) {
+        const before = closed;
+        let result: unknown;
         try {
-          if (await op() === null) return;
+          result = await op();
         } catch {
           return;
+        }
+        if (result === null && name === "read") return;
+        if (before) {
+          fail(`a ${name} called after close resolved with ${String(result)}; want an error`);
         }
       }
     });
   const buf = new Uint8Array(KIB);
-  const reads = loop(() => a.read(buf));
-  const writes = loop(() => a.write(new Uint8Array(KIB)));
+  const reads = loop("read", () => a.read(buf));
+  const writes = loop("write", () => a.write(new Uint8Array(KIB)));
   await sleep(50);
   a.close();
+  closed = true;
   await mustEnd(reads, waitMs, "a read pending when the conn closed", "close left it hanging");
   await mustEnd(writes, waitMs, "a write pending when the conn closed", "close left it hanging");
 }

@@ -10,6 +10,7 @@
 
 import type { Conn } from "../mod.ts";
 import { appliesTo, type CheckedFault } from "./_fault.ts";
+import type { Random } from "./_rand.ts";
 import { Wake } from "./_wake.ts";
 
 /** The direction of a link: client → upstream, or upstream → client. */
@@ -23,6 +24,10 @@ export interface LinkHost {
   forwarded(way: Way, n: number): void;
   /** A reset fault fired on this link's bytes. */
   reset(): void;
+  /** A limit-data fault fired on this link's bytes: close the conn. */
+  close(): void;
+  /** This link's seeded generator (jitter, slice sizes). */
+  random: Random;
   /** An I/O error ended the link. */
   fail(error: unknown): void;
 }
@@ -38,19 +43,27 @@ interface Chunk {
 /** The faults of one direction, folded into what the writer needs. */
 interface Plan {
   silence: boolean;
+  drop: boolean; // a timeout fault: data is discarded, an EOF held
   latency: number; // ms, the sum of every latency fault
   jitter: number; // ms, the sum of their jitters
   slowClose: number; // ms, the sum of every slow-close fault
   rate: number | undefined; // bytes/s, the lowest cap
   slice: number | undefined; // bytes, the smallest slice
+  sliceVariation: number; // bytes, that slice's size variation
   sliceDelay: number; // ms, the longest delay between slices
-  limit: number | undefined; // bytes left before a cut or reset fires
-  limitKind: "cut" | "reset";
+  limit: number | undefined; // bytes left before a cut, reset or close fires
+  limitKind: "cut" | "reset" | "close";
 }
 
-const READ_SIZE = 64 * 1024;
-/** The reader stops reading while this many bytes wait in the queue. */
-const HIGH_WATER = 256 * 1024;
+/** The most one read of the sender takes. */
+const READ_SIZE = 32 * 1024;
+/**
+ * The reader stops reading while this many bytes wait in the queue, so a
+ * link holds at most HIGH_WATER + READ_SIZE - 1 bytes: under 256 KiB.
+ */
+export const HIGH_WATER: number = 224 * 1024;
+/** The most a link holds: {@linkcode HIGH_WATER} plus one read. */
+export const MAX_HELD: number = HIGH_WATER + READ_SIZE;
 /** A bandwidth cap sends pieces of this many milliseconds' worth of bytes. */
 const RATE_PIECE_MS = 10;
 /** A capped link that fell this far behind its schedule (it was idle) starts afresh. */
@@ -69,6 +82,7 @@ export class Link {
   #sent = 0; // bytes forwarded so far
   #bases = new Map<number, number>(); // byte-limit fault id -> #sent when this link first saw it
   #rateDue = 0; // performance.now() before which the next capped piece must not go
+  #sliceSize: number | undefined; // the size drawn for the slice being sent
   #sliceNext = 0; // performance.now() before which the next slice must not go
   #cut = false; // FIN sent on a cut: later bytes are discarded
   #over = false; // the writer is done: EOF forwarded
@@ -91,6 +105,11 @@ export class Link {
   /** Settles once both tasks have ended: EOF forwarded (or cut and drained), or closed. */
   get done(): Promise<void> {
     return this.#done;
+  }
+
+  /** Bytes read from the sender and not yet forwarded: at most MAX_HELD. */
+  get held(): number {
+    return this.#queued;
   }
 
   /** Makes the writer re-read the faults (one was added or removed). */
@@ -145,11 +164,16 @@ export class Link {
   /** Forwards one piece, fires a limit, or waits for a time or a change. */
   async #step(): Promise<void> {
     const plan = this.#plan();
-    if (plan.limit === 0) return plan.limitKind === "reset" ? this.#host.reset() : this.#cutNow();
+    if (plan.limit === 0) {
+      if (plan.limitKind === "reset") return this.#host.reset();
+      if (plan.limitKind === "close") return this.#host.close();
+      return this.#cutNow();
+    }
+    if (plan.drop) this.#drop();
     const chunk = this.#queue[0];
-    if (chunk === undefined || plan.silence) return this.#writer.wait();
+    if (chunk === undefined || plan.silence || plan.drop) return this.#writer.wait();
     const now = performance.now();
-    chunk.jitter ??= (Math.random() * 2 - 1) * plan.jitter;
+    chunk.jitter ??= (this.#host.random() * 2 - 1) * plan.jitter;
     const delay = Math.max(0, plan.latency + chunk.jitter);
     const due = chunk.stamp + delay + (chunk.bytes === null ? plan.slowClose : 0);
     if (now < due) return this.#writer.wait(due - now);
@@ -166,7 +190,13 @@ export class Link {
       if (now < this.#rateDue) return this.#writer.wait(this.#rateDue - now);
     }
     let size = chunk.bytes.length - chunk.offset;
-    if (plan.slice !== undefined) size = Math.min(size, plan.slice);
+    if (plan.slice !== undefined) {
+      this.#sliceSize ??= plan.sliceVariation === 0 ? plan.slice : Math.max(
+        1,
+        Math.round(plan.slice + (this.#host.random() * 2 - 1) * plan.sliceVariation),
+      );
+      size = Math.min(size, this.#sliceSize);
+    }
     if (plan.rate !== undefined) {
       size = Math.min(size, Math.max(1, Math.floor(plan.rate * RATE_PIECE_MS / 1000)));
     }
@@ -176,12 +206,24 @@ export class Link {
     chunk.offset += size;
     this.#host.forwarded(this.way, size);
     if (plan.rate !== undefined) this.#rateDue += size * 1000 / plan.rate;
-    if (plan.slice !== undefined) this.#sliceNext = performance.now() + plan.sliceDelay;
+    if (plan.slice !== undefined) {
+      this.#sliceNext = performance.now() + plan.sliceDelay;
+      this.#sliceSize = undefined; // the next slice draws its own size
+    }
     if (chunk.offset === chunk.bytes.length) {
       this.#queue.shift();
       this.#queued -= chunk.bytes.length;
       this.#reader.wake();
     }
+  }
+
+  /** Discards the data at the head of the queue, up to an EOF (which is held). */
+  #drop(): void {
+    while (this.#queue[0]?.bytes) {
+      const chunk = this.#queue.shift()!;
+      this.#queued -= chunk.bytes!.length;
+    }
+    this.#reader.wake();
   }
 
   /** Sends FIN to the receiver and discards what the sender sends from now on. */
@@ -196,11 +238,13 @@ export class Link {
   #plan(): Plan {
     const plan: Plan = {
       silence: false,
+      drop: false,
       latency: 0,
       jitter: 0,
       slowClose: 0,
       rate: undefined,
       slice: undefined,
+      sliceVariation: 0,
       sliceDelay: 0,
       limit: undefined,
       limitKind: "cut",
@@ -222,20 +266,29 @@ export class Link {
           plan.rate = Math.min(plan.rate ?? Infinity, f.bytesPerSecond);
           break;
         case "slice":
-          plan.slice = Math.min(plan.slice ?? Infinity, f.size);
+          if (f.size < (plan.slice ?? Infinity)) {
+            plan.slice = f.size;
+            plan.sliceVariation = f.sizeVariation ?? 0;
+          }
           plan.sliceDelay = Math.max(plan.sliceDelay, f.delay ?? 0);
+          break;
+        case "timeout":
+          plan.drop = true;
           break;
         case "cut":
         case "reset":
           if (f.after !== undefined) this.#limit(plan, id, f.kind, f.after);
+          break;
+        case "limit-data":
+          this.#limit(plan, id, "close", f.bytes);
           break;
       }
     }
     return plan;
   }
 
-  /** Folds one byte-limit fault into the plan: the nearest limit wins, a reset over a cut. */
-  #limit(plan: Plan, id: number, kind: "cut" | "reset", after: number): void {
+  /** Folds one byte-limit fault into the plan: the nearest limit wins, a reset over the others. */
+  #limit(plan: Plan, id: number, kind: "cut" | "reset" | "close", after: number): void {
     let base = this.#bases.get(id);
     if (base === undefined) this.#bases.set(id, base = this.#sent);
     const left = Math.max(0, after - (this.#sent - base));

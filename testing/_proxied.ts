@@ -11,6 +11,7 @@ import type { Conn } from "../mod.ts";
 import type { CheckedFault } from "./_fault.ts";
 import { Link, type Way } from "./_link.ts";
 import { reset } from "./_reset.ts";
+import { derive, type Random, seeded } from "./_rand.ts";
 
 /** What a proxied conn needs from its proxy. */
 export interface ProxiedHost {
@@ -22,6 +23,8 @@ export interface ProxiedHost {
   resetFired(): void;
   /** The conn is over: both sockets are closed. */
   ended(conn: ProxiedConn): void;
+  /** This conn's seed: its toxicity draws and its links' draws derive from it. */
+  seed: number;
 }
 
 /** One conn through the proxy; see the module doc. */
@@ -30,7 +33,9 @@ export class ProxiedConn {
   #upstream: Conn;
   #host: ProxiedHost;
   #links: readonly [Link, Link];
-  #timers = new Map<number, ReturnType<typeof setTimeout>>(); // reset fault id -> its afterMs timer
+  #timers = new Map<number, ReturnType<typeof setTimeout>>(); // fault id -> its reset or close timer
+  #random: Random; // toxicity draws
+  #gets = new Map<number, boolean>(); // fault id -> whether this conn got it (its toxicity draw)
   #ended = false;
   #settled: Promise<void>;
 
@@ -41,19 +46,27 @@ export class ProxiedConn {
     this.#client = client;
     this.#upstream = upstream;
     this.#host = host;
-    const linkHost = {
-      faults: () => host.faults(),
-      forwarded: (way: Way, n: number) => host.forwarded(way, n),
+    this.#random = seeded(derive(host.seed, 0));
+    const linkHost = (n: number) => ({
+      faults: () => this.#faults(),
+      forwarded: (way: Way, bytes: number) => host.forwarded(way, bytes),
       reset: () => this.reset(),
+      close: () => this.close(),
       fail: () => this.#end("reset"),
-    };
+      random: seeded(derive(host.seed, n)),
+    });
     this.#links = [
-      new Link("upstream", client, upstream, linkHost),
-      new Link("downstream", upstream, client, linkHost),
+      new Link("upstream", client, upstream, linkHost(1)),
+      new Link("downstream", upstream, client, linkHost(2)),
     ];
     for (const [id, fault] of host.faults()) this.faultAdded(id, fault);
     const both = Promise.all(this.#links.map((l) => l.done));
     this.#settled = both.then(() => this.#end("close"));
+  }
+
+  /** Bytes the proxy holds for this conn, both ways: read and not yet forwarded. */
+  get held(): number {
+    return this.#links[0].held + this.#links[1].held;
   }
 
   /** Whether the conn is over: both sockets closed. */
@@ -61,19 +74,33 @@ export class ProxiedConn {
     return this.#ended;
   }
 
-  /** Arms a timed reset for this conn, if the fault is one; wakes the links either way. */
+  /**
+   * Draws whether this conn gets the fault (its toxicity), arms its timer if
+   * it is a timed reset or a timeout, and wakes the links.
+   */
   faultAdded(id: number, fault: CheckedFault): void {
     if (this.#ended) return;
-    if (fault.kind === "reset" && fault.afterMs !== undefined) {
+    const gets = fault.toxicity >= 1 || this.#random() < fault.toxicity;
+    this.#gets.set(id, gets);
+    if (gets && fault.kind === "reset" && fault.afterMs !== undefined) {
       this.#timers.set(id, setTimeout(() => this.reset(), fault.afterMs));
     }
+    if (gets && fault.kind === "timeout" && fault.ms > 0) {
+      this.#timers.set(id, setTimeout(() => this.close(), fault.ms));
+    }
     for (const link of this.#links) link.wake();
+  }
+
+  /** The faults in force that this conn got. */
+  *#faults(): Iterable<readonly [number, CheckedFault]> {
+    for (const entry of this.#host.faults()) if (this.#gets.get(entry[0])) yield entry;
   }
 
   /** Disarms the fault's timed reset, if any, and wakes the links. */
   faultRemoved(id: number): void {
     clearTimeout(this.#timers.get(id));
     this.#timers.delete(id);
+    this.#gets.delete(id);
     for (const link of this.#links) link.wake();
   }
 

@@ -14,6 +14,8 @@ export interface StepRun {
   b: ConnUnderTest;
   tasks: Tasks;
   waitMs: number;
+  /** How late a deadline may fire: at most max(lateMs, 5 × how far ahead it was set). */
+  lateMs: number;
 }
 
 /** A named step of the suite. */

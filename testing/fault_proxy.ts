@@ -10,6 +10,8 @@ import { type CheckedFault, checkFault, describe, type Fault } from "./_fault.ts
 import type { Way } from "./_link.ts";
 import { ProxiedConn } from "./_proxied.ts";
 import { resetSupported } from "./_reset.ts";
+import { parseAddress } from "../address.ts";
+import { derive, freshSeed, type Random, seeded } from "./_rand.ts";
 
 export type { Address } from "../mod.ts";
 export type {
@@ -17,13 +19,16 @@ export type {
   CutFault,
   Direction,
   Fault,
+  FaultBase,
   FaultKind,
   LatencyFault,
+  LimitDataFault,
   RefuseFault,
   ResetFault,
   SilenceFault,
   SliceFault,
   SlowCloseFault,
+  TimeoutFault,
 } from "./_fault.ts";
 
 /** Options for {@linkcode FaultProxy}. */
@@ -34,6 +39,14 @@ export interface FaultProxyOptions {
   faults?: readonly Fault[];
   /** The longest wait, in ms, for a dial to the upstream. @default {10000} */
   dialTimeout?: number;
+  /**
+   * The seed of every random draw (latency jitter, slice size variation,
+   * toxicity): an integer from 0 to 2^32 - 1. The same seed gives each conn
+   * (by the order it was accepted in) the same draws, so a failing run
+   * replays. {@linkcode FaultProxy.seed} tells the one in use.
+   * @default {a fresh random seed}
+   */
+  seed?: number;
 }
 
 /** Counters of a {@linkcode FaultProxy}, from {@linkcode FaultProxy.stats}. */
@@ -52,6 +65,12 @@ export interface FaultProxyStats {
   bytesUpstream: number;
   /** Bytes forwarded from the upstream to clients. */
   bytesDownstream: number;
+  /**
+   * Bytes the proxy holds now: read and not yet forwarded (silence, latency,
+   * a bandwidth cap). At most 256 KiB per conn and direction: the proxy
+   * stops reading there, and the sender's kernel buffers fill.
+   */
+  bytesHeld: number;
 }
 
 /**
@@ -115,6 +134,8 @@ export class FaultProxy implements AsyncDisposable {
   #ln: Listener;
   #upstream: Address;
   #dialTimeout: number;
+  #seed: number;
+  #random: Random; // refuse's toxicity draws, one per accepted conn
   #faults = new Map<number, CheckedFault>(); // in the order added
   #nextId = 1;
   #conns = new Set<ProxiedConn>(); // open
@@ -130,6 +151,7 @@ export class FaultProxy implements AsyncDisposable {
     upstreamFailures: 0,
     bytesUpstream: 0,
     bytesDownstream: 0,
+    bytesHeld: 0,
   };
 
   /**
@@ -146,7 +168,23 @@ export class FaultProxy implements AsyncDisposable {
     if (typeof options !== "object" || options === null) {
       throw new TypeError(`FaultProxy options must be an object: received ${describe(options)}`);
     }
+    for (const key of Object.keys(options)) {
+      if (!OPTION_KEYS.includes(key)) {
+        throw new TypeError(
+          `FaultProxy has no option "${key}": it takes ${OPTION_KEYS.join(", ")}`,
+        );
+      }
+    }
     const { listen: at = "127.0.0.1:0", faults = [], dialTimeout = 10_000 } = options;
+    const seed = options.seed ?? freshSeed();
+    if (typeof seed !== "number") {
+      throw new TypeError(`FaultProxy seed must be a number: received ${describe(seed)}`);
+    }
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+      throw new RangeError(
+        `FaultProxy seed must be an integer from 0 to 4294967295: received "${seed}"`,
+      );
+    }
     if (!Array.isArray(faults)) {
       throw new TypeError(`FaultProxy faults must be an array: received ${describe(faults)}`);
     }
@@ -161,9 +199,16 @@ export class FaultProxy implements AsyncDisposable {
     const checked = faults.map(checkFault);
     this.#upstream = upstream;
     this.#dialTimeout = dialTimeout;
+    this.#seed = seed;
+    this.#random = seeded(derive(seed, 0xffffffff));
     this.#ln = listen(at);
     for (const f of checked) this.#faults.set(this.#nextId++, f);
     this.#accepting = this.#accept();
+  }
+
+  /** The seed of the proxy's random draws: pass it as `seed` to replay a run. */
+  get seed(): number {
+    return this.#seed;
   }
 
   /** The address the proxy listens on: dial this instead of the upstream. */
@@ -235,7 +280,9 @@ export class FaultProxy implements AsyncDisposable {
    * @returns A copy, taken now.
    */
   stats(): FaultProxyStats {
-    return { ...this.#stats, open: this.#conns.size };
+    let held = 0;
+    for (const conn of this.#conns) held += conn.held;
+    return { ...this.#stats, open: this.#conns.size, bytesHeld: held };
   }
 
   /**
@@ -269,19 +316,23 @@ export class FaultProxy implements AsyncDisposable {
         await new Promise((resolve) => setTimeout(resolve, 10));
         continue;
       }
-      this.#stats.accepted++;
+      const n = this.#stats.accepted++;
       if (this.#closed || this.#refusing()) {
         if (!this.#closed) this.#stats.refused++;
         this.#track(client[Symbol.asyncDispose]());
         continue;
       }
-      this.#track(this.#forward(client));
+      this.#track(this.#forward(client, derive(this.#seed, n)));
     }
   }
 
+  /** Whether a refuse fault takes this new conn (each draws its toxicity). */
   #refusing(): boolean {
-    for (const f of this.#faults.values()) if (f.kind === "refuse") return true;
-    return false;
+    let refused = false;
+    for (const f of this.#faults.values()) {
+      if (f.kind === "refuse" && (f.toxicity >= 1 || this.#random() < f.toxicity)) refused = true;
+    }
+    return refused;
   }
 
   #track(task: Promise<void>): void {
@@ -290,7 +341,7 @@ export class FaultProxy implements AsyncDisposable {
     settled.then(() => this.#tasks.delete(settled));
   }
 
-  async #forward(client: Conn): Promise<void> {
+  async #forward(client: Conn, seed: number): Promise<void> {
     let upstream: Conn;
     try {
       upstream = await dial(this.#upstream, {
@@ -317,13 +368,19 @@ export class FaultProxy implements AsyncDisposable {
         stats.resets++;
       },
       ended: (c) => this.#conns.delete(c),
+      seed,
     });
     if (!conn.ended) this.#conns.add(conn);
     await conn.finished();
   }
 }
 
-/** Checks an upstream address's type and port; the rest is the dial's to judge. */
+const OPTION_KEYS = ["listen", "faults", "dialTimeout", "seed"];
+
+/**
+ * Checks an upstream address as `dial()` would, so that one it would reject
+ * at once is refused when the proxy is made, not on every conn.
+ */
 function checkUpstream(upstream: unknown): void {
   if (typeof upstream === "string") {
     const port = /:(\d+)$/.exec(upstream)?.[1];
@@ -333,21 +390,34 @@ function checkUpstream(upstream: unknown): void {
     if (Number(port) < 1 || Number(port) > 65535) {
       throw new RangeError(`Upstream port must be from 1 to 65535: received "${upstream}"`);
     }
-    return;
+  } else {
+    if (typeof upstream !== "object" || upstream === null) {
+      throw new TypeError(
+        `Upstream must be a string or { hostname, port }: received ${describe(upstream)}`,
+      );
+    }
+    const { hostname, port } = upstream as { hostname?: unknown; port?: unknown };
+    if (hostname !== undefined && typeof hostname !== "string") {
+      throw new TypeError(`Upstream hostname must be a string: received ${describe(hostname)}`);
+    }
+    if (typeof port !== "number") {
+      throw new TypeError(`Upstream port must be a number: received ${describe(port)}`);
+    }
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new RangeError(`Upstream port must be from 1 to 65535: received "${port}"`);
+    }
   }
-  if (typeof upstream !== "object" || upstream === null) {
+  try {
+    parseAddress(upstream as Address, "dial");
+  } catch (e) {
     throw new TypeError(
-      `Upstream must be a string or { hostname, port }: received ${describe(upstream)}`,
+      `Upstream ${describe(typeof upstream === "string" ? upstream : joinHost(upstream))} ` +
+        `cannot be dialed: ${(e as Error).message}`,
     );
   }
-  const { hostname, port } = upstream as { hostname?: unknown; port?: unknown };
-  if (hostname !== undefined && typeof hostname !== "string") {
-    throw new TypeError(`Upstream hostname must be a string: received ${describe(hostname)}`);
-  }
-  if (typeof port !== "number") {
-    throw new TypeError(`Upstream port must be a number: received ${describe(port)}`);
-  }
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new RangeError(`Upstream port must be from 1 to 65535: received "${port}"`);
-  }
+}
+
+function joinHost(upstream: unknown): string {
+  const { hostname = "", port } = upstream as { hostname?: string; port: number };
+  return `${hostname}:${port}`;
 }

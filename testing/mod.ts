@@ -1,8 +1,11 @@
 /**
  * Testing kit for network code: {@linkcode FaultProxy}, a loopback proxy that
  * injects faults between a client and its server (latency with jitter, a
- * bandwidth cap, slicing, silence, cut, reset, refused conns, slow close),
- * added and removed while conns are open, per direction.
+ * bandwidth cap, slicing, silence, cut, reset, refused conns, slow close,
+ * timeout, a data limit), added and removed while conns are open, per
+ * direction, with seeded randomness; {@linkcode Toxiproxy}, toxiproxy's REST
+ * API over it, so toxiproxy's clients drive it; and {@linkcode testConn},
+ * the conformance suite for anything with the `Conn` contract.
  *
  * @example A read deadline against a silent server
  * ```ts
@@ -32,3 +35,4 @@
 export * from "./fault_proxy.ts";
 export * from "./conn_under_test.ts";
 export { type StepContext, testConn, type TestConnOptions } from "./test_conn.ts";
+export * from "./toxiproxy.ts";

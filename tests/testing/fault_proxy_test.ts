@@ -8,7 +8,7 @@
 // Run: deno test --allow-net --allow-ffi --allow-read --allow-run tests/testing/
 
 import assert from "node:assert/strict";
-import { dial, listen, NetError, TimeoutError } from "../../mod.ts";
+import { type Conn, dial, listen, NetError, TimeoutError } from "../../mod.ts";
 import { FaultProxy } from "../../testing/mod.ts";
 import { delay, eventually, mustNotSettle, mustReject, mustSettle } from "../../_kit/wait.ts";
 import { roundTrip, through } from "./_through.ts";
@@ -341,6 +341,15 @@ Deno.test("bad arguments: TypeError for wrong types, RangeError out of range", a
   assert.throws(ctor(up, { dialTimeout: "1" }), TypeError);
   assert.throws(ctor(up, { dialTimeout: NaN }), RangeError);
   assert.throws(ctor(up, { dialTimeout: 0 }), RangeError);
+  // An upstream dial() would reject at once is refused here, not on every conn.
+  for (const u of ["127.0.0.1::6379", "a b:80", "[::1:80", { hostname: "a b", port: 80 }]) {
+    assert.throws(ctor(u), /cannot be dialed/, Deno.inspect(u));
+  }
+  // Unknown option keys, and seeds out of range.
+  assert.throws(ctor(up, { dialtimeout: 5 }), /has no option "dialtimeout"/);
+  assert.throws(ctor(up, { seed: "1" }), TypeError);
+  assert.throws(ctor(up, { seed: -1 }), RangeError);
+  assert.throws(ctor(up, { seed: 2 ** 32 }), RangeError);
   // The listen address is listen()'s to judge.
   assert.throws(
     ctor(up, { listen: "127.0.0.1:99999" }),
@@ -362,6 +371,11 @@ Deno.test("bad arguments: TypeError for wrong types, RangeError out of range", a
     { kind: "cut", after: "1" },
     { kind: "reset", afterMs: null },
     { kind: "slow-close" },
+    { kind: "latency", ms: 5, jiter: 1 }, // unknown field
+    { kind: "silence", ms: 5 },
+    { kind: "timeout" },
+    { kind: "limit-data" },
+    { kind: "latency", ms: 5, toxicity: "1" },
   ];
   for (const f of typeErrors) assert.throws(add(f), TypeError, Deno.inspect(f));
   const rangeErrors = [
@@ -378,6 +392,11 @@ Deno.test("bad arguments: TypeError for wrong types, RangeError out of range", a
     { kind: "reset", after: 0.5 },
     { kind: "reset", afterMs: -5 },
     { kind: "slow-close", ms: Infinity },
+    { kind: "slice", size: 4, sizeVariation: -1 },
+    { kind: "timeout", ms: -1 },
+    { kind: "limit-data", bytes: 1.5 },
+    { kind: "latency", ms: 5, toxicity: 1.5 },
+    { kind: "latency", ms: 5, toxicity: -0.1 },
   ];
   for (const f of rangeErrors) assert.throws(add(f), RangeError, Deno.inspect(f));
   assert.throws(() => proxy.remove("1" as unknown as number), TypeError);
@@ -391,8 +410,61 @@ Deno.test("faults(): defaults filled in, in the order added", async () => {
   const id = proxy.add({ kind: "slice", size: 1 });
   proxy.add({ kind: "reset", after: 3, direction: "upstream" });
   assert.deepEqual(proxy.faults(), [
-    [1, { kind: "silence", direction: "both" }],
-    [id, { kind: "slice", size: 1, delay: 0, direction: "both" }],
-    [3, { kind: "reset", after: 3, direction: "upstream" }],
+    [1, { kind: "silence", direction: "both", toxicity: 1 }],
+    [id, { kind: "slice", size: 1, sizeVariation: 0, delay: 0, direction: "both", toxicity: 1 }],
+    [3, { kind: "reset", after: 3, direction: "upstream", toxicity: 1 }],
   ]);
+});
+
+Deno.test("seed: the proxy tells its seed, and the same seed replays its draws (slice sizes)", async () => {
+  const sizes = async (seed: number): Promise<number[]> => {
+    await using server = listen("127.0.0.1:0");
+    await using proxy = new FaultProxy(server.addr, {
+      seed,
+      faults: [{ kind: "slice", size: 8, sizeVariation: 6, delay: 5 }],
+    });
+    assert.equal(proxy.seed, seed);
+    await using client = await dial(proxy.addr);
+    await using peer = await server.accept();
+    await peer.write(new Uint8Array(120));
+    await peer.closeWrite();
+    return await readSizes(client);
+  };
+  const a = await sizes(11);
+  assert.equal(a.reduce((x, y) => x + y, 0), 120);
+  assert.ok(new Set(a).size > 2, `sizes vary: ${a}`);
+  assert.deepEqual(await sizes(11), a);
+  await using server = listen("127.0.0.1:0");
+  await using unseeded = new FaultProxy(server.addr);
+  assert.ok(Number.isInteger(unseeded.seed) && unseeded.seed >= 0, "a fresh seed, told");
+});
+
+Deno.test("silence: the proxy holds at most 256 KiB a conn and direction (stats().bytesHeld)", async () => {
+  await using server = listen("127.0.0.1:0");
+  await using proxy = new FaultProxy(server.addr, {
+    faults: [{ kind: "silence", direction: "downstream" }],
+  });
+  const N = 4;
+  const conns: Conn[] = [];
+  const writes: Promise<unknown>[] = [];
+  try {
+    for (let i = 0; i < N; i++) conns.push(await dial(proxy.addr), await server.accept());
+    const big = new Uint8Array(4 << 20);
+    for (let i = 1; i < conns.length; i += 2) writes.push(conns[i]!.write(big).catch(() => {}));
+    // Held bytes grow, then stop: the proxy stops reading at its bound.
+    let last = -1;
+    await eventually(async (ms) => {
+      await delay(ms);
+      const held = proxy.stats().bytesHeld;
+      const steady = held === last && held > 0;
+      last = held;
+      assert.ok(steady, `still growing: ${held}`);
+    }, { start: 50, cap: 400 });
+    const held = proxy.stats().bytesHeld;
+    assert.ok(held <= N * 256 * 1024, `${held} bytes held for ${N} conns`);
+    assert.ok(held >= N * 224 * 1024, `${held} bytes held for ${N} conns: it read up to its bound`);
+  } finally {
+    for (const c of conns) c.close();
+    await Promise.all(writes);
+  }
 });
