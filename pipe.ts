@@ -16,6 +16,7 @@ import {
 import type { PipeAddr } from "./address.ts";
 import type { Deadline } from "./deadline.ts";
 import type { NetError } from "./errors.ts";
+import { withTimeout } from "./_io/op_timeout.ts";
 import { checkBytes, describe } from "./_check.ts";
 import { CLOSED, DEADLINE, dueInterrupt, Fifo, Interrupt } from "./_io/wait.ts";
 
@@ -138,7 +139,7 @@ export class PipeConn extends Conn {
    * @param p Where to put the bytes. An empty `p` waits, as Go's, until the
    *   other end has a write waiting (then 0, nothing taken), EOF (null), the
    *   deadline or a close.
-   * @param options A signal that ends this read early.
+   * @param options A signal or a timeout (ms) that ends this read early.
    * @returns The number of bytes read, or `null` once the other end closed
    *   or called `closeWrite`.
    * @throws {TimeoutError} The read deadline passed before a write came; nothing was taken.
@@ -146,9 +147,18 @@ export class PipeConn extends Conn {
    * @throws {NetError} `signal` fired (`kind: "aborted"`).
    * @throws {TypeError} If `p` is not a Uint8Array or `signal` not an AbortSignal.
    */
-  override async read(p: Uint8Array, options?: IoOptions): Promise<number | null> {
-    checkBytes(p, "PipeConn.read");
-    const signal = checkIoOptions(options, "PipeConn.read");
+  override read(p: Uint8Array, options?: IoOptions): Promise<number | null> {
+    let checked: IoOptions | undefined;
+    try {
+      checkBytes(p, "PipeConn.read");
+      if (options !== undefined) checked = checkIoOptions(options, "PipeConn.read");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return withTimeout(checked?.signal, checked?.timeout, (signal) => this.#read(p, signal));
+  }
+
+  async #read(p: Uint8Array, signal: AbortSignal | undefined): Promise<number | null> {
     const io = coreOf(this);
     const fail = (why: unknown): NetError => io.error("read", why, { bytesRead: 0 });
     const due = io.closed ? CLOSED : dueInterrupt(io.readDeadline, signal);
@@ -182,7 +192,7 @@ export class PipeConn extends Conn {
    * @param p The bytes; read only while the write waits. An empty `p` waits,
    *   as Go's, until the other end is reading, then resolves with 0 (the read
    *   goes on waiting for bytes).
-   * @param options A signal that ends this write early.
+   * @param options A signal or a timeout (ms) that ends this write early.
    * @returns `p.length`, once the other end has read all of it.
    * @throws {TimeoutError} The write deadline passed; `bytesWritten` is
    *   exactly what the other end read, and nothing more of `p` is delivered.
@@ -191,9 +201,18 @@ export class PipeConn extends Conn {
    *   (`"broken-pipe"`), or `signal` fired (`"aborted"`).
    * @throws {TypeError} If `p` is not a Uint8Array or `signal` not an AbortSignal.
    */
-  override async write(p: Uint8Array, options?: IoOptions): Promise<number> {
-    checkBytes(p, "PipeConn.write");
-    const signal = checkIoOptions(options, "PipeConn.write");
+  override write(p: Uint8Array, options?: IoOptions): Promise<number> {
+    let checked: IoOptions | undefined;
+    try {
+      checkBytes(p, "PipeConn.write");
+      if (options !== undefined) checked = checkIoOptions(options, "PipeConn.write");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return withTimeout(checked?.signal, checked?.timeout, (signal) => this.#write(p, signal));
+  }
+
+  async #write(p: Uint8Array, signal: AbortSignal | undefined): Promise<number> {
     const io = coreOf(this);
     const due = io.closed ? CLOSED : dueInterrupt(io.writeDeadline, signal);
     if (due !== undefined) throw io.error("write", due, { bytesWritten: 0 });
@@ -227,14 +246,26 @@ export class PipeConn extends Conn {
    * `"broken-pipe"` NetError. Waiting for earlier writes is bounded by the
    * write deadline. Calling it again does nothing.
    *
+   * @param options A signal or a timeout (ms) that bounds the wait for earlier writes.
    * @throws {ClosedError} If this end is closed.
-   * @throws {TimeoutError} If the write deadline passed while earlier writes were pending.
+   * @throws {TimeoutError} If the write deadline or `timeout` passed while
+   *   earlier writes were pending.
    */
-  override async closeWrite(): Promise<void> {
+  override closeWrite(options?: IoOptions): Promise<void> {
+    let checked: IoOptions;
+    try {
+      checked = checkIoOptions(options, "PipeConn.closeWrite");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return withTimeout(checked.signal, checked.timeout, (signal) => this.#closeWrite(signal));
+  }
+
+  async #closeWrite(signal: AbortSignal | undefined): Promise<void> {
     const io = coreOf(this);
     io.checkOpen("close");
     try {
-      if (!this.#writeTurn.tryAcquire()) await this.#writeTurn.acquire(io.writeDeadline);
+      if (!this.#writeTurn.tryAcquire()) await this.#writeTurn.acquire(io.writeDeadline, signal);
     } catch (e) {
       throw io.error("close", e);
     }
