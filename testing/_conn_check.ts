@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ConnUnderTest } from "./conn_under_test.ts";
+import type { ConnUnderTest } from "./make_pipe.ts";
 
 /** A step's failure: a sentence saying what broke. */
 export class ConnTestFailure extends Error {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ConnUnderTest } from "./conn_under_test.ts";
+import type { ConnUnderTest } from "./make_pipe.ts";
 import type { Step, StepRun } from "./_step.ts";
 import {
   checkLate,

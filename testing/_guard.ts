@@ -23,7 +23,7 @@
  */
 
 import type { DeadlineTime } from "../deadline.ts";
-import type { ConnUnderTest } from "./conn_under_test.ts";
+import type { ConnUnderTest } from "./make_pipe.ts";
 import { ConnTestFailure, describeError } from "./_conn_check.ts";
 
 /** Operations in one event-loop turn before the guard makes them wait for the next turn. */

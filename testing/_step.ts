@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ConnUnderTest } from "./conn_under_test.ts";
+import type { ConnUnderTest } from "./make_pipe.ts";
 import type { Tasks } from "./_conn_check.ts";
 
 /** What a step's body gets: the pair, its background tasks and the wait bound. */

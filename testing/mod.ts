@@ -33,6 +33,6 @@
  */
 
 export * from "./fault_proxy.ts";
-export * from "./conn_under_test.ts";
+export * from "./make_pipe.ts";
 export { type StepContext, testConn, type TestConnOptions } from "./test_conn.ts";
 export * from "./toxiproxy.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ConnUnderTest, MakePipe } from "./conn_under_test.ts";
+import type { ConnUnderTest, MakePipe } from "./make_pipe.ts";
 import type { Step } from "./_step.ts";
 import { goSteps } from "./_go_steps.ts";
 import { contractSteps } from "./_contract_steps.ts";
