@@ -34,5 +34,6 @@
 
 export * from "./fault_proxy.ts";
 export * from "./make_pipe.ts";
+export type { DeadlineTime } from "../deadline.ts";
 export { type StepContext, testConn, type TestConnOptions } from "./test_conn.ts";
 export * from "./toxiproxy.ts";
