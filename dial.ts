@@ -15,7 +15,14 @@ import {
 } from "./address.ts";
 import { TcpConn } from "./tcp.ts";
 import { checkConnOptions, type ConnOptions } from "./tcp_options.ts";
-import { checkTlsOptions, type StartTlsOptions, TlsConn } from "./tls.ts";
+import {
+  checkTlsOptions,
+  denoStream,
+  type StartTlsOptions,
+  type TlsConn,
+  tlsConnOver,
+} from "./tls.ts";
+import { checkCertifiedKey, checkServerName } from "./_tls/options.ts";
 import { UnixConn } from "./unix.ts";
 import { NetError, NotSupportedError, type OpSite, TimeoutError, toNetError } from "./errors.ts";
 import { checkFiniteOption, checkOptions, checkSignal, optionError } from "./_check.ts";
@@ -197,16 +204,12 @@ export interface DialTlsOptions extends DialOptions, Omit<StartTlsOptions, "sign
 export async function dialTls(address: Address, options?: DialTlsOptions): Promise<TlsConn> {
   const checked = checkTlsOptions(checkDialOptions(options, "dialTls"), "dialTls");
   const { timeout = 0, signal, cert, key } = checked;
-  for (const [name, value] of [["cert", cert], ["key", key]] as const) {
-    if (value !== undefined && (typeof value !== "string" || value === "")) {
-      throw optionError("dialTls", name, "a PEM string", value);
-    }
-  }
   if ((cert === undefined) !== (key === undefined)) {
     throw new TypeError('dialTls options "cert" and "key" go together: one is missing');
   }
+  if (cert !== undefined) checkCertifiedKey(checked, "dialTls");
   const { hostname, port, site } = dialTarget(address);
-  const verify = checked.hostname ?? hostname;
+  const verify = checked.hostname ?? checkServerName(hostname, "dialTls", "address");
   const tlsOptions = {
     ...(checked.caCerts === undefined ? {} : { caCerts: checked.caCerts }),
     ...(checked.alpnProtocols === undefined ? {} : { alpnProtocols: checked.alpnProtocols }),
@@ -222,7 +225,7 @@ export async function dialTls(address: Address, options?: DialTlsOptions): Promi
       );
     }
     const raw = await limit.race(Deno.connectTls({ hostname, port, cert, key, ...tlsOptions }));
-    conn = new TlsConn(raw, checked);
+    conn = tlsConnOver(denoStream(raw, { serverName: verify, verified: true }), checked);
     try {
       await conn.handshake({ signal: limit.signal });
     } catch (e) {
