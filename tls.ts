@@ -280,6 +280,16 @@ export class TlsConn extends Conn {
     super.close();
   }
 
+  /**
+   * Closes the conn and waits until the runtime has ended every operation
+   * it had in flight and the socket is closed (a `node:tls` conn sends
+   * `close_notify` first, for at most a second).
+   */
+  override async [Symbol.asyncDispose](): Promise<void> {
+    await super[Symbol.asyncDispose]();
+    await this.#stream.released;
+  }
+
   /** As {@linkcode TcpConn.setNoDelay}, on the socket under TLS (needs `--allow-ffi`). */
   setNoDelay(on: boolean): void {
     setConnNoDelay(coreOf(this), on, "TlsConn.setNoDelay");

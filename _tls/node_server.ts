@@ -92,6 +92,8 @@ function splitPem(pem: string): string[] {
 
 /** Highest bytes queued for the caller before the TLS socket is paused. */
 const HIGH_WATER = 256 << 10;
+/** How long a closing conn waits for its close_notify to be sent before it closes anyway. */
+const CLOSE_NOTIFY_MS = 1000;
 /** Size of one read from the TCP conn. */
 const READ_SIZE = 64 << 10;
 
@@ -113,8 +115,12 @@ export class NodeTlsStream implements TlsStream {
   #ended = false;
   #failure: unknown = undefined; // the first error, for every later operation
   #wake: (() => void) | null = null; // the waiting read
+  #roomWaiter: (() => void) | null = null; // the TCP read loop, waiting for the caller to read
   #pending = new Set<(e: unknown) => void>(); // rejecters of writes and closeWrite in flight
   #closed = false;
+  #secure = false; // the handshake completed and the client passed
+  #writeShut = false; // closeWrite was called: close_notify sent or on its way
+  #released = Promise.withResolvers<void>();
   #onFailure: ((e: unknown) => void) | null = null; // rejects the handshake, until it is done
 
   constructor(
@@ -127,7 +133,7 @@ export class NodeTlsStream implements TlsStream {
     this.localAddr = tcp.localAddr;
     this.remoteAddr = tcp.remoteAddr;
     const ask = config.clientAuth !== "none";
-    const socket = new TLSSocket(duplexOf(tcp), {
+    const socket = new TLSSocket(duplexOf(tcp, () => this.#room()), {
       isServer: true,
       secureContext: contexts.main,
       requestCert: ask,
@@ -142,7 +148,6 @@ export class NodeTlsStream implements TlsStream {
     socket.on("data", (chunk: Uint8Array) => {
       this.#chunks.push(chunk);
       this.#queued += chunk.length;
-      if (this.#queued >= HIGH_WATER) socket.pause();
       this.#wakeReader();
     });
     socket.on("end", () => {
@@ -160,6 +165,7 @@ export class NodeTlsStream implements TlsStream {
           socket.destroy();
           reject(e);
         } else {
+          this.#secure = true;
           resolve(state);
         }
       });
@@ -184,7 +190,7 @@ export class NodeTlsStream implements TlsStream {
       if (n === head.length) this.#chunks.shift();
       else this.#chunks[0] = head.subarray(n);
       this.#queued -= n;
-      if (this.#queued < HIGH_WATER && this.#socket.isPaused()) this.#socket.resume();
+      if (this.#queued < HIGH_WATER) this.#wakeRoom();
       return n;
     }
     if (this.#ended) return null;
@@ -193,6 +199,9 @@ export class NodeTlsStream implements TlsStream {
 
   async write(p: Uint8Array): Promise<number> {
     await this.#handshake;
+    if (this.#writeShut) {
+      throw new Deno.errors.BrokenPipe("broken pipe: the sending side was shut");
+    }
     const copy = p.slice(); // the caller's buffer is never read after its write returns
     await this.#op((done) => this.#socket.write(copy, done));
     return p.length;
@@ -200,19 +209,44 @@ export class NodeTlsStream implements TlsStream {
 
   async closeWrite(): Promise<void> {
     await this.#handshake;
+    if (this.#writeShut) return;
+    this.#writeShut = true;
     await this.#op((done) => this.#socket.end(() => done()));
   }
 
+  /**
+   * Closes the stream: what waits fails at once. After a completed
+   * handshake, `close_notify` goes out first, as Go's `Close` sends it, so
+   * the peer reads EOF, not a truncation; the TCP conn is closed once it is
+   * sent, or after {@linkcode CLOSE_NOTIFY_MS} if the peer does not take
+   * it. {@linkcode NodeTlsStream.released} tells when.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    const graceful = this.#failure === undefined && this.#secure && !this.#writeShut;
     this.#fail(new Deno.errors.BadResource("closed"));
+    if (!graceful) return this.#destroy();
+    const timer = setTimeout(() => this.#destroy(), CLOSE_NOTIFY_MS);
+    this.#socket.end(() => {
+      clearTimeout(timer);
+      this.#destroy();
+    });
+  }
+
+  /** Resolves once the TCP conn under the stream is closed. */
+  get released(): Promise<void> {
+    return this.#released.promise;
+  }
+
+  #destroy(): void {
     this.#socket.destroy();
     try {
       this.#tcp.close();
     } catch {
       // The duplex closed it already.
     }
+    this.#released.resolve();
   }
 
   /** Runs a socket operation that calls back once; a failure or close rejects it. */
@@ -237,6 +271,19 @@ export class NodeTlsStream implements TlsStream {
     for (const reject of this.#pending) reject(e);
     this.#pending.clear();
     this.#wakeReader();
+    this.#wakeRoom();
+  }
+
+  /** Resolves once fewer than HIGH_WATER bytes wait for the caller (or the stream failed). */
+  #room(): Promise<void> | undefined {
+    if (this.#queued < HIGH_WATER || this.#failure !== undefined) return undefined;
+    return new Promise<void>((resolve) => this.#roomWaiter = resolve);
+  }
+
+  #wakeRoom(): void {
+    const wake = this.#roomWaiter;
+    this.#roomWaiter = null;
+    wake?.();
   }
 
   #wakeReader(): void {
@@ -299,8 +346,13 @@ function runtimeError(e: unknown): unknown {
   return new Deno.errors.InvalidData(e.message, { cause: e });
 }
 
-/** A TCP conn as a node Duplex: what node:tls runs over. Destroying it closes the conn. */
-function duplexOf(tcp: Deno.TcpConn): Duplex {
+/**
+ * A TCP conn as a node Duplex: what node:tls runs over. Destroying it closes
+ * the conn. Before each read of the TCP conn, `room()` may hold the loop
+ * back while the caller has enough plaintext waiting: the peer then meets a
+ * full window, as it would over TCP.
+ */
+function duplexOf(tcp: Deno.TcpConn, room: () => Promise<void> | undefined): Duplex {
   let reading = false;
   const buf = new Uint8Array(READ_SIZE);
   const duplex: Duplex = new Duplex({
@@ -310,6 +362,7 @@ function duplexOf(tcp: Deno.TcpConn): Duplex {
       (async () => {
         try {
           while (true) {
+            await room();
             const n = await tcp.read(buf);
             if (n === null) {
               duplex.push(null);

@@ -35,6 +35,8 @@ export interface TlsStream extends RawStream {
    * runtime's error when it failed.
    */
   handshake(): Promise<TlsState>;
+  /** Where closing takes a while (sending `close_notify`): resolves once the socket is closed. */
+  readonly released?: Promise<void>;
 }
 
 /** Which side of a Deno TLS conn this is, and what it verified. */

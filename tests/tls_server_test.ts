@@ -119,3 +119,238 @@ Deno.test("tls server: each clientAuth mode against netconn's client, with no, a
     }
   }
 });
+
+Deno.test(
+  "tls server: openssl s_client with and without -cert against each clientAuth mode",
+  needs("openssl"),
+  async (t) => {
+    for (const [mode, none, trusted, strange] of MODES) {
+      const cases: [string, string | undefined, string][] = [
+        ["no -cert", undefined, none],
+        ["-cert client", "client", trusted],
+        ["-cert stranger", "stranger", strange],
+      ];
+      for (const [what, cert, want] of cases) {
+        await t.step(`${mode}, ${what}: ${want}`, async () => {
+          const verifies = mode === "verify-if-given" || mode === "require-and-verify";
+          await using ln = listenTls("127.0.0.1:0", {
+            ...server,
+            ...(mode === "none" ? { sni: {} } : { clientAuth: mode }),
+            ...(verifies ? { clientCas: ca } : {}),
+          });
+          await using s = await startSClient({
+            port: ln.addr.port,
+            ...(cert === undefined ? {} : { cert }),
+            args: ["-ign_eof"],
+          });
+          await using conn = await ln.accept();
+          if (!want.startsWith("ok")) {
+            const err = await mustReject(conn.handshake(), NetError);
+            assert.equal(err.kind, "tls");
+            assert.match(err.message, new RegExp(want));
+            // s_client finds the conn closed, and never got a byte from the server.
+            await s.waitFor(/closed|errno|error/i, 5000).catch(() => s.status);
+            await s.close();
+            assert.ok(!s.stdout.includes("secret"));
+            return;
+          }
+          await conn.handshake();
+          await s.waitFor("Verify return code: 0 (ok)");
+          const state = conn.tlsState();
+          assert.equal(state.verified, want === "ok-verified");
+          const sent = cert !== undefined && want !== "ok-unasked";
+          // s_client sends its chain as far as it can build it: the leaf first.
+          assert.equal(state.peerCertificates.length > 0, sent);
+          if (sent) {
+            const leaf = certifiedKey(cert!).cert.trim();
+            assert.equal(state.peerCertificates[0]!.trim(), leaf);
+          }
+          await conn.write(encoder.encode("hello s_client\n"));
+          await s.waitFor("hello s_client\n");
+          await s.send("hello netconn\n");
+          assert.equal(await readString(conn, 14), "hello netconn\n");
+        });
+      }
+    }
+  },
+);
+
+Deno.test("tls server: tlsState on both sides, on both paths", async (t) => {
+  await t.step(
+    "Deno's path: the ALPN protocol, the name verified, verified on the client",
+    async () => {
+      await using ln = listenTls("127.0.0.1:0", { ...server, alpnProtocols: ["x-a"] });
+      const accepted = ln.accept();
+      await using c = await dialTls(ln.addr, {
+        hostname: "localhost",
+        caCerts,
+        alpnProtocols: ["x-a"],
+      });
+      await using s = await accepted;
+      assert.equal(
+        s.tlsState().handshakeComplete,
+        false,
+        "before the server's handshake() is awaited",
+      );
+      await s.handshake();
+      assert.deepEqual(c.tlsState(), {
+        handshakeComplete: true,
+        version: null,
+        cipherSuite: null,
+        alpnProtocol: "x-a",
+        serverName: "localhost",
+        peerCertificates: [],
+        verified: true,
+      });
+      assert.deepEqual(s.tlsState(), {
+        handshakeComplete: true,
+        version: null,
+        cipherSuite: null,
+        alpnProtocol: "x-a",
+        serverName: null,
+        peerCertificates: [],
+        verified: false,
+      });
+    },
+  );
+  await t.step("node:tls path: everything on the server", async () => {
+    await using p = await mtls(
+      { clientAuth: "require-and-verify", clientCas: [ca], alpnProtocols: ["x-b", "x-a"] },
+      client,
+    );
+    await p.server.handshake();
+    const state = p.server.tlsState();
+    assert.equal(state.alpnProtocol, null, "the client offered none");
+    assert.equal(state.verified, true);
+    state.peerCertificates.length = 0; // a snapshot: the conn's own stays
+    assert.equal(p.server.tlsState().peerCertificates.length, 1);
+  });
+});
+
+/** A plain TCP pair upgraded to TLS, netconn on both sides: the client verifies localhost. */
+async function upgradedPair(serverOptions: Record<string, unknown> = {}, clientCert = {}) {
+  const ln = listen("127.0.0.1:0");
+  const accepted = ln.accept();
+  const plainClient = await dial(ln.addr);
+  const plainServer = await accepted;
+  const [c, s] = await Promise.allSettled([
+    clientCert === undefined || Object.keys(clientCert).length === 0
+      ? plainClient.startTls({ hostname: "localhost", caCerts })
+      : Promise.reject(new Error("unused")),
+    plainServer.startTls({ isServer: true, ...server, ...serverOptions }),
+  ]);
+  if (c.status === "rejected" || s.status === "rejected") {
+    if (c.status === "fulfilled") c.value.close();
+    if (s.status === "fulfilled") s.value.close();
+    plainClient.close();
+    plainServer.close();
+    await ln[Symbol.asyncDispose]();
+    throw c.status === "rejected" ? c.reason : (s as PromiseRejectedResult).reason;
+  }
+  return {
+    plainClient,
+    plainServer,
+    client: c.value,
+    server: s.value,
+    async [Symbol.asyncDispose]() {
+      await c.value[Symbol.asyncDispose]();
+      await s.value[Symbol.asyncDispose]();
+      await ln[Symbol.asyncDispose]();
+    },
+  };
+}
+
+Deno.test("tls server: startTls({ isServer: true }) upgrades the server side; the plaintext conn is consumed", async () => {
+  await using p = await upgradedPair({ alpnProtocols: ["x-a"] });
+  assert.equal(p.server.network, "tls");
+  assert.equal(p.server.tlsState().handshakeComplete, true, "startTls returns after the handshake");
+  assert.equal(p.server.tlsState().version, "TLSv1.3");
+  assert.equal(p.server.tlsState().serverName, "localhost");
+  await p.client.write(encoder.encode("EHLO over tls"));
+  assert.equal(await readString(p.server, 13), "EHLO over tls");
+  await p.server.write(encoder.encode("250 ok"));
+  assert.equal(await readString(p.client, 6), "250 ok");
+  await mustReject(p.plainServer.read(new Uint8Array(1)), ClosedError);
+  await mustReject(p.plainServer.write(new Uint8Array(1)), ClosedError);
+  // Half-close over node:tls: close_notify then FIN; the server still reads.
+  await p.server.closeWrite();
+  assert.equal(await p.client.read(new Uint8Array(1)), null);
+  const late = await mustReject(p.server.write(encoder.encode("x")), NetError);
+  assert.equal(late.kind, "broken-pipe");
+  await p.client.write(encoder.encode("after"));
+  assert.equal(await readString(p.server, 5), "after");
+});
+
+Deno.test("tls server: server-side startTls refuses while busy, checks options first, and deadlines bound its handshake", async () => {
+  await using ln = listen("127.0.0.1:0");
+  const accepted = ln.accept();
+  await using plainClient = await dial(ln.addr);
+  await using plainServer = await accepted;
+  // Bad options: a TypeError, nothing consumed, nothing sent.
+  for (
+    const bad of [
+      { isServer: true },
+      { isServer: true, cert: "not pem", key: server.key },
+      { isServer: true, ...server, clientAuth: "sometimes" },
+      { isServer: true, ...server, clientAuth: "require-and-verify" },
+      { isServer: true, ...server, clientCas: ca },
+      { isServer: true, ...server, clientAuth: "verify-if-given", clientCas: "garbage" },
+    ]
+  ) {
+    await mustReject(plainServer.startTls(bad as never), TypeError);
+  }
+  await mustReject(
+    plainServer.startTls({ isServer: true, ...server, alpnProtocols: [""] }),
+    RangeError,
+  );
+  // Bytes read from the socket, not yet returned: busy, nothing lost.
+  const first = plainServer.read(new Uint8Array(2));
+  await mustNotSettle(first, 20, "a read with no data");
+  await plainClient.write(encoder.encode("abcdef"));
+  assert.equal(await first, 2);
+  const busy = await mustReject(plainServer.startTls({ isServer: true, ...server }), NetError);
+  assert.equal(busy.kind, "busy");
+  assert.equal(decoder.decode(await readAtLeast(plainServer, 4)), "cdef");
+  // A client that never says a word: the read deadline ends the handshake.
+  plainServer.setReadDeadline(Date.now() + 100);
+  const upgrading = plainServer.startTls({ isServer: true, ...server });
+  await mustNotSettle(upgrading, 30, "a server handshake with a silent client");
+  const err = await mustReject(upgrading, NetError, 2000, "the deadline");
+  assert.equal(err.timeout, true);
+  assert.equal(err.op, "handshake");
+  // The socket was closed with it: the client reads EOF.
+  assert.equal(await mustSettle(plainClient.read(new Uint8Array(8)), 2000), null);
+});
+
+Deno.test("tls server: a signal ends a server-side startTls", async () => {
+  await using ln = listen("127.0.0.1:0");
+  const accepted = ln.accept();
+  await using _plainClient = await dial(ln.addr);
+  await using plainServer = await accepted;
+  const controller = new AbortController();
+  const upgrading = plainServer.startTls({ isServer: true, ...server, signal: controller.signal });
+  await mustNotSettle(upgrading, 20, "a server handshake with a silent client");
+  controller.abort(new Error("stop"));
+  const err = await mustReject(upgrading, NetError);
+  assert.equal(err.kind, "aborted");
+});
+
+/** A MakePipe of conns upgraded with startTls on both sides (the server over node:tls). */
+const upgradedEnds: MakePipe = async () => {
+  const p = await upgradedPair();
+  return [p.client as ConnUnderTest, p.server as ConnUnderTest, () => p[Symbol.asyncDispose]()];
+};
+
+/** A MakePipe of mTLS conns: listenTls with require-and-verify, dialTls with a client certificate. */
+const mtlsEnds: MakePipe = async () => {
+  const p = await mtls({ clientAuth: "require-and-verify", clientCas: ca }, client);
+  return [p.client as ConnUnderTest, p.server as ConnUnderTest, () => p[Symbol.asyncDispose]()];
+};
+
+Deno.test("conformance: server-side STARTTLS (node:tls)", async (t) => {
+  await testConn(t, upgradedEnds);
+});
+
+Deno.test("conformance: mTLS, listenTls require-and-verify (node:tls)", async (t) => {
+  await testConn(t, mtlsEnds);
+});
