@@ -354,3 +354,60 @@ Deno.test("conformance: server-side STARTTLS (node:tls)", async (t) => {
 Deno.test("conformance: mTLS, listenTls require-and-verify (node:tls)", async (t) => {
   await testConn(t, mtlsEnds);
 });
+
+Deno.test(
+  "tls server: SNI serves the certificate for the name asked (openssl s_client -servername), the default otherwise; setCertificates rotates",
+  needs("openssl"),
+  async () => {
+    const other = certifiedKey("other"); // other.example and *.wild.example
+    await using ln = listenTls("127.0.0.1:0", {
+      ...server,
+      sni: { "Other.Example": other, "*.wild.example": other },
+    });
+    /** The subject's CN of the certificate s_client got for `serverName`, and the server's state. */
+    const served = async (serverName: string) => {
+      await using s = await startSClient({ port: ln.addr.port, serverName, args: ["-ign_eof"] });
+      await using conn = await ln.accept();
+      await conn.handshake();
+      const out = await s.waitFor(/Verify return code: 0 \(ok\)/);
+      return { cn: out.match(/subject=.*CN\s*=\s*([^\s,/]+)/)?.[1], state: conn.tlsState() };
+    };
+    let got = await served("other.example");
+    assert.equal(got.cn, "other.example");
+    assert.equal(got.state.serverName, "other.example");
+    assert.equal((await served("a.wild.example")).cn, "other.example", "the wildcard");
+    got = await served("localhost");
+    assert.equal(got.cn, "localhost", "a name not in the table gets the default");
+    // Rotation: new handshakes get the new certificates; an open conn and the listener stay.
+    const accepted = ln.accept();
+    await using before = await dialTls(ln.addr, { hostname: "localhost", caCerts });
+    await using beforeServer = await accepted;
+    ln.setCertificates({ cert: other.cert, key: other.key, sni: { "localhost": server } });
+    got = await served("localhost");
+    assert.equal(got.cn, "localhost");
+    got = await served("other.example"); // no longer in the table
+    assert.equal(got.cn, "other.example", "the new default");
+    await before.write(encoder.encode("old"));
+    assert.equal(await readString(beforeServer, 3), "old", "the conn from before goes on");
+    // Bad certificates change nothing.
+    assert.throws(() => ln.setCertificates({ cert: "x", key: server.key }), TypeError);
+    assert.throws(() => ln.setCertificates({ ...server, sni: { "bad name": server } }), TypeError);
+    assert.throws(() => ln.setCertificates(null as never), TypeError);
+    assert.equal((await served("localhost")).cn, "localhost");
+  },
+);
+
+Deno.test("tls server: setCertificates on Deno's TLS listener is NotSupportedError; bad SNI tables are TypeErrors", async () => {
+  await using ln = listenTls("127.0.0.1:0", server);
+  assert.throws(() => ln.setCertificates(server), NotSupportedError);
+  assert.throws(() => ln.setCertificates({ cert: "x", key: "y" }), TypeError, "arguments first");
+  for (
+    const sni of [[], "other.example", { "127.0.0.1": server }, { "a b": server }, {
+      "x.example": {},
+    }]
+  ) {
+    assert.throws(() => listenTls("127.0.0.1:0", { ...server, sni: sni as never }), TypeError);
+  }
+  await using plain = listen("127.0.0.1:0");
+  assert.throws(() => plain.setCertificates(server), NotSupportedError);
+});
