@@ -49,7 +49,6 @@ import {
   checkInteger,
   checkOptions,
   checkSignal,
-  optionError,
 } from "./_check.ts";
 import { CLOSED, dueInterrupt, Fifo, Interrupt, Leftover, waitFor } from "./_io/wait.ts";
 

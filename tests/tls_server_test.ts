@@ -22,6 +22,8 @@ import { readAtLeast } from "../_kit/bytes.ts";
 import { certifiedKey, certText } from "../_kit/certs.ts";
 import { startSClient } from "./_tls_peers.ts";
 import { type ConnUnderTest, type MakePipe, testConn } from "../testing/mod.ts";
+import { BufReader } from "../bufio/mod.ts";
+import { serveSmtp } from "../examples/smtp_starttls.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -410,4 +412,41 @@ Deno.test("tls server: setCertificates on Deno's TLS listener is NotSupportedErr
   }
   await using plain = listen("127.0.0.1:0");
   assert.throws(() => plain.setCertificates(server), NotSupportedError);
+});
+
+Deno.test(
+  "tls server: openssl s_client -starttls smtp upgrades through the SMTP-like example server",
+  needs("openssl"),
+  async () => {
+    await using ln = listen("127.0.0.1:0");
+    const session = (async () => serveSmtp(await ln.accept(), { ...server, idleMs: 5000 }))();
+    await using s = await startSClient({
+      port: ln.addr.port,
+      args: ["-starttls", "smtp", "-ign_eof", "-crlf"],
+    });
+    await s.waitFor("Verify return code: 0 (ok)");
+    await s.send("EHLO client.example\n");
+    await s.waitFor("250 8BITMIME");
+    // s_client prints only what came over TLS: STARTTLS is not offered again there.
+    assert.ok(!s.stdout.includes("250-STARTTLS"), s.stdout);
+    await s.send("QUIT\n");
+    await s.waitFor("221 Bye");
+    const state = await mustSettle(session, 5000, "the session");
+    assert.equal(state?.version, "TLSv1.3");
+    assert.equal(state?.serverName, "localhost");
+  },
+);
+
+Deno.test("tls server: the SMTP-like example refuses bytes pipelined after STARTTLS, and commands before it", async () => {
+  await using ln = listen("127.0.0.1:0");
+  const session = (async () => serveSmtp(await ln.accept(), { ...server, idleMs: 5000 }))();
+  await using c = await dial(ln.addr);
+  const br = new BufReader(c);
+  assert.match((await br.readString("\n"))!, /^220 /);
+  await c.write(encoder.encode("MAIL FROM:<a@b>\r\n"));
+  assert.match((await br.readString("\n"))!, /^530 /);
+  await c.write(encoder.encode("STARTTLS\r\nMAIL FROM:<injected@b>\r\n"));
+  assert.match((await br.readString("\n"))!, /^501 /);
+  assert.equal(await br.readString("\n"), null, "the server closed the conn");
+  assert.equal(await mustSettle(session, 5000, "the session"), null);
 });
