@@ -44,12 +44,7 @@ import { Deadline, type DeadlineTime } from "./deadline.ts";
 import { checkReusePort, maxListenerBacklog } from "./_sys/listen.ts";
 import { releaseFd } from "./_sys/fd.ts";
 import { ClosedError, type NetError, NotSupportedError, toNetError } from "./errors.ts";
-import {
-  checkBooleanOption,
-  checkInteger,
-  checkOptions,
-  checkSignal,
-} from "./_check.ts";
+import { checkBooleanOption, checkInteger, checkOptions, checkSignal } from "./_check.ts";
 import { CLOSED, dueInterrupt, Fifo, Interrupt, Leftover, waitFor } from "./_io/wait.ts";
 
 /** Makes a listener serve TLS over node:tls on each accepted TCP conn: for listenTls only. */
