@@ -202,10 +202,22 @@ export class NodeTlsStream implements TlsStream {
     if (this.#writeShut) {
       throw new Deno.errors.BrokenPipe("broken pipe: the sending side was shut");
     }
-    const copy = p.slice(); // the caller's buffer is never read after its write returns
-    await this.#op((done) => this.#socket.write(copy, done));
+    if (this.#failure !== undefined) throw this.#failure;
+    // As Deno's TLS write, done once the TLS layer holds the bytes (copied:
+    // the caller's buffer is never read after its write returns), waiting
+    // only while more than its high-water mark is queued for the socket.
+    // A failure after that fails the next operation.
+    const socket = this.#socket;
+    if (!socket.write(p.slice(), this.#onWritten)) {
+      await this.#op((done) => socket.once("drain", () => done()));
+    }
     return p.length;
   }
+
+  /** A write's callback: an error fails the stream (the 'error' event says it too). */
+  #onWritten = (e?: Error | null): void => {
+    if (e) this.#fail(runtimeError(e));
+  };
 
   async closeWrite(): Promise<void> {
     await this.#handshake;
