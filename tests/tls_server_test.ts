@@ -19,7 +19,7 @@ import {
 import { needs } from "./_helpers.ts";
 import { mustNotSettle, mustReject, mustSettle } from "../_kit/wait.ts";
 import { readAtLeast } from "../_kit/bytes.ts";
-import { certifiedKey, certText } from "../_kit/certs.ts";
+import { certifiedKey, certPath, certText } from "../_kit/certs.ts";
 import { startSClient } from "./_tls_peers.ts";
 import { type ConnUnderTest, type MakePipe, testConn } from "../testing/mod.ts";
 import { BufReader } from "../bufio/mod.ts";
@@ -450,3 +450,101 @@ Deno.test("tls server: the SMTP-like example refuses bytes pipelined after START
   assert.equal(await br.readString("\n"), null, "the server closed the conn");
   assert.equal(await mustSettle(session, 5000, "the session"), null);
 });
+
+/** Runs a client of another language against `port`; returns what it printed. */
+async function foreignClient(
+  lang: "go" | "python3",
+  port: number,
+  cert?: string,
+  key?: string,
+): Promise<string> {
+  const files = cert === undefined ? [] : [certPath(`${cert}.pem`), certPath(`${key ?? cert}.key`)];
+  const args = lang === "go"
+    ? [
+      "run",
+      "tests/peers/tls_client.go",
+      `127.0.0.1:${port}`,
+      "localhost",
+      certPath("ca.pem"),
+      ...files,
+    ]
+    : [
+      "tests/peers/tls_client.py",
+      "127.0.0.1",
+      String(port),
+      "localhost",
+      certPath("ca.pem"),
+      ...files,
+    ];
+  const out = await new Deno.Command(lang, { args, stdout: "piped", stderr: "piped" }).output();
+  return decoder.decode(out.stdout) + decoder.decode(out.stderr);
+}
+
+/** Serves one conn of `ln`: handshake, read a line, echo it; returns the handshake's state or error. */
+async function echoOne(ln: { accept(): Promise<TlsConn> }) {
+  await using conn = await ln.accept();
+  try {
+    await conn.handshake();
+  } catch (e) {
+    return e as NetError;
+  }
+  const buf = new Uint8Array(64);
+  let line = "";
+  while (!line.endsWith("\n")) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    line += decoder.decode(buf.subarray(0, n));
+  }
+  await conn.write(encoder.encode(line));
+  return conn.tlsState();
+}
+
+for (const lang of ["go", "python3"] as const) {
+  Deno.test(
+    `tls server: ${
+      lang === "go" ? "Go's crypto/tls" : "Python's ssl"
+    } as the client of an mTLS listener`,
+    needs(lang),
+    async () => {
+      await using ln = listenTls("127.0.0.1:0", {
+        ...server,
+        clientAuth: "require-and-verify",
+        clientCas: ca,
+      });
+      let serving = echoOne(ln);
+      let out = await foreignClient(lang, ln.addr.port, "client");
+      let state = await serving;
+      assert.match(out, /handshake: TLSv1\.3/, out);
+      assert.match(out, /got: hello from /, out);
+      assert.ok(!(state instanceof NetError) && state.verified, String(state));
+      // No certificate, and a stranger's: refused, nothing echoed.
+      for (const cert of [undefined, "stranger"]) {
+        serving = echoOne(ln);
+        out = await foreignClient(lang, ln.addr.port, cert);
+        state = await serving;
+        assert.ok(state instanceof NetError && state.kind === "tls", String(state));
+        assert.doesNotMatch(out, /got:/, out);
+      }
+    },
+  );
+}
+
+Deno.test(
+  "tls server: a client presenting a certificate with another key (a forged proof) is refused",
+  needs("go"),
+  async () => {
+    await using ln = listenTls("127.0.0.1:0", {
+      ...server,
+      clientAuth: "require-and-verify",
+      clientCas: ca,
+    });
+    const serving = echoOne(ln);
+    // client.pem, signed with server.key: Go sends it, the proof cannot verify.
+    const out = await foreignClient("go", ln.addr.port, "client", "server");
+    const state = await serving;
+    assert.ok(state instanceof NetError && state.kind === "tls", String(state));
+    // Refused by the TLS layer's check of the proof, before netconn's chain check.
+    assert.doesNotMatch(state.message, /client certificate:/, state.message);
+    assert.doesNotMatch(out, /got:/, out);
+  },
+);
