@@ -24,7 +24,7 @@ import {
 } from "./tls.ts";
 import { checkCertifiedKey, checkServerName } from "./_tls/options.ts";
 import { UnixConn } from "./unix.ts";
-import { NetError, NotSupportedError, type OpSite, TimeoutError, toNetError } from "./errors.ts";
+import { NetError, type OpSite, TimeoutError, toNetError } from "./errors.ts";
 import { checkFiniteOption, checkOptions, checkSignal, optionError } from "./_check.ts";
 import { MAX_TIMER_MS } from "./_io/timers.ts";
 import { Interrupt } from "./_io/wait.ts";
@@ -139,17 +139,8 @@ export async function dial(
   return new TcpConn(raw, checked);
 }
 
-/** Options for {@linkcode dialTls}: the dial's, and how to verify the server. */
-export interface DialTlsOptions extends DialOptions, Omit<StartTlsOptions, "signal"> {
-  /**
-   * A client certificate (PEM), with {@linkcode DialTlsOptions.key}, for a
-   * server that asks for one. Deno takes one only when the name to verify is
-   * the host dialled (`hostname` left out or equal to it).
-   */
-  cert?: string;
-  /** The client certificate's private key (PEM). */
-  key?: string;
-}
+/** Options for {@linkcode dialTls}: the dial's, how to verify the server, and a client certificate. */
+export interface DialTlsOptions extends DialOptions, Omit<StartTlsOptions, "signal" | "isServer"> {}
 
 /**
  * Connects to a TLS server, as Go's `tls.DialWithDialer`: Go's address
@@ -158,14 +149,16 @@ export interface DialTlsOptions extends DialOptions, Omit<StartTlsOptions, "sign
  * returned conn has completed its handshake: `await conn.handshake()` gives
  * the ALPN protocol chosen.
  *
- * What Deno 2.9 allows: the name to verify (`hostname`) may differ from the
- * host dialled (connect to `127.0.0.1`, verify `localhost`), and a client
- * certificate (`cert` + `key`) may be presented, but not both at once:
- * `Deno.startTls` takes no client certificate, and `Deno.connectTls` uses
- * one name to connect and to verify. That combination throws
- * {@linkcode NotSupportedError} before any connection. With a client
- * certificate, Nagle and keepalive are set through libc (`--allow-ffi`);
- * without FFI that conn keeps Deno's defaults (Nagle on, no keepalive).
+ * The name to verify (`hostname`) may differ from the host dialled
+ * (connect to `127.0.0.1`, verify `localhost`), and a client certificate
+ * (`cert` + `key`) may be presented, both at once too. Deno's own TLS
+ * cannot do both (`Deno.startTls` takes no client certificate,
+ * `Deno.connectTls` uses one name to connect and to verify): that one
+ * combination runs through `node:tls` over the TCP conn, which verifies
+ * the server the same way and costs more per byte (see the README). With
+ * a client certificate and the host's own name, Nagle and keepalive are
+ * set through libc (`--allow-ffi`); without FFI that conn keeps Deno's
+ * defaults (Nagle on, no keepalive).
  *
  * @param address Where to connect, in Go's syntax.
  * @param options Verification, client certificate, ALPN, timeout, signal, socket options.
@@ -174,7 +167,6 @@ export interface DialTlsOptions extends DialOptions, Omit<StartTlsOptions, "sign
  *   failed (unknown authority, wrong name, expired certificate, a peer not
  *   speaking TLS); the kinds of {@linkcode dial} for the connect.
  * @throws {TimeoutError} When `timeout` runs out, connect and handshake together.
- * @throws {NotSupportedError} For a client certificate with another name to verify.
  * @throws {TypeError} When an option has the wrong type, before any network I/O.
  *
  * @example Dial a TLS server that trusts a test CA
@@ -216,14 +208,7 @@ export async function dialTls(address: Address, options?: DialTlsOptions): Promi
   };
   using limit = new DialLimit(timeout, signal, site);
   let conn: TlsConn;
-  if (cert !== undefined && key !== undefined) {
-    if (verify !== hostname) {
-      throw new NotSupportedError(
-        `dialTls: a client certificate needs the name to verify ("${verify}") to be the host ` +
-          `dialled ("${hostname}"): Deno.connectTls uses one name for both`,
-        site,
-      );
-    }
+  if (cert !== undefined && key !== undefined && verify === hostname) {
     const raw = await limit.race(Deno.connectTls({ hostname, port, cert, key, ...tlsOptions }));
     conn = tlsConnOver(denoStream(raw, { serverName: verify, verified: true }), checked);
     try {
@@ -233,9 +218,15 @@ export async function dialTls(address: Address, options?: DialTlsOptions): Promi
       throw limit.error(e);
     }
   } else {
+    // A client certificate with another name to verify goes through node:tls.
     const tcp = new TcpConn(await limit.connect(hostname, port), checked);
     try {
-      conn = await tcp.startTls({ hostname: verify, ...tlsOptions, signal: limit.signal });
+      conn = await tcp.startTls({
+        hostname: verify,
+        ...tlsOptions,
+        ...(cert === undefined ? {} : { cert, key }),
+        signal: limit.signal,
+      });
     } catch (e) {
       tcp.close();
       throw limit.error(e);

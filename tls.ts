@@ -30,7 +30,9 @@ import { shutdownSocket } from "./_sys/kernel.ts";
 import { checkOptions, checkSignal, describe } from "./_check.ts";
 import { waitFor } from "./_io/wait.ts";
 import { DenoTlsStream, type TlsState, type TlsStream } from "./_tls/stream.ts";
-import { NodeTlsStream, ServerTls } from "./_tls/node_server.ts";
+import { ServerTls } from "./_tls/node_server.ts";
+import { clientTls } from "./_tls/node_client.ts";
+import { NodeTlsStream } from "./_tls/node_stream.ts";
 import {
   type CertifiedKey,
   checkAlpn,
@@ -346,13 +348,6 @@ export async function startTls(
     : { client: checkTlsOptions(options as StartTlsOptions | undefined, where) };
   const signal = options?.signal;
   io.checkOpen("handshake");
-  if ("client" in side && ("cert" in side.client || "key" in side.client)) {
-    throw io.notSupported(
-      "handshake",
-      "startTls: Deno.startTls presents no client certificate; to serve this certificate, " +
-        "pass isServer: true",
-    );
-  }
   const busy = io.reader.busy ??
     ((io.writerIfAny?.depth ?? 0) > 0 ? "a write is pending" : undefined);
   if (busy !== undefined) {
@@ -368,6 +363,19 @@ export async function startTls(
   let tls: TlsConn;
   if ("server" in side) {
     tls = tlsConnOver(new ServerTls(side.server).serve(tcp), { [INHERITED]: true });
+  } else if (side.client.cert !== undefined) {
+    // Deno.startTls presents no client certificate: node:tls does.
+    const { hostname, caCerts, alpnProtocols, cert, key } = side.client;
+    tls = tlsConnOver(
+      clientTls(tcp, {
+        serverName: hostname ?? (io.remoteAddr as Deno.NetAddr).hostname,
+        caCerts,
+        cert,
+        key,
+        alpnProtocols,
+      }),
+      { [INHERITED]: true },
+    );
   } else {
     const checked = side.client;
     const hostname = checked.hostname ?? (io.remoteAddr as Deno.NetAddr).hostname;
@@ -417,11 +425,15 @@ export function checkTlsOptions<T extends StartTlsOptions>(
   where: string,
 ): T {
   const checked = checkOptions(options, where);
-  const { hostname, caCerts, alpnProtocols, signal } = checked;
+  const { hostname, caCerts, alpnProtocols, signal, cert, key } = checked;
   if (hostname !== undefined) checkServerName(hostname, where);
   checkCaList(caCerts, where, "caCerts");
   checkAlpn(alpnProtocols, where);
   checkSignal(signal, where);
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new TypeError(`${where} options "cert" and "key" go together: one is missing`);
+  }
+  if (cert !== undefined) checkCertifiedKey(checked, where);
   return checked;
 }
 
@@ -491,6 +503,15 @@ export interface StartTlsOptions {
   caCerts?: string[];
   /** ALPN protocols to offer, in order of preference: each 1 to 255 bytes. */
   alpnProtocols?: string[];
+  /**
+   * A client certificate chain (PEM), with {@linkcode StartTlsOptions.key},
+   * for a server that asks for one. Deno's own TLS presents none on an
+   * upgraded conn, so with a certificate the handshake runs through
+   * `node:tls` (slower per byte: see the README).
+   */
+  cert?: string;
+  /** The client certificate's private key (PEM). */
+  key?: string;
   /** Ends the handshake early: the upgraded conn is closed. */
   signal?: AbortSignal;
 }
