@@ -27,7 +27,7 @@ import {
 } from "./tcp_options.ts";
 import type { KeepAliveConfig, SocketOptions } from "./sockopt/mod.ts";
 import { shutdownSocket } from "./_sys/kernel.ts";
-import { checkOptions, checkSignal, describe } from "./_check.ts";
+import { checkOptions, checkSignal, describe, optionError } from "./_check.ts";
 import { waitFor } from "./_io/wait.ts";
 import { DenoTlsStream, type TlsState, type TlsStream } from "./_tls/stream.ts";
 import { ServerTls } from "./_tls/node_server.ts";
@@ -343,6 +343,7 @@ export async function startTls(
   options: StartTlsOptions | ServerStartTlsOptions | undefined,
 ): Promise<TlsConn> {
   const where = "TcpConn.startTls";
+  checkSides(options, where);
   const side = typeof options === "object" && options?.isServer === true
     ? { server: checkServerStartTls(options, where) }
     : { client: checkTlsOptions(options as StartTlsOptions | undefined, where) };
@@ -402,6 +403,28 @@ export async function startTls(
     throw e;
   }
   return tls;
+}
+
+/**
+ * Checks that startTls's options are of one side: `isServer` a boolean, and
+ * no option of the other side (a server's `clientAuth` on a client, a
+ * client's `hostname` on a server), which would be silently ignored.
+ */
+function checkSides(options: unknown, where: string): void {
+  if (typeof options !== "object" || options === null) return;
+  const given = options as Record<string, unknown>;
+  const isServer = given.isServer;
+  if (isServer !== undefined && typeof isServer !== "boolean") {
+    throw optionError(where, "isServer", "a boolean", isServer);
+  }
+  const others = isServer ? ["hostname", "caCerts"] : ["clientAuth", "clientCas"];
+  const wrong = others.filter((name) => given[name] !== undefined);
+  if (wrong.length > 0) {
+    throw new TypeError(
+      `${where} option "${wrong[0]}" is for the ${isServer ? "client" : "server"} side: ` +
+        `received it with isServer ${isServer === true}`,
+    );
+  }
 }
 
 /** Closes a runtime conn, if it is still open. */

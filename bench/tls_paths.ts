@@ -5,7 +5,8 @@
 // Paths: raw Deno.TlsConn (connectTls + listenTls, the baseline); netconn
 // on Deno's own TLS (dialTls + listenTls); netconn with the server on
 // node:tls (listenTls with clientAuth "require-and-verify", dialTls with a
-// client certificate: mTLS), and a server-side startTls (node:tls too).
+// client certificate: mTLS), a server-side startTls (node:tls too), and a
+// client on node:tls (a client certificate with another name to verify).
 // Each round runs every path for a slice, in alternating order, and takes
 // each ratio within the round; the table shows the median ratio over the
 // rounds and the spread of the middle half. Ping-pong: 16-byte round trips,
@@ -48,7 +49,18 @@ const PATHS: [string, () => Promise<Ends>][] = [
     () => netconnPair({ clientAuth: "require-and-verify", clientCas: ca }, client),
   ],
   ["netconn, node:tls server (startTls)", upgradedPair],
+  ["netconn, node:tls client (certificate, other name)", clientCertPair],
 ];
+
+/** dialTls to 127.0.0.1 verifying "localhost" with a client certificate: the client on node:tls. */
+async function clientCertPair(): Promise<Ends> {
+  const ln = listenTls("127.0.0.1:0", server);
+  const accepted = ln.accept();
+  const c = await dialTls(ln.addr, { hostname: "localhost", caCerts: [ca], ...client });
+  const s = await accepted;
+  await s.handshake();
+  return ends(c, s, () => ln[Symbol.asyncDispose]());
+}
 
 async function netconnPair(
   options: Record<string, unknown>,

@@ -297,6 +297,12 @@ Deno.test("tls server: server-side startTls refuses while busy, checks options f
       { isServer: true, ...server, clientAuth: "require-and-verify" },
       { isServer: true, ...server, clientCas: ca },
       { isServer: true, ...server, clientAuth: "verify-if-given", clientCas: "garbage" },
+      { isServer: "yes", ...server },
+      { isServer: true, ...server, hostname: "localhost" },
+      { isServer: false, clientAuth: "require" },
+      { ...server, clientCas: ca },
+      { isServer: true, cert: server.cert },
+      { isServer: true, ...server, signal: new AbortController() },
     ]
   ) {
     await mustReject(plainServer.startTls(bad as never), TypeError);
