@@ -211,7 +211,7 @@ export class TlsConn extends Conn {
    *   clientCas: read("ca.pem"),
    * });
    * const accepted = ln.accept();
-   * await using client = await dialTls(ln.addr, {
+   * await using client = await dialTls(`localhost:${ln.addr.port}`, {
    *   caCerts: [read("ca.pem")],
    *   cert: read("client.pem"),
    *   key: read("client.key"),
