@@ -344,8 +344,9 @@ export async function startTls(
 ): Promise<TlsConn> {
   const where = "TcpConn.startTls";
   checkSides(options, where);
+  // Everything that can fail on the options fails here, before the conn is consumed.
   const side = typeof options === "object" && options?.isServer === true
-    ? { server: checkServerStartTls(options, where) }
+    ? { server: new ServerTls(checkServerStartTls(options, where)) }
     : { client: checkTlsOptions(options as StartTlsOptions | undefined, where) };
   const signal = options?.signal;
   io.checkOpen("handshake");
@@ -363,7 +364,7 @@ export async function startTls(
   io.consume();
   let tls: TlsConn;
   if ("server" in side) {
-    tls = tlsConnOver(new ServerTls(side.server).serve(tcp), { [INHERITED]: true });
+    tls = tlsConnOver(side.server.serve(tcp), { [INHERITED]: true });
   } else if (side.client.cert !== undefined) {
     // Deno.startTls presents no client certificate: node:tls does.
     const { hostname, caCerts, alpnProtocols, cert, key } = side.client;

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { X509Certificate } from "node:crypto";
+import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 import { describe, optionError, quote } from "../_check.ts";
 
 /** Go's `tls.ClientAuthType`, by name. */
@@ -166,16 +166,20 @@ export function checkCaList(list: unknown, where: string, option: string): strin
 }
 
 /**
- * Checks a certificate chain and key pair: both PEM, the chain parsing.
+ * Checks a certificate chain and key pair: both PEM, the chain parsing,
+ * the key parsing and being the leaf's (Deno would fail the listen with
+ * "keys may not be consistent", `node:tls` each handshake with an
+ * unrelated message).
  *
- * @throws {TypeError} For a missing, non-PEM or corrupt `cert` or `key`.
+ * @throws {TypeError} For a missing, non-PEM or corrupt `cert` or `key`,
+ *   or a key that is not the certificate's.
  */
 export function checkCertifiedKey(value: unknown, where: string, prefix = ""): CertifiedKey {
   if (typeof value !== "object" || value === null) {
     throw new TypeError(`${where} takes { cert, key }: received ${describe(value)}`);
   }
   const { cert, key } = value as Partial<CertifiedKey>;
-  parseCerts(cert, where, `${prefix}cert`);
+  const [leaf] = parseCerts(cert, where, `${prefix}cert`);
   if (typeof key !== "string" || key === "") {
     throw optionError(where, `${prefix}key`, "a PEM string", key);
   }
@@ -184,7 +188,29 @@ export function checkCertifiedKey(value: unknown, where: string, prefix = ""): C
       `${where} option "${prefix}key" must hold a PEM private key: received ${describe(key)}`,
     );
   }
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey(createPrivateKey(key));
+  } catch (e) {
+    throw new TypeError(
+      `${where} option "${prefix}key" holds a corrupt private key: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  if (!sameKey(publicKey, leaf!.publicKey)) {
+    throw new TypeError(
+      `${where} options "${prefix}cert" and "${prefix}key" do not match: ` +
+        "the key is not the certificate's",
+    );
+  }
   return { cert: cert!, key };
+}
+
+/** True if two public keys are the same key. */
+function sameKey(a: KeyObject, b: KeyObject): boolean {
+  const x = new Uint8Array(a.export({ type: "spki", format: "der" }));
+  const y = new Uint8Array(b.export({ type: "spki", format: "der" }));
+  return x.length === y.length && x.every((v, i) => v === y[i]);
 }
 
 /**

@@ -207,3 +207,24 @@ Deno.test("tls edges: a peer that leaves without close_notify: read fails with k
   assert.ok(err.cause instanceof Deno.errors.UnexpectedEof);
   await pumps;
 });
+
+Deno.test("tls edges: a key that is not the certificate's is a TypeError at once, on every path", async () => {
+  const mismatched = { cert: server.cert, key: certifiedKey("client").key };
+  const message = /cert" and ".*key" do not match/;
+  assert.throws(() => listenTls("127.0.0.1:0", mismatched), message);
+  assert.throws(() => listenTls("127.0.0.1:0", { ...mismatched, sni: {} }), message);
+  assert.throws(
+    () => listenTls("127.0.0.1:0", { ...server, sni: { "x.example": mismatched } }),
+    message,
+  );
+  await using ln = listen("127.0.0.1:0");
+  const accepted = ln.accept();
+  await using plain = await dial(ln.addr);
+  await using peer = await accepted;
+  await mustReject(plain.startTls({ isServer: true, ...mismatched }), TypeError);
+  await mustReject(plain.startTls({ hostname: "localhost", caCerts, ...mismatched }), TypeError);
+  await mustReject(dialTls(ln.addr, { caCerts, ...mismatched }), TypeError);
+  // Nothing was consumed: the conn is still plain and usable.
+  await plain.write(encoder.encode("plain"));
+  assert.equal(new TextDecoder().decode(await readAtLeast(peer, 5)), "plain");
+});
