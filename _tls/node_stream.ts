@@ -14,7 +14,7 @@ import { Duplex } from "node:stream";
 import { X509Certificate } from "node:crypto";
 import type { TlsState, TlsStream } from "./stream.ts";
 
-/** Highest bytes queued for the caller before the TLS socket is paused. */
+/** Plaintext bytes waiting for the caller above which the TCP read loop waits (the peer meets a full window). */
 const HIGH_WATER = 256 << 10;
 /** How long a closing conn waits for its close_notify to be sent before it closes anyway. */
 const CLOSE_NOTIFY_MS = 1000;
@@ -33,9 +33,8 @@ export class NodeTlsStream implements TlsStream {
   readonly #tcp: Deno.TcpConn;
   readonly #socket: TLSSocket;
   readonly #handshake: Promise<TlsState>;
-  // Plaintext received, not yet read: chunks[0] from offset `head`.
-  #chunks: Uint8Array[] = [];
-  #queued = 0;
+  #chunks: Uint8Array[] = []; // plaintext received, not yet read, oldest first
+  #queued = 0; // bytes in #chunks
   #ended = false;
   #failure: unknown = undefined; // the first error, for every later operation
   #wake: (() => void) | null = null; // the waiting read
@@ -98,7 +97,7 @@ export class NodeTlsStream implements TlsStream {
   }
 
   async read(p: Uint8Array): Promise<number | null> {
-    await this.#handshake;
+    if (!this.#secure) await this.#handshake;
     while (this.#chunks.length === 0 && !this.#ended && this.#failure === undefined) {
       await new Promise<void>((resolve) => this.#wake = resolve);
     }
@@ -117,7 +116,7 @@ export class NodeTlsStream implements TlsStream {
   }
 
   async write(p: Uint8Array): Promise<number> {
-    await this.#handshake;
+    if (!this.#secure) await this.#handshake;
     if (this.#writeShut) {
       throw new Deno.errors.BrokenPipe("broken pipe: the sending side was shut");
     }
