@@ -184,7 +184,8 @@ export class TlsConn extends Conn {
    * version, cipher suite, ALPN protocol, server name, the peer's
    * certificates (PEM, leaf first) and whether they were verified.
    * `handshakeComplete` is false, and the rest empty, until
-   * {@linkcode TlsConn.handshake} (or `dialTls`, `startTls`) has completed.
+   * {@linkcode TlsConn.handshake} (or `dialTls`, `startTls`) has completed;
+   * on the `node:tls` path, until the handshake has completed by itself.
    *
    * Which path the conn takes decides what is known: a conn of Deno's own
    * TLS (`dialTls`, a client `startTls`, a `listenTls` listener without
@@ -227,7 +228,7 @@ export class TlsConn extends Conn {
    * ```
    */
   tlsState(): TlsConnectionState {
-    const state = this.#state;
+    const state = this.#state ?? this.#stream.state ?? null;
     if (state === null) {
       return {
         handshakeComplete: false,

@@ -42,6 +42,7 @@ export class NodeTlsStream implements TlsStream {
   #pending = new Set<(e: unknown) => void>(); // rejecters of writes and closeWrite in flight
   #closed = false;
   #secure = false; // the handshake completed and the peer passed
+  #state: TlsState | null = null; // what it negotiated, once #secure
   #writeShut = false; // closeWrite was called: close_notify sent or on its way
   #released = Promise.withResolvers<void>();
   #onFailure: ((e: unknown) => void) | null = null; // rejects the handshake, until it is done
@@ -84,6 +85,7 @@ export class NodeTlsStream implements TlsStream {
           reject(e);
         } else {
           this.#secure = true;
+          this.#state = state;
           resolve(state);
         }
       });
@@ -94,6 +96,11 @@ export class NodeTlsStream implements TlsStream {
 
   handshake(): Promise<TlsState> {
     return this.#handshake;
+  }
+
+  /** The state once the handshake completed and the peer passed; null until then. */
+  get state(): TlsState | null {
+    return this.#state;
   }
 
   async read(p: Uint8Array): Promise<number | null> {

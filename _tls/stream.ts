@@ -35,6 +35,8 @@ export interface TlsStream extends RawStream {
    * runtime's error when it failed.
    */
   handshake(): Promise<TlsState>;
+  /** The state once the handshake has completed, where the stream knows it without waiting. */
+  readonly state?: TlsState | null;
   /** Where closing takes a while (sending `close_notify`): resolves once the socket is closed. */
   readonly released?: Promise<void>;
 }

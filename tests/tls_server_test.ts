@@ -554,3 +554,11 @@ Deno.test(
     assert.doesNotMatch(out, /got:/, out);
   },
 );
+
+Deno.test("tls server: on the node:tls path tlsState is complete once the handshake is, handshake() awaited or not", async () => {
+  await using p = await mtls({ clientAuth: "require-and-verify", clientCas: ca }, client);
+  await p.client.write(encoder.encode("x"));
+  assert.equal(await readString(p.server, 1), "x"); // the read waited for the handshake
+  assert.equal(p.server.tlsState().handshakeComplete, true);
+  assert.equal(p.server.tlsState().verified, true);
+});
