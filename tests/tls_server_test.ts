@@ -562,3 +562,20 @@ Deno.test("tls server: on the node:tls path tlsState is complete once the handsh
   assert.equal(p.server.tlsState().handshakeComplete, true);
   assert.equal(p.server.tlsState().verified, true);
 });
+
+Deno.test("tls server: a node:tls conn that is not read holds the peer back (bounded memory), and loses nothing", async () => {
+  await using p = await upgradedPair();
+  const size = 32 << 20;
+  const sent = new Uint8Array(size).map((_, i) => i % 251);
+  const writing = p.client.write(sent);
+  await mustNotSettle(writing, 300, "a 32 MiB write to a server that does not read");
+  const got = await readAtLeast(p.server, size);
+  assert.equal(await mustSettle(writing, 5000, "the write once the server reads"), size);
+  assert.equal(got.length, size);
+  assert.ok(got.every((b, i) => b === i % 251), "every byte in order");
+  // The other way: the node:tls side's write waits for a client that does not read.
+  const back = p.server.write(sent);
+  await mustNotSettle(back, 300, "a 32 MiB write to a client that does not read");
+  assert.equal((await readAtLeast(p.client, size)).length, size);
+  assert.equal(await mustSettle(back, 5000, "the write once the client reads"), size);
+});
