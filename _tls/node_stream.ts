@@ -71,6 +71,9 @@ export class NodeTlsStream implements TlsStream {
     });
     socket.on("end", () => {
       this.#ended = true;
+      if (!this.#secure) {
+        this.#fail(new Deno.errors.UnexpectedEof("the peer closed during the handshake"));
+      }
       this.#wakeReader();
     });
     socket.on("error", (e: unknown) => this.#fail(runtimeError(e)));

@@ -579,3 +579,23 @@ Deno.test("tls server: a node:tls conn that is not read holds the peer back (bou
   assert.equal((await readAtLeast(p.client, size)).length, size);
   assert.equal(await mustSettle(back, 5000, "the write once the client reads"), size);
 });
+
+Deno.test("tls server: a client that does not speak TLS fails the node:tls handshake with kind tls", async (t) => {
+  const garbage: [string, Uint8Array][] = [
+    ["an HTTP request", encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n")],
+    ["a record header promising 16 KiB, then EOF", new Uint8Array([22, 3, 1, 0x40, 0])],
+    ["zeros", new Uint8Array(4096)],
+  ];
+  for (const [what, bytes] of garbage) {
+    await t.step(what, async () => {
+      await using ln = listenTls("127.0.0.1:0", { ...server, clientAuth: "request" });
+      await using plain = await dial(ln.addr);
+      await using conn = await ln.accept();
+      await plain.write(bytes);
+      await plain.closeWrite();
+      const err = await mustReject(conn.handshake(), NetError, 5000, "the handshake");
+      assert.ok(err.kind === "tls" || err.kind === "reset", `${err.kind}: ${err.message}`);
+      await mustReject(conn.read(new Uint8Array(1)), NetError);
+    });
+  }
+});
