@@ -15,9 +15,16 @@ import {
 } from "./address.ts";
 import { TcpConn } from "./tcp.ts";
 import { checkConnOptions, type ConnOptions, connOptionsOf } from "./tcp_options.ts";
-import { checkTlsOptions, type StartTlsOptions, TlsConn } from "./tls.ts";
+import {
+  checkTlsOptions,
+  denoStream,
+  type StartTlsOptions,
+  type TlsConn,
+  tlsConnOver,
+} from "./tls.ts";
+import { checkCertifiedKey, checkServerName } from "./_tls/options.ts";
 import { UnixConn } from "./unix.ts";
-import { NetError, NotSupportedError, type OpSite, TimeoutError, toNetError } from "./errors.ts";
+import { NetError, type OpSite, TimeoutError, toNetError } from "./errors.ts";
 import { checkFiniteOption, checkOptions, checkSignal, optionError } from "./_check.ts";
 import { MAX_TIMER_MS } from "./_io/timers.ts";
 import { Interrupt } from "./_io/wait.ts";
@@ -135,18 +142,9 @@ export async function dial(
   return new TcpConn(raw, connOptionsOf(checked));
 }
 
-/** Options for {@linkcode dialTls}: the dial's, and how to verify the server. */
+/** Options for {@linkcode dialTls}: the dial's, how to verify the server, and a client certificate. */
 export interface DialTlsOptions
-  extends Omit<DialOptions, "busyPoll">, Omit<StartTlsOptions, "signal"> {
-  /**
-   * A client certificate (PEM), with {@linkcode DialTlsOptions.key}, for a
-   * server that asks for one. Deno takes one only when the name to verify is
-   * the host dialled (`hostname` left out or equal to it).
-   */
-  cert?: string;
-  /** The client certificate's private key (PEM). */
-  key?: string;
-}
+  extends Omit<DialOptions, "busyPoll">, Omit<StartTlsOptions, "signal" | "isServer"> {}
 
 /**
  * Connects to a TLS server, as Go's `tls.DialWithDialer`: Go's address
@@ -155,14 +153,16 @@ export interface DialTlsOptions
  * returned conn has completed its handshake: `await conn.handshake()` gives
  * the ALPN protocol chosen.
  *
- * What Deno 2.9 allows: the name to verify (`hostname`) may differ from the
- * host dialled (connect to `127.0.0.1`, verify `localhost`), and a client
- * certificate (`cert` + `key`) may be presented, but not both at once:
- * `Deno.startTls` takes no client certificate, and `Deno.connectTls` uses
- * one name to connect and to verify. That combination throws
- * {@linkcode NotSupportedError} before any connection. With a client
- * certificate, Nagle and keepalive are set through libc (`--allow-ffi`);
- * without FFI that conn keeps Deno's defaults (Nagle on, no keepalive).
+ * The name to verify (`hostname`) may differ from the host dialled
+ * (connect to `127.0.0.1`, verify `localhost`), and a client certificate
+ * (`cert` + `key`) may be presented, both at once too. Deno's own TLS
+ * cannot do both (`Deno.startTls` takes no client certificate,
+ * `Deno.connectTls` uses one name to connect and to verify): that one
+ * combination runs through `node:tls` over the TCP conn, which verifies
+ * the server the same way and costs more per byte (see the README). With
+ * a client certificate and the host's own name, Nagle and keepalive are
+ * set through libc (`--allow-ffi`); without FFI that conn keeps Deno's
+ * defaults (Nagle on, no keepalive).
  *
  * @param address Where to connect, in Go's syntax.
  * @param options Verification, client certificate, ALPN, timeout, signal, socket options.
@@ -171,7 +171,6 @@ export interface DialTlsOptions
  *   failed (unknown authority, wrong name, expired certificate, a peer not
  *   speaking TLS); the kinds of {@linkcode dial} for the connect.
  * @throws {TimeoutError} When `timeout` runs out, connect and handshake together.
- * @throws {NotSupportedError} For a client certificate with another name to verify.
  * @throws {TypeError} When an option has the wrong type, before any network I/O.
  *
  * @example Dial a TLS server that trusts a test CA
@@ -201,32 +200,24 @@ export interface DialTlsOptions
 export async function dialTls(address: Address, options?: DialTlsOptions): Promise<TlsConn> {
   const checked = checkTlsOptions(checkDialOptions(options, "dialTls", DIAL_TLS_KEYS), "dialTls");
   const { timeout = 0, signal, cert, key } = checked;
-  for (const [name, value] of [["cert", cert], ["key", key]] as const) {
-    if (value !== undefined && (typeof value !== "string" || value === "")) {
-      throw optionError("dialTls", name, "a PEM string", value);
-    }
-  }
   if ((cert === undefined) !== (key === undefined)) {
     throw new TypeError('dialTls options "cert" and "key" go together: one is missing');
   }
+  if (cert !== undefined) checkCertifiedKey(checked, "dialTls");
   const { hostname, port, site } = dialTarget(address);
-  const verify = checked.hostname ?? hostname;
+  const verify = checked.hostname ?? checkServerName(hostname, "dialTls", "address");
   const tlsOptions = {
     ...(checked.caCerts === undefined ? {} : { caCerts: checked.caCerts }),
     ...(checked.alpnProtocols === undefined ? {} : { alpnProtocols: checked.alpnProtocols }),
   };
   using limit = new DialLimit(timeout, signal, site);
   let conn: TlsConn;
-  if (cert !== undefined && key !== undefined) {
-    if (verify !== hostname) {
-      throw new NotSupportedError(
-        `dialTls: a client certificate needs the name to verify ("${verify}") to be the host ` +
-          `dialled ("${hostname}"): Deno.connectTls uses one name for both`,
-        site,
-      );
-    }
+  if (cert !== undefined && key !== undefined && verify === hostname) {
     const raw = await limit.race(Deno.connectTls({ hostname, port, cert, key, ...tlsOptions }));
-    conn = new TlsConn(raw, connOptionsOf(checked));
+    conn = tlsConnOver(
+      denoStream(raw, { serverName: verify, verified: true }),
+      connOptionsOf(checked),
+    );
     try {
       await conn.handshake({ signal: limit.signal });
     } catch (e) {
@@ -234,9 +225,15 @@ export async function dialTls(address: Address, options?: DialTlsOptions): Promi
       throw limit.error(e);
     }
   } else {
+    // A client certificate with another name to verify goes through node:tls.
     const tcp = new TcpConn(await limit.connect(hostname, port), connOptionsOf(checked));
     try {
-      conn = await tcp.startTls({ hostname: verify, ...tlsOptions, signal: limit.signal });
+      conn = await tcp.startTls({
+        hostname: verify,
+        ...tlsOptions,
+        ...(cert === undefined ? {} : { cert, key }),
+        signal: limit.signal,
+      });
     } catch (e) {
       tcp.close();
       throw limit.error(e);

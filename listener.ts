@@ -24,7 +24,15 @@ import {
   INHERITED,
   type InternalConnOptions,
 } from "./tcp_options.ts";
-import { TlsConn } from "./tls.ts";
+import {
+  checkServerTls,
+  type ClientAuth,
+  type ServerStartTlsOptions,
+  TlsConn,
+  tlsConnOver,
+} from "./tls.ts";
+import { ServerTls } from "./_tls/node_server.ts";
+import { type CertifiedKey, checkCertifiedKey, checkSni } from "./_tls/options.ts";
 import { UnixConn } from "./unix.ts";
 import {
   listenerFd,
@@ -36,10 +44,13 @@ import {
 import { checkAbsolute, Deadline, type DeadlineTime } from "./deadline.ts";
 import { checkReusePort, maxListenerBacklog } from "./_sys/listen.ts";
 import { releaseFd } from "./_sys/fd.ts";
-import { ClosedError, type NetError, toNetError } from "./errors.ts";
-import { checkBooleanOption, checkInteger, checkOptions, describe, optionError } from "./_check.ts";
+import { ClosedError, type NetError, NotSupportedError, toNetError } from "./errors.ts";
+import { checkBooleanOption, checkInteger, checkOptions, describe } from "./_check.ts";
 import { CLOSED, dueInterrupt, Fifo, Interrupt, Leftover, waitFor } from "./_io/wait.ts";
 import { Backoff, isTemporaryAcceptError, pause } from "./_accept_retry.ts";
+
+/** Makes a listener serve TLS over node:tls on each accepted TCP conn: for listenTls only. */
+let serveTls: (listener: Listener<TcpConn | TlsConn>, tls: ServerTls) => void;
 
 /** Options for {@linkcode listen}: the backlog, and options for accepted conns. */
 export interface ListenOptions extends ConnOptions {
@@ -152,35 +163,83 @@ export function listen(
   return bindTcp(address, checked, (bind) => Deno.listen({ ...bind, transport: "tcp" }));
 }
 
-/** Options for {@linkcode listenTls}: the server's certificate, ALPN, and the listen options. */
+/** Options for {@linkcode listenTls}: the server's certificates, what it asks of clients, ALPN, and the listen options. */
 export interface ListenTlsOptions extends Omit<ListenOptions, "busyPoll"> {
-  /** The server's certificate chain (PEM). */
+  /** The server's certificate chain (PEM), leaf first. */
   cert: string;
   /** The certificate's private key (PEM). */
   key: string;
-  /** ALPN protocols the server accepts, in order of preference. */
+  /** ALPN protocols the server accepts, in order of preference: each 1 to 255 bytes. */
   alpnProtocols?: string[];
+  /**
+   * What to ask of a client's certificate, Go's `tls.ClientAuthType`:
+   *
+   * - `"none"`: ask for none (Go's `NoClientCert`)
+   * - `"request"`: ask; take any certificate, or none, unverified (`RequestClientCert`)
+   * - `"require"`: one is needed, any, unverified (`RequireAnyClientCert`)
+   * - `"verify-if-given"`: none, or one that verifies against `clientCas`
+   *   (`VerifyClientCertIfGiven`)
+   * - `"require-and-verify"`: one is needed that verifies against
+   *   `clientCas` (`RequireAndVerifyClientCert`)
+   *
+   * A certificate that fails the mode fails the server's handshake (kind
+   * `"tls"`, with why in the message): the conn never reads or writes a
+   * byte, and the client finds its conn closed. `tlsState()` tells what the
+   * client sent and whether it was verified.
+   *
+   * @default {"none"}
+   */
+  clientAuth?: ClientAuth;
+  /** The authorities client certificates are verified against (PEM): needed by the verifying modes, refused by the others. */
+  clientCas?: string | string[];
+  /**
+   * Certificates by server name (SNI): a client that asks for one of these
+   * names (exactly, or under a `*.` wildcard) gets its certificate; any
+   * other, or none, gets `cert`. Names are DNS names, matched without case.
+   */
+  sni?: Record<string, CertifiedKey>;
+}
+
+/** The certificates for {@linkcode Listener.setCertificates}. */
+export interface ListenerCertificates {
+  /** The default certificate chain (PEM), leaf first. */
+  cert: string;
+  /** Its private key (PEM). */
+  key: string;
+  /** Certificates by server name, as in {@linkcode ListenTlsOptions.sni}; left out, none. */
+  sni?: Record<string, CertifiedKey>;
 }
 
 /**
  * Listens for TLS connections, as Go's `tls.Listen("tcp", address, config)`:
  * the address and options of {@linkcode listen}, plus the server's
- * certificate and ALPN protocols. `accept()` returns as soon as the TCP
- * connection is made, before its handshake, so a client that connects and
- * never finishes its handshake holds up nobody; the handshake runs by itself
- * and the first read or write (or `conn.handshake()`) waits for it, bounded
- * by that conn's deadlines.
+ * certificate, ALPN protocols, client certificates (`clientAuth`,
+ * `clientCas`) and certificates by server name (`sni`). `accept()` returns
+ * as soon as the TCP connection is made, before its handshake, so a client
+ * that connects and never finishes its handshake holds up nobody; the
+ * handshake runs by itself and the first read or write (or
+ * `conn.handshake()`) waits for it, bounded by that conn's deadlines.
  *
- * Deno's TLS listener cannot ask clients for certificates, and Deno has no
- * server-side STARTTLS. Accepted conns get Go's Nagle and keepalive defaults
- * only with `--allow-ffi` (Deno has no setters on TLS conns); without it
- * they keep Deno's (Nagle on, no keepalive).
+ * Two paths: without `clientAuth` and `sni` the listener is Deno's own TLS
+ * listener (the fastest); with either, it is a TCP listener whose conns run
+ * their TLS through Deno's built-in `node:tls` (Deno's TLS listener cannot
+ * ask for client certificates nor serve by name), and the client's chain
+ * is verified by netconn (`node:tls` does not on this path). Only the
+ * second can {@linkcode Listener.setCertificates}; pass `sni: {}` to have
+ * it without names. See the README for what each costs.
+ *
+ * Accepted conns get Go's Nagle and keepalive defaults; on Deno's path only
+ * with `--allow-ffi` (Deno has no setters on TLS conns), without it they
+ * keep Deno's (Nagle on, no keepalive).
  *
  * @param address Where to listen, in Go's syntax.
- * @param options Certificate, key, ALPN protocols, and the listen options.
+ * @param options Certificates, client authentication, ALPN protocols, SNI, and the listen options.
  * @returns The listener; its conns are TLS conns (`network === "tls"`).
  * @throws {NetError} As {@linkcode listen}.
- * @throws {TypeError} When `cert` or `key` is missing or an option has the wrong type.
+ * @throws {TypeError} When `cert` or `key` is missing, not PEM or corrupt,
+ *   `clientAuth` unknown, `clientCas` missing for a verifying mode, or an
+ *   option has the wrong type; nothing is bound.
+ * @throws {RangeError} For ALPN names out of bounds; nothing is bound.
  *
  * @example Serve TLS and read the ALPN protocol
  * ```ts
@@ -199,29 +258,53 @@ export interface ListenTlsOptions extends Omit<ListenOptions, "busyPoll"> {
  * assert.equal(server.network, "tls");
  * assert.deepEqual(await server.handshake(), { alpnProtocol: "http/1.1" });
  * ```
+ *
+ * @example Require a client certificate
+ * ```ts
+ * import { dialTls, listenTls, NetError } from "@netconn/netconn";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = new URL("./tests/certs/", import.meta.url);
+ * const read = (name: string) => Deno.readTextFileSync(new URL(name, dir));
+ * await using ln = listenTls("127.0.0.1:0", {
+ *   cert: read("server.pem"),
+ *   key: read("server.key"),
+ *   clientAuth: "require-and-verify",
+ *   clientCas: read("ca.pem"),
+ * });
+ * // Without a certificate: the server's handshake fails.
+ * const accepted = ln.accept();
+ * await using anonymous = await dialTls(ln.addr, { hostname: "localhost", caCerts: [read("ca.pem")] });
+ * await using refused = await accepted;
+ * const err = await refused.handshake().catch((e) => e);
+ * assert.ok(err instanceof NetError);
+ * assert.equal(err.kind, "tls");
+ * ```
  */
 export function listenTls(address: Address, options: ListenTlsOptions): Listener<TlsConn> {
   const checked = checkListenOptions(options, "listenTls", LISTEN_TLS_KEYS);
-  const { cert, key, alpnProtocols } = checked;
-  for (const [name, value] of [["cert", cert], ["key", key]] as const) {
-    if (typeof value !== "string" || value === "") {
-      throw optionError("listenTls", name, "a PEM string", value);
-    }
+  const { cert, key, clientAuth, clientCas, alpnProtocols } = checkServerTls(
+    checked as Partial<ServerStartTlsOptions>,
+    "listenTls",
+  );
+  const sni = checkSni(checked.sni, "listenTls");
+  if (clientAuth === "none" && sni === undefined) {
+    return bindTcp(address, checked, (bind) =>
+      Deno.listenTls({
+        ...bind,
+        transport: "tcp",
+        cert,
+        key,
+        ...(alpnProtocols === undefined ? {} : { alpnProtocols }),
+      }));
   }
-  if (
-    alpnProtocols !== undefined &&
-    (!Array.isArray(alpnProtocols) || !alpnProtocols.every((p) => typeof p === "string"))
-  ) {
-    throw optionError("listenTls", "alpnProtocols", "an array of strings", alpnProtocols);
-  }
-  return bindTcp(address, checked, (bind) =>
-    Deno.listenTls({
-      ...bind,
-      transport: "tcp",
-      cert,
-      key,
-      ...(alpnProtocols === undefined ? {} : { alpnProtocols }),
-    }));
+  const tls = new ServerTls({
+    certificates: { cert, key, ...(sni === undefined ? {} : { sni }) },
+    clientAuth,
+    clientCas,
+    alpnProtocols,
+  });
+  return bindTcp(address, checked, (bind) => Deno.listen({ ...bind, transport: "tcp" }), tls);
 }
 
 /** The keys of {@linkcode ListenOptions}. */
@@ -232,6 +315,9 @@ const LISTEN_TLS_KEYS = [
   "cert",
   "key",
   "alpnProtocols",
+  "clientAuth",
+  "clientCas",
+  "sni",
 ] as const;
 
 /** Checks the options every listen takes; a key not in `known` is a TypeError. */
@@ -265,6 +351,7 @@ function bindTcp<C extends TcpConn | TlsConn>(
   address: Address,
   options: ListenOptions,
   open: (bind: TcpBind) => Deno.TcpListener | Deno.TlsListener,
+  tls?: ServerTls,
 ): Listener<C> {
   const { backlog, reusePort = false, noDelay, keepAlive, busyPoll } = options;
   if (reusePort) checkReusePort();
@@ -285,7 +372,9 @@ function bindTcp<C extends TcpConn | TlsConn>(
         ...(busyPoll === undefined ? {} : { busyPoll }),
       };
       if (setOnListener(ln, noDelay ?? true, keepAlive ?? true)) connOptions[INHERITED] = true;
-      return new Listener<C>(ln, connOptions);
+      const listener = new Listener<C>(ln, connOptions);
+      if (tls !== undefined) serveTls(listener, tls);
+      return listener;
     } catch (e) {
       error = e; // "::" fails where IPv6 is off: try IPv4 only
     }
@@ -371,6 +460,13 @@ export class Listener<C extends Conn = TcpConn> implements AsyncDisposable, Asyn
   #pending = new Leftover<Deno.Conn>(); // a runtime accept a deadline left running
   #closed = false;
   #closing = new AbortController(); // aborted by close(): ends the iterator's back-off
+  #tls: ServerTls | null = null; // TLS over node:tls for each accepted TCP conn (listenTls)
+
+  static {
+    serveTls = (listener, tls) => {
+      listener.#tls = tls;
+    };
+  }
 
   /**
    * Wraps a Deno listener (TCP, TLS or unix); {@linkcode listen} and
@@ -448,9 +544,77 @@ export class Listener<C extends Conn = TcpConn> implements AsyncDisposable, Asyn
 
   /** An accepted runtime conn as the Conn of its network, with the listener's conn options. */
   #wrap(raw: Deno.Conn): Conn {
+    if (this.#tls !== null) return this.#serveTls(raw as Deno.TcpConn, this.#tls);
     if ("handshake" in raw) return new TlsConn(raw as Deno.TlsConn, this.#connOptions);
     if (raw.localAddr.transport === "unix") return new UnixConn(raw as Deno.UnixConn);
     return new TcpConn(raw as Deno.TcpConn, this.#connOptions);
+  }
+
+  /** An accepted TCP conn as a TLS conn over node:tls, with Go's socket defaults set directly. */
+  #serveTls(raw: Deno.TcpConn, tls: ServerTls): TlsConn {
+    const options: InternalConnOptions = this.#connOptions;
+    if (!options[INHERITED]) {
+      const { noDelay = true, keepAlive = true } = options;
+      try {
+        raw.setNoDelay(noDelay);
+        raw.setKeepAlive(
+          !(keepAlive === false || (typeof keepAlive === "number" && keepAlive < 0)),
+        );
+      } catch {
+        // The peer reset it already; the handshake says how.
+      }
+    }
+    return tlsConnOver(tls.serve(raw), options);
+  }
+
+  /**
+   * Swaps the certificates this TLS listener serves, as Go's
+   * `GetCertificate` allows: handshakes that start from now on get the new
+   * ones; the listener and every open conn are left as they are. Only a
+   * listener on `node:tls` can (one made by {@linkcode listenTls} with
+   * `clientAuth` or `sni`, `sni: {}` will do); the certificate of Deno's
+   * own TLS listener is fixed.
+   *
+   * @param certificates The new default certificate and key, and certificates by name.
+   * @throws {TypeError} For a missing, non-PEM or corrupt certificate or
+   *   key, or a bad SNI table; nothing changes.
+   * @throws {NotSupportedError} On a listener that cannot swap them.
+   * @throws {ClosedError} If the listener is closed.
+   *
+   * @example Rotate a certificate
+   * ```ts
+   * import { dialTls, listenTls, NetError } from "@netconn/netconn";
+   * import assert from "node:assert/strict";
+   *
+   * const dir = new URL("./tests/certs/", import.meta.url);
+   * const read = (name: string) => Deno.readTextFileSync(new URL(name, dir));
+   * const ca = read("ca.pem");
+   * await using ln = listenTls("127.0.0.1:0", { cert: read("unknown.pem"), key: read("unknown.key"), sni: {} });
+   * const first = ln.accept();
+   * const err = await dialTls(ln.addr, { hostname: "localhost", caCerts: [ca] }).catch((e) => e);
+   * assert.ok(err instanceof NetError && err.kind === "tls"); // signed by an unknown CA
+   * (await first).close();
+   *
+   * ln.setCertificates({ cert: read("server.pem"), key: read("server.key") });
+   * const second = ln.accept();
+   * await using client = await dialTls(ln.addr, { hostname: "localhost", caCerts: [ca] });
+   * await using _server = await second;
+   * assert.equal(client.tlsState().handshakeComplete, true);
+   * ```
+   */
+  setCertificates(certificates: ListenerCertificates): void {
+    const where = "Listener.setCertificates";
+    const { cert, key } = checkCertifiedKey(certificates, where);
+    const sni = checkSni(certificates.sni, where);
+    if (this.#closed) throw toNetError(CLOSED, { ...this.#site, op: "set" });
+    if (this.#tls === null) {
+      throw new NotSupportedError(
+        `${where}: this listener's certificate is fixed (Deno's TLS listener, or no TLS); ` +
+          'listenTls with "sni" or "clientAuth" makes one that can swap them',
+        { ...this.#site, op: "set" },
+      );
+    }
+    this.#tls.setCertificates({ cert, key, ...(sni === undefined ? {} : { sni }) });
   }
 
   /**

@@ -41,7 +41,15 @@ export { Conn, type ConnStats, type IoOptions, type Network, type RawStream } fr
 export { TcpConn } from "./tcp.ts";
 export { TcpSocketConn } from "./tcp_socket.ts";
 export { type ConnOptions } from "./tcp_options.ts";
-export { type StartTlsOptions, TlsConn } from "./tls.ts";
+export {
+  type CertifiedKey,
+  type ClientAuth,
+  type ServerStartTlsOptions,
+  type StartTlsOptions,
+  TlsConn,
+  type TlsConnectionState,
+  type TlsState,
+} from "./tls.ts";
 export { UnixConn } from "./unix.ts";
 export type { DeadlineTime } from "./deadline.ts";
 export { dial, type DialOptions, dialTls, type DialTlsOptions } from "./dial.ts";
@@ -58,6 +66,7 @@ export {
   type AcceptOptions,
   listen,
   Listener,
+  type ListenerCertificates,
   type ListenOptions,
   listenTls,
   type ListenTlsOptions,

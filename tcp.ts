@@ -8,7 +8,7 @@
 
 import { coreOf } from "./conn.ts";
 import { TcpSocketConn } from "./tcp_socket.ts";
-import { startTls, type StartTlsOptions, type TlsConn } from "./tls.ts";
+import { type ServerStartTlsOptions, startTls, type StartTlsOptions, type TlsConn } from "./tls.ts";
 import {
   applyConnOptions,
   checkConnOptions,
@@ -56,29 +56,55 @@ export class TcpConn extends TcpSocketConn {
   }
 
   /**
-   * Upgrades this conn to TLS as its client, mid-conversation (STARTTLS,
-   * Postgres's SSLRequest), as Go's `tls.Client(conn, config)` followed by
-   * `Handshake`. It consumes this conn: from the call on, every use of it
-   * fails with {@linkcode ClosedError}, also when the handshake fails
-   * (Deno destroys the TCP conn then, so the socket is closed). The new
-   * conn keeps the deadlines in effect, and the handshake is bounded by
-   * them and by `signal`.
+   * Upgrades this conn to TLS mid-conversation (STARTTLS, Postgres's
+   * SSLRequest): as its client, Go's `tls.Client(conn, config)` followed by
+   * `Handshake`, or, with `isServer: true` and a certificate to serve, as
+   * its server, Go's `tls.Server(conn, config)` (through `node:tls`, with
+   * `clientAuth` as on {@linkcode listenTls}). It consumes this conn: from
+   * the call on, every use of it fails with {@linkcode ClosedError}, also
+   * when the handshake fails (the socket is closed then). The new conn
+   * keeps the deadlines in effect, and the handshake is bounded by them and
+   * by `signal`.
    *
    * It refuses, with a NetError of kind `"busy"` and the conn left usable
    * and nothing lost, while bytes are read but not yet returned, or a read
-   * or write is pending (a read a deadline left running counts): Deno would
-   * destroy the conn then.
+   * or write is pending (a read a deadline left running counts): those
+   * bytes would be lost to the TLS stream.
    *
-   * @param options The name to verify, trusted CAs, ALPN protocols, a signal.
+   * @param options The client's: name to verify, trusted CAs, ALPN
+   *   protocols, signal. The server's: `isServer: true`, `cert`, `key`,
+   *   `clientAuth`, `clientCas`, ALPN protocols, signal.
    * @returns The TLS conn, handshake done.
-   * @throws {NetError} Kind `"busy"` (see above), or `"tls"` when the handshake failed.
+   * @throws {NetError} Kind `"busy"` (see above), or `"tls"` when the
+   *   handshake failed (a client certificate refused included).
    * @throws {TimeoutError} A deadline passed during the handshake.
-   * @throws {NotSupportedError} Given a `cert` or `key` to serve: Deno has
-   *   no server-side upgrade (Go's `tls.Server`).
    * @throws {ClosedError} If the conn is closed.
-   * @throws {TypeError} If an option has the wrong type; nothing changes.
+   * @throws {TypeError} If an option has the wrong type, a name or a PEM
+   *   text is malformed; nothing changes and nothing is sent.
+   * @throws {RangeError} For ALPN names out of bounds; nothing changes.
+   *
+   * @example The server side of STARTTLS
+   * ```ts
+   * import { dial, listen } from "@netconn/netconn";
+   * import assert from "node:assert/strict";
+   *
+   * const dir = new URL("./tests/certs/", import.meta.url);
+   * const read = (name: string) => Deno.readTextFileSync(new URL(name, dir));
+   * await using ln = listen("127.0.0.1:0");
+   * const plainClient = await dial(ln.addr);
+   * const plainServer = await ln.accept();
+   * const [client, server] = await Promise.all([
+   *   plainClient.startTls({ hostname: "localhost", caCerts: [read("ca.pem")] }),
+   *   plainServer.startTls({ isServer: true, cert: read("server.pem"), key: read("server.key") }),
+   * ]);
+   * await using _c = client;
+   * await using _s = server;
+   * await client.write(new TextEncoder().encode("hi"));
+   * assert.equal(await server.read(new Uint8Array(2)), 2);
+   * assert.equal(server.tlsState().version, "TLSv1.3");
+   * ```
    */
-  startTls(options?: StartTlsOptions): Promise<TlsConn> {
+  startTls(options?: StartTlsOptions | ServerStartTlsOptions): Promise<TlsConn> {
     return startTls(coreOf(this), options);
   }
 

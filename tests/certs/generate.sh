@@ -12,6 +12,8 @@
 #   wronghost.pem, wronghost.key      signed by ca, valid, but only for DNS:wrong.example
 #   unknown-ca.pem, unknown-ca.key    another, self-signed CA nobody trusts
 #   unknown.pem, unknown.key          leaf for localhost/127.0.0.1/::1 signed by unknown-ca
+#   stranger.pem, stranger.key        client certificate signed by unknown-ca (refused by mTLS)
+#   other.pem, other.key              leaf for DNS:other.example and *.wild.example (SNI), by ca
 # Everything but expired.pem is valid from 2020 to 2120. The CA keys are kept
 # so that a single leaf can be re-issued; they protect nothing.
 set -euo pipefail
@@ -98,9 +100,12 @@ make_leaf expired ca localhost "$LOCAL" serverAuth 20000101000000Z 2001010100000
 make_leaf wronghost ca wrong.example "DNS:wrong.example" serverAuth
 make_ca unknown-ca "netconn unknown CA"
 make_leaf unknown unknown-ca localhost "$LOCAL" serverAuth
+make_leaf stranger unknown-ca "netconn stranger" "DNS:stranger.netconn.test" clientAuth
+make_leaf other ca other.example "DNS:other.example,DNS:*.wild.example" serverAuth
 
 openssl verify -CAfile ca.pem server.pem client.pem wronghost.pem >/dev/null
 openssl verify -CAfile ca.pem -no_check_time expired.pem >/dev/null # fails only on its dates
-openssl verify -CAfile unknown-ca.pem unknown.pem >/dev/null
+openssl verify -CAfile unknown-ca.pem unknown.pem stranger.pem >/dev/null
+openssl verify -CAfile ca.pem other.pem >/dev/null
 chmod 644 ./*.pem ./*.key
 echo "certificates written to $(pwd)"
