@@ -605,6 +605,7 @@ export class Listener<C extends Conn = TcpConn> implements AsyncDisposable, Asyn
   setCertificates(certificates: ListenerCertificates): void {
     const where = "Listener.setCertificates";
     const { cert, key } = checkCertifiedKey(certificates, where);
+    checkKeys(certificates, where, ["cert", "key", "sni"]);
     const sni = checkSni(certificates.sni, where);
     if (this.#closed) throw toNetError(CLOSED, { ...this.#site, op: "set" });
     if (this.#tls === null) {
