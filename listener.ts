@@ -45,7 +45,7 @@ import { checkAbsolute, Deadline, type DeadlineTime } from "./deadline.ts";
 import { checkReusePort, maxListenerBacklog } from "./_sys/listen.ts";
 import { releaseFd } from "./_sys/fd.ts";
 import { ClosedError, type NetError, NotSupportedError, toNetError } from "./errors.ts";
-import { checkBooleanOption, checkInteger, checkOptions, describe } from "./_check.ts";
+import { checkBooleanOption, checkInteger, checkKeys, checkOptions, describe } from "./_check.ts";
 import { CLOSED, dueInterrupt, Fifo, Interrupt, Leftover, waitFor } from "./_io/wait.ts";
 import { Backoff, isTemporaryAcceptError, pause } from "./_accept_retry.ts";
 
