@@ -94,12 +94,15 @@ export function toDeadlineMs(t: DeadlineTime, where = "Deadline.set"): number {
 const EARLIEST_DEADLINE = 1e11;
 
 /**
- * Throws a RangeError for a number that is surely a duration passed where a
- * deadline goes (`setReadDeadline(5000)` would mean 5 s after 1970, long
+ * Checks a deadline as a public setter takes it, before anything else (a
+ * closed conn included): a TypeError or RangeError for what is not a time
+ * (see {@linkcode toDeadlineMs}), and a RangeError for a number that is
+ * surely a duration passed where a deadline goes (`setReadDeadline(5000)` would mean 5 s after 1970, long
  * passed): a non-zero number of epoch milliseconds before March 1973.
  * A `Date` is taken as it is.
  */
 export function checkAbsolute(t: DeadlineTime, where: string): void {
+  toDeadlineMs(t, where); // the type and finiteness first: a TypeError or RangeError
   if (typeof t === "number" && t !== 0 && Math.abs(t) < EARLIEST_DEADLINE) {
     throw new RangeError(
       `${where} takes an absolute time (a Date or epoch milliseconds): received ${

@@ -13,7 +13,8 @@ import type { TcpConn } from "./tcp.ts";
 import type { UnixConn } from "./unix.ts";
 import { NetError } from "./errors.ts";
 import { listen, Listener } from "./listener.ts";
-import { checkOptions, checkSignal, describe, optionError } from "./_check.ts";
+import { checkKeys, checkOptions, checkSignal, describe, optionError } from "./_check.ts";
+import { MAX_TIMER_MS } from "./_io/timers.ts";
 import { WATCH_IDLE } from "./_idle.ts";
 import { Backoff, pause } from "./_accept_retry.ts";
 
@@ -104,7 +105,6 @@ interface Entry<C> {
 
 const SERVE_OPTIONS = ["onError", "maxConns", "idleTimeout"];
 const SHUTDOWN_OPTIONS = ["timeout", "signal"];
-const MAX_TIMER = 2 ** 31 - 1; // the longest delay a timer takes
 
 /**
  * Serves conns from a unix socket listener; see the TCP form.
@@ -235,24 +235,13 @@ function checkHandler(handler: unknown, where: string): void {
   }
 }
 
-/** Throws for an option key that is not in `known`. */
-function checkKeys(options: object, known: string[], where: string): void {
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new TypeError(
-        `${where} has no option ${JSON.stringify(key)}: it takes ${known.join(", ")}`,
-      );
-    }
-  }
-}
-
 /** Checks serve's options, every one, before anything starts. */
 function checkServeOptions<C extends Conn>(
   options: ServeOptions<C> | undefined,
   where = "serve",
 ): ServeOptions<C> {
   const checked = checkOptions(options, where);
-  checkKeys(checked, SERVE_OPTIONS, where);
+  checkKeys(checked, where, SERVE_OPTIONS);
   const { onError, maxConns, idleTimeout } = checked;
   if (onError !== undefined && typeof onError !== "function") {
     throw optionError(where, "onError", "a function", onError);
@@ -269,9 +258,9 @@ function checkServeOptions<C extends Conn>(
     if (typeof idleTimeout !== "number") {
       throw optionError(where, "idleTimeout", "milliseconds", idleTimeout);
     }
-    if (!(idleTimeout > 0 && idleTimeout <= MAX_TIMER)) {
+    if (!(idleTimeout > 0 && idleTimeout <= MAX_TIMER_MS)) {
       throw new RangeError(
-        `${where} option "idleTimeout" must be milliseconds > 0 and <= ${MAX_TIMER}: received ${
+        `${where} option "idleTimeout" must be milliseconds > 0 and <= ${MAX_TIMER_MS}: received ${
           describe(idleTimeout)
         }`,
       );
@@ -283,15 +272,15 @@ function checkServeOptions<C extends Conn>(
 /** Checks shutdown's options; returns them. */
 function checkShutdownOptions(options: ShutdownOptions | undefined): ShutdownOptions {
   const checked = checkOptions(options, "Server.shutdown");
-  checkKeys(checked, SHUTDOWN_OPTIONS, "Server.shutdown");
+  checkKeys(checked, "Server.shutdown", SHUTDOWN_OPTIONS);
   const { timeout, signal } = checked;
   if (timeout !== undefined) {
     if (typeof timeout !== "number") {
       throw optionError("Server.shutdown", "timeout", "milliseconds", timeout);
     }
-    if (!(timeout >= 0 && timeout <= MAX_TIMER)) {
+    if (!(timeout >= 0 && timeout <= MAX_TIMER_MS)) {
       throw new RangeError(
-        `Server.shutdown option "timeout" must be milliseconds >= 0 and <= ${MAX_TIMER}: received ${
+        `Server.shutdown option "timeout" must be milliseconds >= 0 and <= ${MAX_TIMER_MS}: received ${
           describe(timeout)
         }`,
       );

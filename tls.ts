@@ -10,7 +10,7 @@
 import { checkIoOptions, coreOf, type IoOptions } from "./conn.ts";
 import { TcpSocketConn } from "./tcp_socket.ts";
 import type { IoCore } from "./_io/core.ts";
-import { NetError, NotSupportedError } from "./errors.ts";
+import { NetError, NotSupportedError, toNetError } from "./errors.ts";
 import {
   applyConnOptions,
   checkConnOptions,
@@ -363,7 +363,8 @@ export async function startTls(
       });
     } catch (e) {
       closeQuietly(tcp); // refused before the handshake, Deno leaves the TCP conn open
-      throw io.error("handshake", e);
+      // The core is consumed (closed), but this is the runtime's error, not a close.
+      throw toNetError(e, io.site("handshake"));
     }
   }
   try {

@@ -3,7 +3,9 @@
  * holds the conn's open/closed state once, the read and write sides with
  * their turns, the deadlines, the kernel-first socket and the one way a
  * failure becomes the conn's error. `Conn` and its subclasses hold one
- * IoCore and nothing else of I/O. Internal.
+ * IoCore; a `PipeConn` serves its reads and writes itself (no read-ahead,
+ * as Go's `net.Pipe`) and keeps the core's state, deadlines and errors.
+ * Internal.
  *
  * @module
  */

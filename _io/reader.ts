@@ -27,7 +27,8 @@ const MIN_READ = 2048;
 const MAX_READ = 1 << 20;
 /**
  * Read-ahead: while runtime reads keep filling the buffer, the next one
- * doubles, up to this (or the caller's read size, if larger).
+ * doubles, up to this. (A caller's read larger than it gets a buffer of its
+ * own size, up to MAX_READ.)
  */
 const READ_AHEAD = 256 * 1024;
 /** The runtime read size of a stream's default reader (Deno's own streams read 64 KiB). */
@@ -272,6 +273,11 @@ export class Reader {
         if (!waiting) return;
         stop();
         this.#pending.clear();
+        if (this.#closed) {
+          // Closed while the runtime read was in flight: the buffer is gone.
+          this.#turn.release();
+          return reject(this.#source.error(CLOSED));
+        }
         // A runtime read that brought nothing (a TLS record with no data):
         // read again, the turn still held. A read returns at least a byte.
         if (n === 0) return resolve(this.#readRuntime(p, signal));
@@ -291,7 +297,7 @@ export class Reader {
         stop();
         this.#pending.clear(); // the runtime read failed: over
         this.#turn.release();
-        reject(this.#source.error(e));
+        reject(this.#source.error(this.#closed ? CLOSED : e));
       });
       if (signal !== undefined) {
         signal.addEventListener("abort", onAbort, { once: true });
@@ -320,6 +326,7 @@ export class Reader {
     // An interrupt leaves op running; the next read adopts it.
     const n = await waitFor(op, this.#source.deadline, signal);
     this.#pending.clear();
+    if (this.#closed) throw CLOSED; // closed while the runtime read was in flight
     if (n === 0) return await this.#fill(size, signal); // nothing came: read again
     if (n === null) {
       this.#eof = true;

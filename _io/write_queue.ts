@@ -219,7 +219,14 @@ export class WriteQueue {
     this.#serving = 1;
     const chunk = takeChunk(p.length);
     chunk.set(p);
-    const op = this.#lastOp = this.#sink(chunk);
+    let op: Promise<number>;
+    try {
+      op = this.#lastOp = this.#sink(chunk);
+    } catch (e) {
+      giveChunk(chunk);
+      this.#next();
+      return Promise.reject(this.#error(e, 0));
+    }
     return new Promise<number>((resolve, reject) => {
       let settled = false; // op settled
       let stranded = false; // an interrupt failed the write while op was in flight

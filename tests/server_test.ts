@@ -205,7 +205,7 @@ Deno.test("serve checks every argument before it listens", async () => {
       "a misspelt option",
       () => serve("127.0.0.1:0", handler, { maxConn: 5 } as never),
       TypeError,
-      /serve has no option "maxConn": it takes onError, maxConns, idleTimeout/,
+      /serve has no option "maxConn": it takes "onError", "maxConns", "idleTimeout"/,
     ],
     [
       "onError not a function",
@@ -299,7 +299,7 @@ Deno.test("shutdown's options are checked; a bad one rejects, never throws", asy
     [
       { timout: 100 },
       TypeError,
-      /Server.shutdown has no option "timout": it takes timeout, signal/,
+      /Server.shutdown has no option "timout": it takes "timeout", "signal"/,
     ],
     [{ timeout: "5s" }, TypeError, /"timeout" must be milliseconds: received a string "5s"/],
     [{ timeout: -1 }, RangeError, /received the number -1/],

@@ -201,3 +201,14 @@ Deno.test("reader: a runtime read that brings nothing is read again: a read retu
   assert.equal(text(await read, p), "4,2");
   assert.equal(t.runtime.reads, 2);
 });
+
+Deno.test("reader: close while a runtime read is in flight: the read fails, its buffer untouched", async () => {
+  using t = setup();
+  const p = new Uint8Array(4).fill(0xee);
+  const read = t.reader.read(p, undefined);
+  t.reader.close();
+  t.runtime.send([1, 2, 3, 4]); // the runtime read completes after close
+  await mustReject(read, ClosedError);
+  assert.deepEqual([...p], [0xee, 0xee, 0xee, 0xee]);
+  assert.equal(t.reader.bytes, 0);
+});

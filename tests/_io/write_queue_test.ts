@@ -394,3 +394,20 @@ Deno.test("a runtime error inside a batch fails each unsent write with its own c
   assert.equal(errB.bytesWritten, 0);
   assert.notEqual(errA, errB, "each write meets its own error");
 });
+
+Deno.test("a runtime write that throws at once fails that write, and the next one goes out", async () => {
+  const clock = new FakeClock();
+  using deadline = new Deadline({ clock });
+  let calls = 0;
+  const wire: number[] = [];
+  const queue = new WriteQueue((chunk) => {
+    if (++calls === 1) throw new Deno.errors.BrokenPipe("throws at once");
+    wire.push(...chunk);
+    return Promise.resolve(chunk.length);
+  }, { deadline, site: { op: "write", source: "127.0.0.1:1", addr: "127.0.0.1:2" } });
+  const err = await queue.write(bytes(3, 1)).catch((e) => e);
+  assert.ok(err instanceof NetError, String(err));
+  assert.equal(err.bytesWritten, 0);
+  assert.equal(await queue.write(bytes(2, 2)), 2, "the write turn was passed on");
+  assert.deepEqual(wire, [2, 2]);
+});
