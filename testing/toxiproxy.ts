@@ -8,6 +8,7 @@
 
 import { parseAddress } from "../address.ts";
 import type { Fault } from "./_fault.ts";
+import { json, route } from "./_toxiproxy_routes.ts";
 import {
   attributesOf,
   bad,
@@ -86,9 +87,6 @@ export interface ToxiproxyOptions {
    */
   seed?: number;
 }
-
-/** The toxiproxy API version this speaks. */
-const API_VERSION = "2.12.0";
 
 interface ProxyState {
   config: { name: string; listen: string; upstream: string; enabled: boolean };
@@ -479,7 +477,7 @@ export class Toxiproxy implements AsyncDisposable {
    */
   async handle(request: Request): Promise<Response> {
     try {
-      return await this.#route(request);
+      return await route(this, request);
     } catch (e) {
       if (e instanceof ToxiproxyError) {
         return json({ error: e.message, status: e.status }, e.status);
@@ -524,61 +522,6 @@ export class Toxiproxy implements AsyncDisposable {
   /** Same as {@linkcode Toxiproxy.close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-
-  async #route(request: Request): Promise<Response> {
-    const url = new URL(request.url);
-    const parts = url.pathname.split("/").filter((p) => p !== "").map(decodeURIComponent);
-    const method = request.method === "PATCH" ? "POST" : request.method;
-    const body = async (): Promise<unknown> => {
-      const text = await request.text();
-      if (text.trim() === "") return {};
-      try {
-        return JSON.parse(text);
-      } catch {
-        throw bad("the body is not JSON");
-      }
-    };
-    const [first, name, sub, toxic, ...rest] = parts;
-    if (rest.length > 0) throw new ToxiproxyError("not found", 404);
-    if (first === "version" && parts.length === 1 && method === "GET") {
-      return new Response(API_VERSION, { headers: { "content-type": "text/plain;charset=utf-8" } });
-    }
-    if (first === "reset" && parts.length === 1 && method === "POST") {
-      await this.reset();
-      return new Response(null, { status: 204 });
-    }
-    if (first === "populate" && parts.length === 1 && method === "POST") {
-      return json({ proxies: await this.populate(await body() as ProxyConfig[]) }, 201);
-    }
-    if (first !== "proxies") throw new ToxiproxyError("not found", 404);
-    if (name === undefined) {
-      if (method === "GET") return json(this.proxies());
-      if (method === "POST") return json(await this.createProxy(await body() as ProxyConfig), 201);
-      throw notAllowed();
-    }
-    if (sub === undefined) {
-      if (method === "GET") return json(this.proxy(name));
-      if (method === "POST") return json(await this.updateProxy(name, await body() as object));
-      if (method === "DELETE") {
-        await this.deleteProxy(name);
-        return new Response(null, { status: 204 });
-      }
-      throw notAllowed();
-    }
-    if (sub !== "toxics") throw new ToxiproxyError("not found", 404);
-    if (toxic === undefined) {
-      if (method === "GET") return json(this.toxics(name));
-      if (method === "POST") return json(await this.addToxic(name, await body() as ToxicConfig));
-      throw notAllowed();
-    }
-    if (method === "GET") return json(this.toxic(name, toxic));
-    if (method === "POST") return json(await this.updateToxic(name, toxic, await body() as object));
-    if (method === "DELETE") {
-      await this.removeToxic(name, toxic);
-      return new Response(null, { status: 204 });
-    }
-    throw notAllowed();
   }
 
   /** Runs `fn` after every change before it: changes never interleave. */
@@ -691,15 +634,4 @@ function hashName(name: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
   return h >>> 0;
-}
-
-function notAllowed(): ToxiproxyError {
-  return new ToxiproxyError("method not allowed", 405);
-}
-
-function json(value: unknown, status = 200): Response {
-  return new Response(JSON.stringify(value), {
-    status,
-    headers: { "content-type": "application/json" },
-  });
 }
