@@ -9,7 +9,8 @@ import type { Deadline } from "../deadline.ts";
 import { type OpSite, toNetError } from "../errors.ts";
 import { giveChunk, MAX_CHUNK, takeChunk } from "./chunk_pool.ts";
 import { CLOSED, DEADLINE, dueInterrupt, Interrupt, Line, resolvedCount, waitFor } from "./wait.ts";
-import { AGAIN, type KernelFirst } from "./kernel_first.ts";
+import type { KernelFirst } from "./kernel_first.ts";
+import { type Batch, copyRun, type Entry, own, sendNow } from "./batch.ts";
 import { schedule } from "./timers.ts";
 
 /** One runtime write: sends a prefix of `chunk`, resolves with its length. */
@@ -43,30 +44,6 @@ const BATCH_BYTES = 64 * 1024;
 const LONE_MAX = 64 * 1024;
 /** Waiting writes up to this size (and without a signal) join a batch. */
 const BATCH_ITEM = 16 * 1024;
-
-/** A write (or an action such as closeWrite) waiting in line or being served. */
-interface Entry {
-  p: Uint8Array; // the caller's bytes still to send; read only while the write is pending
-  sent: number; // bytes of the caller's buffer the kernel took before it queued
-  signal: AbortSignal | undefined;
-  action: (() => Promise<unknown>) | undefined; // set for an action, not a write
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
-  onAbort: (() => void) | undefined;
-  done: boolean; // served, or left the line
-}
-
-/**
- * A batch: one write, or several small ones gathered in call order, sent as
- * one logical run of `total` bytes; entry i covers [ends[i-1], ends[i]).
- */
-interface Batch {
-  entries: Entry[];
-  ends: number[];
-  total: number;
-  signal: AbortSignal | undefined; // only a batch of one carries a signal
-  blockedSince?: number; // the socket was full already at this time (a lone write went part-way)
-}
 
 /**
  * WriteQueue serves writes one at a time, first come first served, so each
@@ -573,54 +550,6 @@ export class WriteQueue {
   #error(failure: unknown, done: number, settled?: Promise<number>): Error {
     const counts = settled === undefined ? { bytesWritten: done } : { bytesWritten: done, settled };
     return toNetError(failure, this.#site, counts, this.#closed);
-  }
-}
-
-/**
- * Sends the batch's bytes from `from` on, entry by entry, as far as the
- * kernel takes them now; returns how many it took (0 when it would block).
- */
-function sendNow(
-  kernel: KernelFirst,
-  entries: Entry[],
-  ends: number[],
-  from: number,
-  total: number,
-): number {
-  let at = from;
-  let i = 0;
-  while (ends[i]! <= at) i++;
-  while (at < total) {
-    const start = i === 0 ? 0 : ends[i - 1]!;
-    const p = entries[i]!.p;
-    const part = at === start ? p : p.subarray(at - start);
-    const n = kernel.send(part);
-    if (n === AGAIN) break;
-    at += n;
-    if (n < part.length) break; // the socket is full
-    i++;
-  }
-  return at - from;
-}
-
-/** The bytes of entry i of a batch that are among the first `total` bytes of the batch. */
-function own(total: number, ends: number[], i: number): number {
-  const start = i === 0 ? 0 : ends[i - 1]!;
-  return Math.min(Math.max(total - start, 0), ends[i]! - start);
-}
-
-/** Copies the batch's bytes [from, from + chunk.length) into `chunk`. */
-function copyRun(entries: Entry[], ends: number[], from: number, chunk: Uint8Array): void {
-  const to = from + chunk.length;
-  let i = 0;
-  while (ends[i]! <= from) i++;
-  for (let at = from; at < to; i++) {
-    const start = i === 0 ? 0 : ends[i - 1]!;
-    const p = entries[i]!.p;
-    const end = Math.min(ends[i]!, to);
-    const part = start === at && end === ends[i]! ? p : p.subarray(at - start, end - start);
-    chunk.set(part, at - from);
-    at = end;
   }
 }
 
