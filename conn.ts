@@ -318,13 +318,7 @@ export class Conn implements AsyncDisposable {
    *   earlier writes were pending; nothing was shut.
    */
   closeWrite(options?: IoOptions): Promise<void> {
-    let checked: IoOptions;
-    try {
-      checked = checkIoOptions(options, "Conn.closeWrite");
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return withTimeout(checked.signal, checked.timeout, (signal) => this.#closeWrite(signal));
+    return withIoOptions(options, "Conn.closeWrite", (signal) => this.#closeWrite(signal));
   }
 
   async #closeWrite(signal: AbortSignal | undefined): Promise<void> {
@@ -411,6 +405,24 @@ export class Conn implements AsyncDisposable {
     });
     return this.#writable = stream;
   }
+}
+
+/**
+ * Runs one operation with its options checked (a rejection for bad ones,
+ * before anything starts) and its `timeout` composed into its signal.
+ */
+export function withIoOptions<T>(
+  options: IoOptions | undefined,
+  where: string,
+  op: (signal: AbortSignal | undefined) => Promise<T>,
+): Promise<T> {
+  let checked: IoOptions;
+  try {
+    checked = checkIoOptions(options, where);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  return withTimeout(checked.signal, checked.timeout, op);
 }
 
 /** Checks one operation's options (see {@linkcode IoOptions}): unknown keys, types. */

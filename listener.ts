@@ -15,8 +15,7 @@ import {
   parseAddress,
   type UnixAddress,
 } from "./address.ts";
-import { checkIoOptions, type Conn } from "./conn.ts";
-import { withTimeout } from "./_io/op_timeout.ts";
+import { type Conn, withIoOptions } from "./conn.ts";
 import { TcpConn } from "./tcp.ts";
 import {
   checkConnOptions,
@@ -513,13 +512,7 @@ export class Listener<C extends Conn = TcpConn> implements AsyncDisposable, Asyn
    */
   accept(options?: AcceptOptions): Promise<C> {
     if (options === undefined) return this.#accept(undefined);
-    let checked: AcceptOptions;
-    try {
-      checked = checkIoOptions(options, "Listener.accept");
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return withTimeout(checked.signal, checked.timeout, (signal) => this.#accept(signal));
+    return withIoOptions(options, "Listener.accept", (signal) => this.#accept(signal));
   }
 
   async #accept(signal: AbortSignal | undefined): Promise<C> {

@@ -12,6 +12,7 @@ import {
   coreOf,
   type IoOptions,
   type RawStream,
+  withIoOptions,
 } from "./conn.ts";
 import type { PipeAddr } from "./address.ts";
 import type { Deadline } from "./deadline.ts";
@@ -252,13 +253,7 @@ export class PipeConn extends Conn {
    *   earlier writes were pending.
    */
   override closeWrite(options?: IoOptions): Promise<void> {
-    let checked: IoOptions;
-    try {
-      checked = checkIoOptions(options, "PipeConn.closeWrite");
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return withTimeout(checked.signal, checked.timeout, (signal) => this.#closeWrite(signal));
+    return withIoOptions(options, "PipeConn.closeWrite", (signal) => this.#closeWrite(signal));
   }
 
   async #closeWrite(signal: AbortSignal | undefined): Promise<void> {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { checkIoOptions, coreOf, type IoOptions } from "./conn.ts";
+import { coreOf, type IoOptions, withIoOptions } from "./conn.ts";
 import { TcpSocketConn } from "./tcp_socket.ts";
 import type { IoCore } from "./_io/core.ts";
 import { NetError, NotSupportedError, toNetError } from "./errors.ts";
@@ -22,7 +22,6 @@ import {
 import { shutdownSocket } from "./_sys/kernel.ts";
 import { checkOptions, checkSignal, describe, optionError } from "./_check.ts";
 import { waitFor } from "./_io/wait.ts";
-import { withTimeout } from "./_io/op_timeout.ts";
 import { DenoTlsStream, type TlsState, type TlsStream } from "./_tls/stream.ts";
 import { ServerTls } from "./_tls/node_server.ts";
 import { clientTls } from "./_tls/node_client.ts";
@@ -152,13 +151,7 @@ export class TlsConn extends TcpSocketConn {
    * @throws {ClosedError} If the conn is closed.
    */
   handshake(options?: IoOptions): Promise<{ alpnProtocol: string | null }> {
-    let checked: IoOptions;
-    try {
-      checked = checkIoOptions(options, "TlsConn.handshake");
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return withTimeout(checked.signal, checked.timeout, (signal) => this.#handshake(signal));
+    return withIoOptions(options, "TlsConn.handshake", (signal) => this.#handshake(signal));
   }
 
   async #handshake(signal: AbortSignal | undefined): Promise<{ alpnProtocol: string | null }> {
@@ -252,13 +245,7 @@ export class TlsConn extends TcpSocketConn {
    */
   override closeWrite(options?: IoOptions): Promise<void> {
     if (this.#state !== null) return super.closeWrite(options);
-    let checked: IoOptions;
-    try {
-      checked = checkIoOptions(options, "TlsConn.closeWrite");
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return withTimeout(checked.signal, checked.timeout, (signal) => this.#closeWrite(signal));
+    return withIoOptions(options, "TlsConn.closeWrite", (signal) => this.#closeWrite(signal));
   }
 
   async #closeWrite(signal: AbortSignal | undefined): Promise<void> {
