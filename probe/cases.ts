@@ -15,6 +15,7 @@ import { listenExperiments } from "./listen.ts";
 import { optionExperiments } from "./nagle.ts";
 import { readExperiments } from "./read.ts";
 import { sockoptExperiments } from "./sockopt.ts";
+import { startTlsServer } from "./starttls.ts";
 import { transportExperiments } from "./transports.ts";
 import { sweepDiagonal, sweepFull } from "./sweep.ts";
 import { writeExperiments } from "./write.ts";
@@ -33,6 +34,7 @@ export const experiments: readonly Experiment[] = [
   ...sockoptExperiments,
   ...listenExperiments,
   ...transportExperiments,
+  startTlsServer,
   sweepDiagonal,
 ];
 

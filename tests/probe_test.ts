@@ -227,7 +227,8 @@ Deno.test("probe with only --allow-net: honest counts, skips named, NoDelay with
     }
   }
   const decisions = report.rows.filter((r) => r.verdict === "decision").length;
-  const skipped = needsFfi.length + CROSS.length;
+  // A cross-runtime row may need a permission too (the STARTTLS row reads the certificates).
+  const skipped = new Set([...needsFfi, ...CROSS]).size;
   assert.deepEqual(report.counts, {
     rows: experiments.length,
     measured: 0,
@@ -556,6 +557,44 @@ Deno.test("judge: error kinds are compared exactly; a reset is not a broken pipe
     goSaid({ bytesWritten: 3_900_000 }, { error: "reset" }),
   );
   assert.equal(wrong.verdict, "differs");
+});
+
+Deno.test("judge: server STARTTLS is as Go on a tls refusal, a decision on busy, else differs", () => {
+  const row = experiments.find((e) => e.name === "tls: server STARTTLS, Go client")!;
+  const figures = {
+    serverHandshake: 1,
+    clientHandshake: 1,
+    serverReceived: 65_536,
+    serverIntact: 1,
+    received: 65_536,
+    intact: 1,
+    verified: 0,
+    peerCertificates: 0,
+    clientVerified: 1,
+    injectedHandshake: 0,
+    injectedClientHandshake: 0,
+  };
+  const facts = {
+    version: "TLSv1.3",
+    alpn: "netconn-probe",
+    cipherSuite: "TLS_AES_128_GCM_SHA256",
+    serverAfterClose: "eof",
+    injected: "tls",
+    injectedClient: "eof",
+  };
+  const go = goSaid(figures, facts);
+  const verdict = (ours: Record<string, string>): ProbeRow =>
+    judge(row, ranRow(row.name, figures, { ...facts, ...ours }), go);
+  assert.equal(verdict({}).verdict, "as Go");
+  // The pipelining client's own error is a race: shown, not compared.
+  assert.equal(verdict({ injectedClient: "reset" }).verdict, "as Go");
+  const busy = verdict({ injected: "busy" });
+  assert.equal(busy.verdict, "decision");
+  assert.match(busy.why, /kind busy/);
+  assert.equal(verdict({ injected: "other" }).verdict, "differs");
+  assert.equal(verdict({ alpn: "" }).verdict, "differs");
+  // Unmeasured, it is never as Go.
+  assert.equal(judge(row, ranRow(row.name, figures, facts), undefined).verdict, "documented");
 });
 
 Deno.test("judge: the same outcome gets the same verdict on every transport", () => {
