@@ -303,9 +303,10 @@ export async function startTls(
   );
   checkSides(options, where);
   // Everything that can fail on the options fails here, before the conn is consumed.
-  const side = typeof options === "object" && options?.isServer === true
-    ? { server: new ServerTls(checkServerStartTls(options, where)) }
-    : { client: checkTlsOptions(options as StartTlsOptions | undefined, where) };
+  const side: { server: ServerTls; client?: never } | { client: StartTlsOptions; server?: never } =
+    typeof options === "object" && options?.isServer === true
+      ? { server: new ServerTls(checkServerStartTls(options, where)) }
+      : { client: checkTlsOptions(options as StartTlsOptions | undefined, where) };
   const signal = options?.signal;
   io.checkOpen("handshake");
   const busy = io.reader.busy ??
@@ -321,7 +322,7 @@ export async function startTls(
   const tcp = io.raw as Deno.TcpConn;
   io.consume();
   let tls: TlsConn;
-  if ("server" in side) {
+  if (side.server !== undefined) {
     tls = tlsConnOver(side.server.serve(tcp), { [INHERITED]: true });
   } else if (side.client.cert !== undefined) {
     // Deno.startTls presents no client certificate: node:tls does.

@@ -285,12 +285,11 @@ async function serveApi(parsed: ApiArgs): Promise<number> {
     await toxiproxy.close();
     throw e;
   }
-  console.log(
-    addr.hostname.includes(":")
-      ? `[${addr.hostname}]:${addr.port}`
-      : `${addr.hostname}:${addr.port}`,
-  );
-  console.error(`proxy: toxiproxy's API on http://${parsed.api}; seed ${toxiproxy.seed}`);
+  const bound = addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
+  console.log(bound);
+  console.error(`proxy: toxiproxy's API on http://${bound}; seed ${toxiproxy.seed}`);
   try {
     await signalled();
   } finally {
