@@ -192,3 +192,20 @@ export function onPath(command: string, path = Deno.env.get("PATH") ?? ""): bool
   }
   return false;
 }
+
+/**
+ * Runs `deno run --no-prompt ...flags module` to its end and returns what
+ * it printed on stdout, parsed as JSON; a child that fails throws with its
+ * stderr.
+ */
+export async function denoJson(module: string, flags: string[]): Promise<Record<string, unknown>> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", ...flags, module],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (out.code !== 0) {
+    throw new Error(`${module} exited ${out.code}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}

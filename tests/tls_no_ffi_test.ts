@@ -6,18 +6,12 @@
 // tests/_tls_no_ffi_child.ts in a subprocess.
 
 import assert from "node:assert/strict";
+import { denoJson } from "../_kit/child.ts";
 
 const CHILD = new URL("./_tls_no_ffi_child.ts", import.meta.url).pathname;
 
 Deno.test("tls without --allow-ffi: closing a conn before its handshake closes its socket on the node:tls path", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--no-prompt", CHILD],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 0, stderr);
-  const got = JSON.parse(new TextDecoder().decode(out.stdout));
+  const got = await denoJson(CHILD, ["--allow-net", "--allow-read"]);
   assert.notEqual(got.ffi, "granted");
   assert.equal(got.node, got.count, "every silent client of the node:tls path reads EOF");
   // Deno's path, for the record: the sockets stay until the peer leaves.
