@@ -57,7 +57,7 @@ export type InternalConnOptions = ConnOptions & { [INHERITED]?: true };
 
 /**
  * Options a new conn gets, from {@linkcode dial}, {@linkcode listen} or
- * `new Conn(raw, options)`: Go's defaults unless told otherwise.
+ * `new TcpConn(raw, options)` (or `TlsConn`): Go's defaults unless told otherwise.
  */
 export interface ConnOptions {
   /** Turn Nagle's algorithm off, as Go does. @default {true} */
